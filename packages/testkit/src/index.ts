@@ -1,0 +1,10 @@
+export { MemcachedNode } from './MemcachedNode.js';
+export type { MemcachedNodeOptions, MemcachedNodeState } from './MemcachedNode.js';
+export { MemcachedCluster } from './MemcachedCluster.js';
+export type { MemcachedClusterOptions } from './MemcachedCluster.js';
+export { findMemcached, memcachedUserArgs } from './binary.js';
+export { memcachedCommand, memcachedStats } from './textProtocol.js';
+export { freePort } from './ports.js';
+export { track, untrack, killAllTracked, reapPidDir } from './registry.js';
+export { TestkitError, TestkitErrorCodes } from './errors.js';
+export type { TestkitErrorCode } from './errors.js';
