@@ -1,13 +1,15 @@
-import { DEFAULT_PORT, md5, pointName, pointsPerServer } from './ketama.js';
+import { keyHash, md5, pointName, pointsPerServer } from './ketama.js';
 import { RingError, RingErrorCodes } from './errors.js';
+import { describe, formatNodeId, parseNode } from './node.js';
+import type { NodeInput } from './node.js';
 
-/** A server on the ring: `"host:port"` (port defaults to 11211) or an object. */
-export type NodeInput = string | { host: string; port?: number; weight?: number };
+export type { NodeInput } from './node.js';
 
 /** A server as the ring placed it. */
 export interface RingNode {
-  /** `"host:port"`, the identity `get` and `nodesFor` return. */
+  /** `"host:port"` (`"[v6]:port"` for IPv6), the identity `get` and `nodesFor` return. */
   readonly id: string;
+  /** The host exactly as configured: libmemcached hashes it unresolved. */
   readonly host: string;
   readonly port: number;
   /** @default 1 */
@@ -16,62 +18,15 @@ export interface RingNode {
   readonly points: number;
 }
 
+/** Options of {@link HashRing.nodesFor}. */
 export interface NodesForOptions {
-  /** Nodes for which this returns true are passed over (e.g. down nodes); other keys do not move. */
+  /**
+   * Nodes for which this returns true (e.g. down nodes) are passed over and the walk goes on to
+   * the next distinct node; keys whose preference list does not contain them do not move.
+   * Called at most once per node and call.
+   * @default undefined (no node is skipped)
+   */
   skip?: (node: string) => boolean;
-}
-
-function parseNode(input: NodeInput, where: string): { host: string; port: number; weight: number } {
-  let host: string;
-  let port: number = DEFAULT_PORT;
-  let weight = 1;
-  if (typeof input === 'string') {
-    const text = input.trim();
-    const colon = text.lastIndexOf(':');
-    if (text.startsWith('[')) {
-      const close = text.indexOf(']');
-      if (close < 0) throw new RingError(RingErrorCodes.BAD_NODE, `${where}: "${input}" has an unclosed "[" (write IPv6 hosts as "[::1]:11211")`);
-      host = text.slice(1, close);
-      const rest = text.slice(close + 1);
-      if (rest !== '') {
-        if (!rest.startsWith(':')) throw new RingError(RingErrorCodes.BAD_NODE, `${where}: "${input}" is not "[host]:port"`);
-        port = parsePort(rest.slice(1), input, where);
-      }
-    } else if (colon >= 0) {
-      host = text.slice(0, colon);
-      port = parsePort(text.slice(colon + 1), input, where);
-    } else {
-      host = text;
-    }
-  } else if (input !== null && typeof input === 'object') {
-    if (typeof input.host !== 'string') throw new RingError(RingErrorCodes.BAD_NODE, `${where}: host must be a string, got ${JSON.stringify(input.host)}`);
-    host = input.host.trim();
-    if (input.port !== undefined) {
-      if (!Number.isInteger(input.port) || input.port < 1 || input.port > 65535) {
-        throw new RingError(RingErrorCodes.BAD_PORT, `${where}: port ${JSON.stringify(input.port)} is not an integer from 1 to 65535`);
-      }
-      port = input.port;
-    }
-    if (input.weight !== undefined) {
-      if (typeof input.weight !== 'number' || !Number.isInteger(input.weight) || input.weight <= 0) {
-        throw new RingError(RingErrorCodes.BAD_WEIGHT, `${where}: weight ${JSON.stringify(input.weight)} must be a positive integer (libmemcached weights are integers)`);
-      }
-      weight = input.weight;
-    }
-  } else {
-    throw new RingError(RingErrorCodes.BAD_NODE, `${where}: expected "host:port" or { host, port, weight }, got ${JSON.stringify(input)}`);
-  }
-  if (host === '' || /\s/.test(host)) {
-    throw new RingError(RingErrorCodes.BAD_NODE, `${where}: host ${JSON.stringify(host)} is empty or contains whitespace`);
-  }
-  return { host, port, weight };
-}
-
-function parsePort(text: string, input: string, where: string): number {
-  if (!/^\d+$/.test(text)) throw new RingError(RingErrorCodes.BAD_PORT, `${where}: port "${text}" in "${input}" is not a number`);
-  const port = Number(text);
-  if (port < 1 || port > 65535) throw new RingError(RingErrorCodes.BAD_PORT, `${where}: port ${port} in "${input}" is out of range 1-65535`);
-  return port;
 }
 
 /**
@@ -82,47 +37,68 @@ function parsePort(text: string, input: string, where: string): number {
 export class HashRing {
   /** The nodes in the order given. */
   readonly nodes: readonly RingNode[];
-  // Sorted continuum point values and, at the same index, the node index owning that point.
+  // Sorted continuum point values and, at the same index, the index of the node owning the point.
   readonly #values: Uint32Array;
   readonly #owners: Uint32Array;
-  readonly #ids: string[];
+  readonly #ids: readonly string[];
+  // nodesFor marks visited nodes with the call's epoch instead of allocating a set per call.
+  readonly #visited: Uint32Array;
+  #epoch = 0;
+  #walking = false;
 
   constructor(nodes: readonly NodeInput[]) {
-    if (!Array.isArray(nodes) || nodes.length === 0) {
-      throw new RingError(RingErrorCodes.EMPTY, 'the ring needs at least one node, e.g. ["127.0.0.1:11211"]');
+    if (!Array.isArray(nodes)) {
+      throw new RingError(
+        RingErrorCodes.BAD_NODE,
+        `nodes must be an array of "host:port" strings or { host, port, weight } objects, got ${describe(nodes)}` +
+          (typeof nodes === 'string' ? ' (split a comma-separated list first)' : ''),
+      );
+    }
+    if (nodes.length === 0) {
+      throw new RingError(RingErrorCodes.EMPTY, 'the ring needs at least one node, e.g. ["127.0.0.1:11211"]; got an empty list');
     }
     const parsed = nodes.map((n, i) => parseNode(n, `nodes[${i}]`));
+    const ids = parsed.map((n) => formatNodeId(n.host, n.port));
     const seen = new Map<string, number>();
-    parsed.forEach((n, i) => {
-      const id = formatId(n.host, n.port);
+    ids.forEach((id, i) => {
       const first = seen.get(id);
       if (first !== undefined) {
-        throw new RingError(RingErrorCodes.DUPLICATE_NODE, `nodes[${i}]: "${id}" is listed twice (also nodes[${first}]); list each server once and use weight to give it more keys`);
+        throw new RingError(
+          RingErrorCodes.DUPLICATE_NODE,
+          `nodes[${i}]: "${id}" is listed twice (also nodes[${first}]); list each server once and use weight to give it more keys`,
+        );
       }
       seen.set(id, i);
     });
+
     const totalWeight = parsed.reduce((sum, n) => sum + n.weight, 0);
     const counts = parsed.map((n) => pointsPerServer(n.weight, totalWeight, parsed.length));
     const total = counts.reduce((a, b) => a + b, 0);
-    const points: Array<{ value: number; owner: number }> = [];
+    // Pack (value, owner) into one float64 for a fast numeric sort: value * 2^21 + owner is exact
+    // below 2^53 for up to 2^21 nodes. Equal values (a 32-bit md5 collision) keep the lower node
+    // index first, deterministically (libmemcached's qsort leaves that order unspecified).
+    if (parsed.length > 1 << 21) throw new RingError(RingErrorCodes.BAD_NODE, `a ring holds at most ${1 << 21} nodes, got ${parsed.length}`);
+    const packed = new Float64Array(total);
+    let p = 0;
     parsed.forEach((n, owner) => {
-      const digests = (counts[owner] ?? 0) / 4;
+      const digests = counts[owner]! / 4;
       for (let i = 0; i < digests; i++) {
         const d = md5(pointName(n.host, n.port, i));
-        for (let a = 0; a < 4; a++) points.push({ value: d.readUInt32LE(a * 4), owner });
+        for (let a = 0; a < 4; a++) packed[p++] = d.readUInt32LE(a * 4) * 0x200000 + owner;
       }
     });
-    // Equal values (an md5 collision on 32 bits) keep the lower server index first, deterministically.
-    points.sort((x, y) => x.value - y.value || x.owner - y.owner);
+    packed.sort();
     this.#values = new Uint32Array(total);
     this.#owners = new Uint32Array(total);
-    points.forEach((p, i) => {
-      this.#values[i] = p.value;
-      this.#owners[i] = p.owner;
-    });
-    this.#ids = parsed.map((n) => formatId(n.host, n.port));
+    for (let i = 0; i < total; i++) {
+      const owner = packed[i]! % 0x200000;
+      this.#owners[i] = owner;
+      this.#values[i] = (packed[i]! - owner) / 0x200000;
+    }
+    this.#ids = ids;
+    this.#visited = new Uint32Array(parsed.length);
     this.nodes = Object.freeze(
-      parsed.map((n, i) => Object.freeze({ id: this.#ids[i]!, host: n.host, port: n.port, weight: n.weight, points: counts[i]! })),
+      parsed.map((n, i) => Object.freeze({ id: ids[i]!, host: n.host, port: n.port, weight: n.weight, points: counts[i]! })),
     );
   }
 
@@ -138,36 +114,61 @@ export class HashRing {
 
   /**
    * Up to `n` distinct nodes for `key`, walking clockwise from the key's point: the key's
-   * preference list. Nodes for which `skip(node)` is true are passed over.
+   * preference list, primary first (`nodesFor(key, 1)[0] === get(key)` when nothing is skipped).
+   * Nodes for which `options.skip(node)` is true are passed over. Returns fewer than `n` nodes
+   * only when the ring has fewer nodes that are not skipped.
    */
   nodesFor(key: string, n: number, options?: NodesForOptions): string[] {
-    if (!Number.isInteger(n) || n < 1) {
-      throw new RingError(RingErrorCodes.BAD_COUNT, `nodesFor: n must be an integer >= 1, got ${JSON.stringify(n)}`);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
+      throw new RingError(RingErrorCodes.BAD_COUNT, `nodesFor: n must be an integer >= 1, got ${describe(n)}`);
     }
     const skip = options?.skip;
-    const want = Math.min(n, this.#ids.length);
-    const out: string[] = [];
-    const len = this.#values.length;
+    if (skip !== undefined && typeof skip !== 'function') {
+      throw new RingError(RingErrorCodes.BAD_OPTION, `nodesFor: options.skip must be a function, got ${describe(skip)}`);
+    }
     const start = this.#pointIndex(key);
-    let taken = 0; // bitset for small rings, Set beyond 32 nodes
-    const takenSet = this.#ids.length > 32 ? new Set<number>() : undefined;
-    for (let step = 0; step < len && out.length < want; step++) {
-      const owner = this.#owners[(start + step) % len]!;
-      if (takenSet ? takenSet.has(owner) : (taken & (1 << owner)) !== 0) continue;
-      if (takenSet) takenSet.add(owner);
-      else taken |= 1 << owner;
-      const id = this.#ids[owner]!;
-      if (skip?.(id)) continue;
-      out.push(id);
+    const ids = this.#ids;
+    const owners = this.#owners;
+    if (n === 1 && skip === undefined) return [ids[owners[start]!]!];
+
+    // A skip callback may call back into this ring: a nested walk gets its own marks.
+    const nested = this.#walking;
+    const visited = nested ? new Uint32Array(ids.length) : this.#visited;
+    let epoch = 1;
+    if (!nested) {
+      if (this.#epoch === 0xffffffff) {
+        this.#visited.fill(0);
+        this.#epoch = 0;
+      }
+      epoch = ++this.#epoch;
+    }
+    const out: string[] = [];
+    const len = owners.length;
+    let unvisited = ids.length;
+    this.#walking = true;
+    try {
+      // Stops after n nodes, or once every node was seen (the rest of the walk adds nothing).
+      for (let i = start, steps = 0; steps < len && out.length < n && unvisited > 0; steps++) {
+        const owner = owners[i]!;
+        if (++i === len) i = 0;
+        if (visited[owner] === epoch) continue;
+        visited[owner] = epoch;
+        unvisited--;
+        const id = ids[owner]!;
+        if (skip !== undefined && skip(id)) continue;
+        out.push(id);
+      }
+    } finally {
+      if (!nested) this.#walking = false;
     }
     return out;
   }
 
   #pointIndex(key: string): number {
     if (typeof key !== 'string') {
-      throw new RingError(RingErrorCodes.BAD_KEY, `key must be a string, got ${typeof key}`);
+      throw new RingError(RingErrorCodes.BAD_KEY, `key must be a string, got ${describe(key)}`);
     }
-    const hash = md5(key).readUInt32LE(0);
+    const hash = keyHash(key);
     const values = this.#values;
     let left = 0;
     let right = values.length;
@@ -178,8 +179,4 @@ export class HashRing {
     }
     return right === values.length ? 0 : right;
   }
-}
-
-function formatId(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }

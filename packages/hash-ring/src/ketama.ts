@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as crypto from 'node:crypto';
+import { JS_MD5_USABLE, md5FirstWordLE } from './md5.js';
 
 /** libmemcached's MEMCACHED_POINTS_PER_SERVER_KETAMA. */
 export const POINTS_PER_SERVER_KETAMA = 160;
@@ -30,7 +31,10 @@ export function pointName(host: string, port: number, index: number): string {
   return port === DEFAULT_PORT ? `${host}-${index}` : `${host}:${port}-${index}`;
 }
 
-/** libmemcached's hashkit MD5 key hash: the little-endian uint32 of md5(key)'s first 4 bytes. */
-export function keyHash(key: string): number {
-  return md5(key).readUInt32LE(0);
-}
+/**
+ * libmemcached's hashkit MD5 key hash: the little-endian uint32 of the first 4 bytes of
+ * md5(key's UTF-8 bytes). The JavaScript MD5 is the lookup hot path (see md5.ts for why).
+ */
+export const keyHash: (key: string) => number = JS_MD5_USABLE
+  ? md5FirstWordLE
+  : (key) => md5(key).readUInt32LE(0);
