@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+import type { Server } from 'node:http';
+import session, { type Store } from 'express-session';
+import { ReplicatedMemcachedStore } from '@webtier/session-store';
+import { DemoUsers } from './DemoUsers.js';
+import { parseWebmailArgs, WEBMAIL_USAGE, type StoreBackend } from './options.js';
+import { createWebmailApp } from './WebmailApp.js';
+
+function createStore(backend: StoreBackend): Store {
+  if (backend.kind === 'memory') return new session.MemoryStore();
+  return backend.kind === 'pairs' ? new ReplicatedMemcachedStore({ pairs: backend.pairs }) : new ReplicatedMemcachedStore({ servers: backend.servers });
+}
+
+async function main(): Promise<void> {
+  const options = parseWebmailArgs(process.argv.slice(2));
+  if (options === 'help') {
+    process.stdout.write(WEBMAIL_USAGE);
+    return;
+  }
+  const store = createStore(options.backend);
+  store.on('disconnect', () => console.error(`[${options.name}] session store: no memcached node reachable`));
+  const app = createWebmailApp({
+    store,
+    node: options.name,
+    sessionSecret: options.secret,
+    labels: options.labels,
+    ...(options.usersFile ? { users: DemoUsers.load(options.usersFile) } : {}),
+  });
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(options.port, options.host, (err?: Error) => (err ? reject(err) : resolve(s)));
+  });
+  const address = server.address();
+  process.stdout.write(`${options.name} listening on http://${options.host}:${typeof address === 'object' && address ? address.port : options.port}\n`);
+  let closing = false;
+  const shutdown = () => {
+    if (closing) return;
+    closing = true;
+    server.close();
+    server.closeIdleConnections();
+    const closeStore = (store as { close?: () => Promise<void> }).close;
+    void Promise.resolve(closeStore?.call(store)).finally(() => process.exit(0));
+    setTimeout(() => process.exit(0), 3000).unref();
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+  // Started by the demo launcher with a stdin pipe: when the launcher dies, the pipe closes and so do we.
+  if (process.env['WEBTIER_EXIT_WITH_PARENT'] === '1') process.stdin.on('end', shutdown).on('error', shutdown).resume();
+}
+
+main().catch((err: Error & { code?: string }) => {
+  process.stderr.write(`webtier-webmail: ${err.code ? `[${err.code}] ` : ''}${err.message}\n`);
+  process.exit(1);
+});

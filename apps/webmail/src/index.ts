@@ -1,0 +1,13 @@
+export { createWebmailApp, DEFAULT_WEBMAIL_APP_OPTIONS, SESSION_COOKIE } from './WebmailApp.js';
+export type { WebmailAppOptions } from './WebmailApp.js';
+export { DemoUsers, DEMO_LOGINS, DEMO_USERS_FILE, hashPassword } from './DemoUsers.js';
+export type { DemoUser } from './DemoUsers.js';
+export { Mailbox, loadDemoMessages, DEMO_MESSAGES_FILE } from './Mailbox.js';
+export type { MailMessage } from './Mailbox.js';
+export { describeStore, sessionNodes, storeHealth } from './SessionPlacement.js';
+export type { NodeLabels, NodeView, StoreView } from './SessionPlacement.js';
+export { parseWebmailArgs, WEBMAIL_USAGE } from './options.js';
+export type { StoreBackend, WebmailCliOptions } from './options.js';
+export { WebmailError, WebmailErrorCodes } from './errors.js';
+export type { WebmailErrorCode } from './errors.js';
+export type { Draft, Settings } from './views/pages.js';
