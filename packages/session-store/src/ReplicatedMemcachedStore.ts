@@ -1,0 +1,368 @@
+import type { Socket } from 'node:net';
+import session from 'express-session';
+import type { SessionData } from 'express-session';
+import { SessionStoreError, SessionStoreErrorCodes } from './errors.js';
+import { expiresAtUnix, memcachedExpiration, sessionTtlSeconds } from './Expiry.js';
+import { metaDump } from './MetaDump.js';
+import { NodeConnection } from './NodeConnection.js';
+import { NodeHealth, type NodeHealthReport } from './NodeHealth.js';
+import { parseAddress, resolveOptions, type ReplicatedMemcachedStoreOptions, type ResolvedOptions } from './options.js';
+import { createPlacement } from './Placement.js';
+import { Replicator, type CorruptEvent, type RepairEvent } from './Replicator.js';
+import { resyncNode, type ResyncResult } from './Resync.js';
+import { encodeValue, HybridClock } from './Versioned.js';
+
+type Callback<T> = (err: any, value?: T) => void;
+
+/** memcached's per-item overhead (item header, CAS, suffix) counted against the item size limit. */
+const ITEM_OVERHEAD_BYTES = 64;
+const MAX_KEY_BYTES = 250;
+const LIST_CONCURRENCY = 32;
+
+/** Payload of `node:down`. */
+export interface NodeDownEvent {
+  readonly node: string;
+  readonly error: Error;
+  readonly retryInMs: number;
+}
+/** Payload of `node:up`. */
+export interface NodeUpEvent {
+  readonly node: string;
+  readonly downForMs: number;
+}
+/** Payload of `node:restarted`. */
+export interface NodeRestartedEvent {
+  readonly node: string;
+  readonly pid: number | undefined;
+  readonly previousPid: number | undefined;
+}
+
+/** The events of {@link ReplicatedMemcachedStore} and their payloads. */
+export interface StoreEvents {
+  'node:down': [NodeDownEvent];
+  'node:up': [NodeUpEvent];
+  'node:restarted': [NodeRestartedEvent];
+  repair: [RepairEvent];
+  resync: [ResyncResult];
+  corrupt: [CorruptEvent];
+  /** express-session's: no node is reachable (express-session then serves requests without a session). */
+  disconnect: [];
+  /** express-session's: a node is reachable again. */
+  connect: [];
+}
+
+/**
+ * An express-session store (also usable unchanged by @fastify/session) that keeps every session on
+ * `replicas` distinct memcached nodes, returns the newest version, repairs stale copies, re-syncs
+ * restarted nodes and keeps destroyed sessions destroyed with tombstones.
+ */
+export class ReplicatedMemcachedStore extends session.Store {
+  /** The validated options, defaults applied. */
+  readonly options: ResolvedOptions;
+  readonly #conns = new Map<string, NodeConnection>();
+  readonly #health = new Map<string, NodeHealth>();
+  readonly #replicator: Replicator;
+  readonly #clock: HybridClock;
+  readonly #dumpSockets = new Set<Socket>();
+  readonly #resyncs = new Map<string, Promise<ResyncResult>>();
+  readonly #timer: NodeJS.Timeout;
+  #reachable = true;
+  #closed: Promise<void> | undefined;
+
+  constructor(options: ReplicatedMemcachedStoreOptions) {
+    super();
+    const o = resolveOptions(options);
+    this.options = o;
+    this.#clock = new HybridClock(o.writerId);
+    for (const address of o.nodes) {
+      const { host, port } = splitAddress(address);
+      const conn = new NodeConnection(address, host, port, { opTimeoutMs: o.opTimeoutMs, connectTimeoutMs: o.connectTimeoutMs, username: o.username, password: o.password });
+      this.#conns.set(address, conn);
+      this.#health.set(
+        address,
+        new NodeHealth(conn, o, {
+          onDown: (node, error, retryInMs) => this.#onDown(node, error, retryInMs),
+          onUp: (node, downForMs) => this.#onUp(node, downForMs),
+          onRestarted: (node, pid, previousPid) => this.#onRestarted(node, pid, previousPid),
+        }),
+      );
+    }
+    this.#replicator = new Replicator(o, this.#conns, this.#health, createPlacement(o), this.#clock, {
+      repair: (e) => this.emit('repair', e),
+      corrupt: (e) => this.emit('corrupt', e),
+    });
+    this.#timer = setInterval(() => this.#checkNodes(), o.healthCheckIntervalMs);
+    this.#timer.unref();
+    this.#checkNodes();
+  }
+
+  // ---- express-session Store contract ----
+
+  /** The session, or null when there is none (never stored, expired, destroyed, or unreadable). */
+  override get(sid: string, callback?: Callback<SessionData | null>): Promise<SessionData | null> | void {
+    return settle(this.#get(sid), callback);
+  }
+
+  /** Writes the session to every live replica; fails only when no replica accepted it. */
+  override set(sid: string, sess: SessionData, callback?: Callback<void>): Promise<void> | void {
+    return settle(this.#set(sid, sess), callback);
+  }
+
+  /** Writes a tombstone to every live replica, so that no old copy can bring the session back. */
+  override destroy(sid: string, callback?: Callback<void>): Promise<void> | void {
+    return settle(this.#destroy(sid), callback);
+  }
+
+  /** Resets the session's TTL on every live replica with memcached's `touch`. */
+  override touch(sid: string, sess: SessionData, callback?: Callback<void>): Promise<void> | void {
+    return settle(this.#touch(sid, sess), callback);
+  }
+
+  /** Every live session of this store (prefix only, de-duplicated over all nodes). */
+  override all(callback?: Callback<SessionData[]>): Promise<SessionData[]> | void {
+    return settle(
+      this.#live().then((l) => l.map((x) => x.session)),
+      callback,
+    );
+  }
+
+  /** Number of live sessions of this store. */
+  override length(callback?: Callback<number>): Promise<number> | void {
+    return settle(
+      this.#live().then((l) => l.length),
+      callback,
+    );
+  }
+
+  /** Destroys every session of this store (tombstones); other keys on the nodes are left alone, no flush_all. */
+  override clear(callback?: Callback<void>): Promise<void> | void {
+    return settle(this.#clear(), callback);
+  }
+
+  /** Ids of every live session of this store. */
+  ids(callback?: Callback<string[]>): Promise<string[]> | void {
+    return settle(
+      this.#live().then((l) => l.map((x) => x.id)),
+      callback,
+    );
+  }
+
+  // ---- webtier additions ----
+
+  /** Each node's state, failures, last error, last sighting and re-sync status. */
+  health(): NodeHealthReport[] {
+    return [...this.#health.values()].map((h) => h.report());
+  }
+
+  /**
+   * Copies to `node` every session it should hold and lacks (or holds an older version of), reading
+   * the keys from its peers with `lru_crawler metadump`. Runs at most `resyncRatePerSec` keys per second.
+   */
+  resync(node: string): Promise<ResyncResult> {
+    const address = parseAddress(node, 'resync(node)');
+    if (!this.#health.has(address)) {
+      return Promise.reject(new SessionStoreError(SessionStoreErrorCodes.UNKNOWN_NODE, `resync(node): "${node}" is not one of this store's nodes (${this.options.nodes.join(', ')})`));
+    }
+    return this.#resync(address, 'requested');
+  }
+
+  /** Closes every socket and timer. Resolves when done; also takes a callback. */
+  close(callback?: (err?: Error) => void): Promise<void> {
+    this.#closed ??= (async () => {
+      clearInterval(this.#timer);
+      for (const h of this.#health.values()) h.close();
+      for (const c of this.#conns.values()) c.close();
+      for (const s of this.#dumpSockets) s.destroy();
+      this.#dumpSockets.clear();
+      await Promise.allSettled([...this.#resyncs.values()]);
+    })();
+    if (callback) this.#closed.then(() => callback(), callback);
+    return this.#closed;
+  }
+
+  // ---- internals ----
+
+  #key(sid: unknown): string {
+    this.#ensureOpen();
+    if (typeof sid !== 'string' || sid === '' || /[\s\x00-\x1f\x7f]/.test(sid)) {
+      throw new SessionStoreError(SessionStoreErrorCodes.BAD_ID, `session id ${JSON.stringify(sid)} must be a non-empty string without whitespace or control characters`);
+    }
+    const key = this.options.prefix + sid;
+    if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
+      throw new SessionStoreError(SessionStoreErrorCodes.BAD_ID, `session id "${sid.slice(0, 40)}..." with prefix "${this.options.prefix}" is ${Buffer.byteLength(key)} bytes; memcached keys are at most ${MAX_KEY_BYTES}`);
+    }
+    return key;
+  }
+
+  #ensureOpen(): void {
+    if (this.#closed) throw new SessionStoreError(SessionStoreErrorCodes.CLOSED, 'the store is closed; create a new ReplicatedMemcachedStore');
+  }
+
+  async #get(sid: string): Promise<SessionData | null> {
+    const key = this.#key(sid);
+    const out = await this.#replicator.read(key, sid, { mode: this.options.readMode, source: 'read' });
+    if (!out.newest || out.newest.kind === 'tombstone') return null;
+    return out.newest.session as unknown as SessionData;
+  }
+
+  async #set(sid: string, sess: SessionData): Promise<void> {
+    const key = this.#key(sid);
+    let json: string;
+    try {
+      json = JSON.stringify(sess);
+    } catch (err) {
+      throw new SessionStoreError(SessionStoreErrorCodes.SERIALIZE, `session "${sid}" cannot be serialized to JSON: ${(err as Error).message}`, { cause: err });
+    }
+    if (typeof json !== 'string') throw new SessionStoreError(SessionStoreErrorCodes.SERIALIZE, `session "${sid}" serialized to ${String(json)}; pass an object`);
+    const ttl = sessionTtlSeconds(sess, this.options.ttlSeconds);
+    const value = encodeValue('session', this.#clock.next(), expiresAtUnix(ttl), json);
+    const itemBytes = value.length + Buffer.byteLength(key) + ITEM_OVERHEAD_BYTES;
+    if (itemBytes > this.options.itemSizeLimitBytes) {
+      throw new SessionStoreError(
+        SessionStoreErrorCodes.TOO_LARGE,
+        `session "${sid}" is ${itemBytes} bytes as a memcached item, over the item size limit of ${this.options.itemSizeLimitBytes} bytes (itemSizeLimitBytes / memcached -I); store less in the session. Nothing was written.`,
+        { details: { id: sid, sizeBytes: itemBytes, limitBytes: this.options.itemSizeLimitBytes } },
+      );
+    }
+    await this.#replicator.write(key, sid, value, memcachedExpiration(ttl), 'set');
+  }
+
+  async #destroy(sid: string): Promise<void> {
+    const key = this.#key(sid);
+    const ttl = this.options.tombstoneTtlSeconds;
+    const value = encodeValue('tombstone', this.#clock.next(), expiresAtUnix(ttl));
+    await this.#replicator.write(key, sid, value, memcachedExpiration(ttl), 'destroy');
+  }
+
+  async #touch(sid: string, sess: SessionData): Promise<void> {
+    const key = this.#key(sid);
+    await this.#replicator.touch(key, sid, memcachedExpiration(sessionTtlSeconds(sess, this.options.ttlSeconds)));
+  }
+
+  /** Keys with this store's prefix on every live node (except `exclude`), de-duplicated. */
+  async #listKeys(exclude?: string): Promise<string[]> {
+    this.#ensureOpen();
+    const nodes = [...this.#health.values()].filter((h) => h.isUp && h.node !== exclude).map((h) => h.node);
+    const idle = Math.max(2000, this.options.opTimeoutMs * 4);
+    const dumps = await Promise.allSettled(
+      nodes.map((n) => {
+        const { host, port } = splitAddress(n);
+        return metaDump({ host, port, prefix: this.options.prefix, idleTimeoutMs: idle, sockets: this.#dumpSockets });
+      }),
+    );
+    const keys = new Set<string>();
+    let ok = 0;
+    for (const d of dumps) {
+      if (d.status !== 'fulfilled') continue;
+      ok++;
+      for (const k of d.value) keys.add(k.key);
+    }
+    if (ok === 0) {
+      const causes = dumps.map((d, i) => `${nodes[i]} (${d.status === 'rejected' ? (d.reason as Error).message : 'ok'})`);
+      throw new SessionStoreError(SessionStoreErrorCodes.METADUMP, `could not list session keys on any node: ${causes.length > 0 ? causes.join(', ') : 'no node is up'}`, {
+        cause: dumps.find((d) => d.status === 'rejected')?.reason,
+      });
+    }
+    return [...keys];
+  }
+
+  async #live(): Promise<Array<{ id: string; session: SessionData }>> {
+    const keys = await this.#listKeys();
+    const out: Array<{ id: string; session: SessionData }> = [];
+    await forEachLimited(keys, LIST_CONCURRENCY, async (key) => {
+      const id = key.slice(this.options.prefix.length);
+      const r = await this.#replicator.read(key, id, { mode: 'all', source: 'read' });
+      if (r.newest?.kind === 'session') out.push({ id, session: r.newest.session as unknown as SessionData });
+    });
+    return out;
+  }
+
+  async #clear(): Promise<void> {
+    const keys = await this.#listKeys();
+    await forEachLimited(keys, LIST_CONCURRENCY, (key) => this.#destroy(key.slice(this.options.prefix.length)));
+  }
+
+  #resync(node: string, reason: string): Promise<ResyncResult> {
+    const running = this.#resyncs.get(node);
+    if (running) return running;
+    const health = this.#health.get(node)!;
+    health.resyncing = true;
+    const p = resyncNode(node, reason, {
+      replicator: this.#replicator,
+      health,
+      listPeerKeys: (n) => this.#listKeys(n),
+      idOf: (key) => key.slice(this.options.prefix.length),
+      ratePerSec: this.options.resyncRatePerSec,
+      isClosed: () => this.#closed !== undefined,
+    }).finally(() => {
+      health.resyncing = false;
+      this.#resyncs.delete(node);
+    });
+    this.#resyncs.set(node, p);
+    p.then(
+      (result) => this.emit('resync', result),
+      () => {},
+    );
+    return p;
+  }
+
+  #autoResync(node: string, reason: string): void {
+    if (!this.options.autoResync || this.#closed) return;
+    this.#resync(node, reason).catch(() => {
+      // listed again by the next health check while needsResync stays set
+    });
+  }
+
+  #checkNodes(): void {
+    if (this.#closed) return;
+    for (const h of this.#health.values()) {
+      void h.check();
+      if (h.isUp && h.needsResync && !h.resyncing && this.options.autoResync) this.#autoResync(h.node, 'missed writes');
+    }
+  }
+
+  #onDown(node: string, error: Error, retryInMs: number): void {
+    this.emit('node:down', { node, error, retryInMs });
+    if (this.#reachable && ![...this.#health.values()].some((h) => h.isUp)) {
+      this.#reachable = false;
+      this.emit('disconnect');
+    }
+  }
+
+  #onUp(node: string, downForMs: number): void {
+    this.emit('node:up', { node, downForMs });
+    if (!this.#reachable) {
+      this.#reachable = true;
+      this.emit('connect');
+    }
+    if (this.#health.get(node)!.needsResync) this.#autoResync(node, 'rejoined');
+  }
+
+  #onRestarted(node: string, pid: number | undefined, previousPid: number | undefined): void {
+    this.emit('node:restarted', { node, pid, previousPid });
+    this.#autoResync(node, 'restarted');
+  }
+}
+
+/** Promise for callers without a callback; callback (called outside the promise chain) otherwise. */
+function settle<T>(p: Promise<T>, callback: Callback<T> | undefined): Promise<T> | void {
+  if (!callback) return p;
+  p.then(
+    (v) => process.nextTick(callback, null, v),
+    (err) => process.nextTick(callback, err),
+  );
+}
+
+function splitAddress(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(':');
+  const host = address.slice(0, colon);
+  return { host: host.startsWith('[') ? host.slice(1, -1) : host, port: Number(address.slice(colon + 1)) };
+}
+
+async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

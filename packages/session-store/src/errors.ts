@@ -1,0 +1,42 @@
+/** Stable error codes of @webtier/session-store. Match on `err.code`, not on `instanceof`. */
+export const SessionStoreErrorCodes = {
+  /** An option is missing, of the wrong type or out of range (thrown by the constructor). */
+  BAD_OPTION: 'SESS_ERR_BAD_OPTION',
+  /** The serialized session does not fit in a memcached item; nothing was written. */
+  TOO_LARGE: 'SESS_ERR_TOO_LARGE',
+  /** No replica accepted a write (set/destroy/touch); the message names every node and its cause. */
+  NO_REPLICA: 'SESS_ERR_NO_REPLICA',
+  /** No replica could be read (every node of the key failed or is ejected). */
+  UNAVAILABLE: 'SESS_ERR_UNAVAILABLE',
+  /** One memcached operation did not answer within `opTimeoutMs`. */
+  TIMEOUT: 'SESS_ERR_TIMEOUT',
+  /** The node is ejected after consecutive failures; it is not asked until a probe succeeds. */
+  NODE_EJECTED: 'SESS_ERR_NODE_EJECTED',
+  /** memcached answered with an error status. */
+  SERVER: 'SESS_ERR_SERVER',
+  /** The session could not be serialized (e.g. a circular structure). */
+  SERIALIZE: 'SESS_ERR_SERIALIZE',
+  /** A session id that cannot be a memcached key (empty, over 250 bytes with the prefix, or with spaces). */
+  BAD_ID: 'SESS_ERR_BAD_ID',
+  /** `store.resync(node)` named a node that is not in `servers`/`pairs`. */
+  UNKNOWN_NODE: 'SESS_ERR_UNKNOWN_NODE',
+  /** The store was closed; create a new one. */
+  CLOSED: 'SESS_ERR_CLOSED',
+  /** `all`/`length`/`clear`/`ids`/`resync` could not list keys (`lru_crawler metadump` failed). */
+  METADUMP: 'SESS_ERR_METADUMP',
+} as const;
+
+export type SessionStoreErrorCode = (typeof SessionStoreErrorCodes)[keyof typeof SessionStoreErrorCodes];
+
+/** Every error the store produces; `message` names the bad value or failing node and what to do. */
+export class SessionStoreError extends Error {
+  readonly code: SessionStoreErrorCode;
+  /** Extra machine-readable facts, e.g. `{ sizeBytes, limitBytes }` for SESS_ERR_TOO_LARGE. */
+  readonly details: Readonly<Record<string, unknown>>;
+  constructor(code: SessionStoreErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SessionStoreError';
+    this.code = code;
+    this.details = Object.freeze({ ...(options?.details ?? {}) });
+  }
+}

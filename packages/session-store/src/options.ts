@@ -1,0 +1,229 @@
+import { SessionStoreError, SessionStoreErrorCodes } from './errors.js';
+
+/** How `get` reads the replicas of a key. */
+export type ReadMode = 'all' | 'primary';
+
+/** Options of {@link ReplicatedMemcachedStore}. Give exactly one of `servers` or `pairs`. */
+export interface ReplicatedMemcachedStoreOptions {
+  /** memcached nodes as `"host:port"`; the ring (libmemcached ketama) is built over them. */
+  servers?: readonly string[];
+  /**
+   * Pairs mode (the Kolab multi-server layout): every session lives on both members of one pair.
+   * The ring is built over the first member of each pair. Excludes `servers`.
+   */
+  pairs?: ReadonlyArray<readonly [string, string] | readonly string[]>;
+  /** Distinct nodes each session is written to (ring mode only). @default 2 */
+  replicas?: number;
+  /** Prefix of every memcached key this store writes; `all`/`clear` touch only keys with it. @default 'sess:' */
+  prefix?: string;
+  /** TTL when the session cookie has neither `expires` nor `maxAge`. @default 86400 */
+  ttlSeconds?: number;
+  /** Alias of `ttlSeconds` (the name connect-redis and connect-memjs users know). */
+  ttl?: number;
+  /** How long a destroyed session's tombstone is kept. @default 86400 */
+  tombstoneTtlSeconds?: number;
+  /** Upper bound of every memcached operation, enforced by the store's own timer. @default 500 */
+  opTimeoutMs?: number;
+  /** TCP connect timeout handed to memjs. @default 1000 */
+  connectTimeoutMs?: number;
+  /** Consecutive failures (timeouts, refused connections, errors) that eject a node. @default 3 */
+  failureThreshold?: number;
+  /** First wait before an ejected node is probed; doubles after each failed probe. @default 1000 */
+  retryIntervalMs?: number;
+  /** Cap of the probe backoff. @default 30000 */
+  maxRetryIntervalMs?: number;
+  /** Interval of the `stats` check of live nodes that notices a restarted (empty) node. @default 2000 */
+  healthCheckIntervalMs?: number;
+  /**
+   * `'all'`: read every replica in parallel, return the newest (strongest). `'primary'`: read the first
+   * live replica and fall back to all replicas on a miss, an error, or while that node may hold stale
+   * data (it missed a write or rejoined and has not been re-synced yet). @default 'all'
+   */
+  readMode?: ReadMode;
+  /** Keys per second a re-sync copies at most, so it never swamps the cluster. @default 1000 */
+  resyncRatePerSec?: number;
+  /** Re-sync a node automatically when it restarted empty or rejoined after missing writes. @default true */
+  autoResync?: boolean;
+  /** memcached's item size limit (`-I`); larger sessions fail with SESS_ERR_TOO_LARGE. @default 1048576 */
+  itemSizeLimitBytes?: number;
+  /** SASL user passed to memjs. */
+  username?: string;
+  /** SASL password passed to memjs. */
+  password?: string;
+  /** Identity of this writer in version stamps (uint32); random by default. */
+  writerId?: number;
+}
+
+/** Options after validation, defaults applied; frozen. */
+export interface ResolvedOptions {
+  readonly mode: 'ring' | 'pairs';
+  /** Every node, `"host:port"`, in the order given. */
+  readonly nodes: readonly string[];
+  readonly pairs: ReadonlyArray<readonly [string, string]>;
+  readonly replicas: number;
+  readonly prefix: string;
+  readonly ttlSeconds: number;
+  readonly tombstoneTtlSeconds: number;
+  readonly opTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly failureThreshold: number;
+  readonly retryIntervalMs: number;
+  readonly maxRetryIntervalMs: number;
+  readonly healthCheckIntervalMs: number;
+  readonly readMode: ReadMode;
+  readonly resyncRatePerSec: number;
+  readonly autoResync: boolean;
+  readonly itemSizeLimitBytes: number;
+  readonly username: string | undefined;
+  readonly password: string | undefined;
+  readonly writerId: number;
+}
+
+/** The defaults, exported so that callers and docs never retype them. */
+export const DEFAULT_STORE_OPTIONS = Object.freeze({
+  replicas: 2,
+  prefix: 'sess:',
+  ttlSeconds: 86_400,
+  tombstoneTtlSeconds: 86_400,
+  opTimeoutMs: 500,
+  connectTimeoutMs: 1_000,
+  failureThreshold: 3,
+  retryIntervalMs: 1_000,
+  maxRetryIntervalMs: 30_000,
+  healthCheckIntervalMs: 2_000,
+  readMode: 'all' as ReadMode,
+  resyncRatePerSec: 1_000,
+  autoResync: true,
+  itemSizeLimitBytes: 1_048_576,
+});
+
+const KNOWN = new Set([
+  'servers', 'pairs', 'replicas', 'prefix', 'ttlSeconds', 'ttl', 'tombstoneTtlSeconds', 'opTimeoutMs', 'connectTimeoutMs',
+  'failureThreshold', 'retryIntervalMs', 'maxRetryIntervalMs', 'healthCheckIntervalMs', 'readMode', 'resyncRatePerSec',
+  'autoResync', 'itemSizeLimitBytes', 'username', 'password', 'writerId',
+]);
+
+function bad(message: string): SessionStoreError {
+  return new SessionStoreError(SessionStoreErrorCodes.BAD_OPTION, message);
+}
+
+/** Parses `"host:port"` (IPv6 as `"[::1]:11211"`) into the canonical form; port defaults to 11211. */
+export function parseAddress(input: unknown, where: string): string {
+  if (typeof input !== 'string') throw bad(`${where}: expected "host:port", got ${JSON.stringify(input) ?? String(input)}`);
+  const text = input.trim();
+  let host: string;
+  let portText: string | undefined;
+  if (text.startsWith('[')) {
+    const close = text.indexOf(']');
+    if (close < 0) throw bad(`${where}: "${input}" has an unclosed "[" (write IPv6 hosts as "[::1]:11211")`);
+    host = text.slice(1, close);
+    const rest = text.slice(close + 1);
+    if (rest !== '' && !rest.startsWith(':')) throw bad(`${where}: "${input}" is not "[host]:port"`);
+    portText = rest === '' ? undefined : rest.slice(1);
+  } else {
+    const colon = text.lastIndexOf(':');
+    host = colon >= 0 ? text.slice(0, colon) : text;
+    portText = colon >= 0 ? text.slice(colon + 1) : undefined;
+  }
+  if (host === '' || /[\s,@/]/.test(host)) throw bad(`${where}: host "${host}" in "${input}" is empty or contains whitespace, ",", "@" or "/"`);
+  let port = 11211;
+  if (portText !== undefined) {
+    if (!/^\d+$/.test(portText)) throw bad(`${where}: port "${portText}" is not a number`);
+    port = Number(portText);
+    if (port < 1 || port > 65535) throw bad(`${where}: port ${port} is out of range 1-65535`);
+  }
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function int(o: Record<string, unknown>, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const v = o[name];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw bad(`${name}: ${JSON.stringify(v)} is not an integer`);
+  if (v < min || v > max) throw bad(`${name}: ${v} is out of range ${min}-${max}`);
+  return v;
+}
+
+function optionalString(o: Record<string, unknown>, name: string): string | undefined {
+  const v = o[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v === '') throw bad(`${name}: expected a non-empty string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** Validates `input` eagerly; every error names the option and what is wrong with it. */
+export function resolveOptions(input: unknown): ResolvedOptions {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw bad('options: expected an object such as { servers: ["127.0.0.1:11211", "127.0.0.1:11212"] }');
+  }
+  const o = input as Record<string, unknown>;
+  for (const name of Object.keys(o)) {
+    if (!KNOWN.has(name) && o[name] !== undefined) throw bad(`${name}: unknown option (known: ${[...KNOWN].join(', ')})`);
+  }
+  const d = DEFAULT_STORE_OPTIONS;
+  let mode: 'ring' | 'pairs';
+  let nodes: string[];
+  let pairs: Array<readonly [string, string]> = [];
+  if (o['servers'] !== undefined && o['pairs'] !== undefined) throw bad('servers and pairs: give one of them, not both');
+  if (o['pairs'] !== undefined) {
+    mode = 'pairs';
+    const raw = o['pairs'];
+    if (!Array.isArray(raw) || raw.length === 0) throw bad('pairs: expected a non-empty array of ["host:port", "host:port"] pairs');
+    pairs = raw.map((p: unknown, i) => {
+      if (!Array.isArray(p) || p.length !== 2) throw bad(`pairs[${i}]: expected exactly two "host:port" strings, got ${JSON.stringify(p)}`);
+      return [parseAddress(p[0], `pairs[${i}][0]`), parseAddress(p[1], `pairs[${i}][1]`)] as const;
+    });
+    nodes = pairs.flat();
+    if (o['replicas'] !== undefined && o['replicas'] !== 2) throw bad(`replicas: ${JSON.stringify(o['replicas'])} cannot be set in pairs mode (each session lives on the 2 members of its pair)`);
+  } else {
+    mode = 'ring';
+    const raw = o['servers'];
+    if (!Array.isArray(raw) || raw.length === 0) throw bad('servers: expected a non-empty array of "host:port" strings, e.g. ["10.0.0.1:11211", "10.0.0.2:11211"]');
+    nodes = raw.map((s: unknown, i) => parseAddress(s, `servers[${i}]`));
+  }
+  const where = mode === 'ring' ? 'servers' : 'pairs (flattened)';
+  const seen = new Map<string, number>();
+  nodes.forEach((n, i) => {
+    const first = seen.get(n);
+    if (first !== undefined) throw bad(`${where}[${i}]: "${n}" is listed twice (also at index ${first})`);
+    seen.set(n, i);
+  });
+  const replicas = mode === 'pairs' ? 2 : int(o, 'replicas', d.replicas, 1, nodes.length);
+  const prefix = o['prefix'] === undefined ? d.prefix : o['prefix'];
+  if (typeof prefix !== 'string' || /[\s\x00-\x1f\x7f]/.test(prefix) || Buffer.byteLength(prefix) > 200) {
+    throw bad(`prefix: ${JSON.stringify(prefix)} must be a string without whitespace or control characters, at most 200 bytes`);
+  }
+  if (o['ttl'] !== undefined && o['ttlSeconds'] !== undefined) throw bad('ttl and ttlSeconds: give one of them (ttl is an alias)');
+  const ttlSeconds = o['ttl'] !== undefined ? int(o, 'ttl', d.ttlSeconds, 1) : int(o, 'ttlSeconds', d.ttlSeconds, 1);
+  const readMode = o['readMode'] === undefined ? d.readMode : o['readMode'];
+  if (readMode !== 'all' && readMode !== 'primary') throw bad(`readMode: ${JSON.stringify(readMode)} is not "all" or "primary"`);
+  const autoResync = o['autoResync'] === undefined ? d.autoResync : o['autoResync'];
+  if (typeof autoResync !== 'boolean') throw bad(`autoResync: ${JSON.stringify(autoResync)} is not a boolean`);
+  const username = optionalString(o, 'username');
+  const password = optionalString(o, 'password');
+  if ((username === undefined) !== (password === undefined)) throw bad('username and password: give both for SASL, or neither');
+  const retryIntervalMs = int(o, 'retryIntervalMs', d.retryIntervalMs, 1);
+  const maxRetryIntervalMs = int(o, 'maxRetryIntervalMs', Math.max(d.maxRetryIntervalMs, retryIntervalMs), 1);
+  if (maxRetryIntervalMs < retryIntervalMs) throw bad(`maxRetryIntervalMs: ${maxRetryIntervalMs} is below retryIntervalMs ${retryIntervalMs}`);
+  return Object.freeze({
+    mode,
+    nodes: Object.freeze(nodes),
+    pairs: Object.freeze(pairs),
+    replicas,
+    prefix,
+    ttlSeconds,
+    tombstoneTtlSeconds: int(o, 'tombstoneTtlSeconds', d.tombstoneTtlSeconds, 1),
+    opTimeoutMs: int(o, 'opTimeoutMs', d.opTimeoutMs, 1, 600_000),
+    connectTimeoutMs: int(o, 'connectTimeoutMs', d.connectTimeoutMs, 1, 600_000),
+    failureThreshold: int(o, 'failureThreshold', d.failureThreshold, 1),
+    retryIntervalMs,
+    maxRetryIntervalMs,
+    healthCheckIntervalMs: int(o, 'healthCheckIntervalMs', d.healthCheckIntervalMs, 10),
+    readMode,
+    resyncRatePerSec: int(o, 'resyncRatePerSec', d.resyncRatePerSec, 1),
+    autoResync,
+    itemSizeLimitBytes: int(o, 'itemSizeLimitBytes', d.itemSizeLimitBytes, 1024),
+    username,
+    password,
+    writerId: int(o, 'writerId', (Math.random() * 0x1_0000_0000) >>> 0, 0, 0xffff_ffff),
+  });
+}
