@@ -7,7 +7,8 @@ export const POINTS_PER_SERVER_KETAMA = 160;
 /** libmemcached's MEMCACHED_DEFAULT_PORT: the port is left out of the point strings for it. */
 export const DEFAULT_PORT = 11211;
 
-// crypto.hash (Node >= 20.12) is a one-shot digest without a Hash object: markedly faster per key.
+// The full digest, for the continuum points. crypto.hash (Node >= 20.12) is a one-shot digest
+// without a Hash object; key lookups use the faster JavaScript MD5 instead (keyHash below).
 const oneShot = (crypto as unknown as { hash?: (alg: string, data: string, enc: 'buffer') => Buffer }).hash;
 export const md5: (data: string) => Buffer =
   typeof oneShot === 'function'
