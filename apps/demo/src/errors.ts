@@ -1,0 +1,24 @@
+/** Stable error codes of the demo launcher. Callers match on `err.code`. */
+export const DemoErrorCodes = {
+  BAD_TOPOLOGY: 'DEMO_ERR_BAD_TOPOLOGY',
+  BAD_ARGS: 'DEMO_ERR_BAD_ARGS',
+  NO_MEMCACHED: 'DEMO_ERR_NO_MEMCACHED',
+  NOT_BUILT: 'DEMO_ERR_NOT_BUILT',
+  START_FAILED: 'DEMO_ERR_START_FAILED',
+  PORT_TAKEN: 'DEMO_ERR_PORT_TAKEN',
+  UNKNOWN_NODE: 'DEMO_ERR_UNKNOWN_NODE',
+  BAD_STATE: 'DEMO_ERR_BAD_STATE',
+  NOT_RUNNING: 'DEMO_ERR_NOT_RUNNING',
+  ALREADY_RUNNING: 'DEMO_ERR_ALREADY_RUNNING',
+} as const;
+
+export type DemoErrorCode = (typeof DemoErrorCodes)[keyof typeof DemoErrorCodes];
+
+export class DemoError extends Error {
+  readonly code: DemoErrorCode;
+  constructor(code: DemoErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DemoError';
+    this.code = code;
+  }
+}

@@ -1,0 +1,11 @@
+export { startTopology } from './Topology.js';
+export type { DemoTopology, StartTopologyOptions } from './Topology.js';
+export { DEFAULT_TOPOLOGY, resolveTopology, loadTopology } from './TopologyFile.js';
+export type { Topology, TopologyInput } from './TopologyFile.js';
+export { gatewayConfig } from './gatewayConfig.js';
+export type { GatewayConfigInput } from './gatewayConfig.js';
+export type { NodeInfo, NodeKind, NodeState } from './ChildApp.js';
+export { ControlServer, callLauncher, stateFile, readState } from './ControlServer.js';
+export type { LauncherState } from './ControlServer.js';
+export { DemoError, DemoErrorCodes } from './errors.js';
+export type { DemoErrorCode } from './errors.js';
