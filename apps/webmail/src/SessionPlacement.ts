@@ -1,4 +1,5 @@
 import type { Store } from 'express-session';
+import { HashRing } from '@webtier/hash-ring';
 
 /** One memcached node as the page shows it. */
 export interface NodeView {
@@ -51,22 +52,54 @@ export function storeHealth(store: Store): Map<string, string> {
   return out;
 }
 
-/** The session's nodes as the store places them (its preference list, live nodes first). */
-export function sessionNodes(store: Store, sid: string): string[] {
-  const s = store as { nodesFor?: (sid: string) => string[]; placement?: (sid: string) => string[] | { nodes: string[] } };
-  if (typeof s.nodesFor === 'function') return s.nodesFor(sid);
-  if (typeof s.placement === 'function') {
-    const p = s.placement(sid);
-    return Array.isArray(p) ? p : p.nodes;
+/** The placement options a ReplicatedMemcachedStore exposes as `store.options`. */
+interface PlacementOptions {
+  mode: 'ring' | 'pairs';
+  nodes: readonly string[];
+  pairs: ReadonlyArray<readonly [string, string]>;
+  replicas: number;
+  prefix: string;
+}
+
+const rings = new WeakMap<object, HashRing>();
+
+function ringOf(o: PlacementOptions): HashRing {
+  let ring = rings.get(o);
+  if (!ring) {
+    ring = new HashRing(o.mode === 'pairs' ? o.pairs.map((p) => p[0]) : [...o.nodes]);
+    rings.set(o, ring);
   }
-  return [];
+  return ring;
+}
+
+/**
+ * The session's nodes, computed the way ReplicatedMemcachedStore places keys (its Placement.ts):
+ * the key is `prefix + sid`; in ring mode its copies go to the first `replicas` live nodes of the
+ * ketama preference list, in pairs mode to both members of the pair whose first member owns the key.
+ * Returned: the owners (where the copies belong), then any live fallback a down owner's copy went to.
+ * The store exposes no placement method, so this follows its documented rules with @webtier/hash-ring.
+ */
+export function sessionNodes(store: Store, sid: string, isUp: (node: string) => boolean = () => true): string[] {
+  const o = (store as { options?: Partial<PlacementOptions> }).options;
+  if (!o || (o.mode !== 'ring' && o.mode !== 'pairs') || !o.nodes || !o.pairs || !o.replicas || o.prefix === undefined) return [];
+  const options = o as PlacementOptions;
+  const key = options.prefix + sid;
+  const ring = ringOf(options);
+  if (options.mode === 'pairs') {
+    const first = ring.get(key);
+    const pair = options.pairs.find((p) => p[0] === first);
+    return pair ? [pair[0], pair[1]] : [];
+  }
+  const owners = ring.nodesFor(key, options.replicas);
+  const targets = ring.nodesFor(key, options.replicas, { skip: (n) => !isUp(n) });
+  return [...owners, ...targets.filter((t) => !owners.includes(t))];
 }
 
 export function describeStore(store: Store, sid: string | undefined, labels: NodeLabels): StoreView {
   const health = storeHealth(store);
   const view = (address: string): NodeView => ({ address, name: labels[address] ?? address, state: health.get(address) ?? 'unknown' });
   return {
-    sessionNodes: sid ? sessionNodes(store, sid).map(view) : [],
+    sessionNodes: sid ? sessionNodes(store, sid, (n) => (health.get(n) ?? 'up') === 'up').map(view) : [],
     nodes: [...health.keys()].map(view),
   };
 }

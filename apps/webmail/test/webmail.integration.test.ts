@@ -1,0 +1,155 @@
+import type { Server } from 'node:http';
+import { MemcachedCluster, memcachedCommand } from '@webtier/testkit';
+import { ReplicatedMemcachedStore } from '@webtier/session-store';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWebmailApp, sessionNodes, WebmailErrorCodes, parseWebmailArgs } from '../src/index.js';
+
+/** A tiny cookie jar over fetch: one browser. */
+class Browser {
+  cookie = '';
+  async go(url: string, init: RequestInit = {}): Promise<Response> {
+    const res = await fetch(url, { ...init, redirect: 'manual', headers: { ...(init.headers as Record<string, string>), ...(this.cookie ? { cookie: this.cookie } : {}) } });
+    const set = res.headers.get('set-cookie');
+    if (set) this.cookie = set.split(';')[0]!;
+    return res;
+  }
+  form(url: string, fields: Record<string, string>): Promise<Response> {
+    return this.go(url, { method: 'POST', body: new URLSearchParams(fields) });
+  }
+  get sid(): string {
+    // roundcube_sessid=s%3A<sid>.<signature>
+    return decodeURIComponent(this.cookie.split('=')[1]!).slice(2).split('.')[0]!;
+  }
+}
+
+describe('webmail on two nodes, sessions in real replicated memcached (pairs)', () => {
+  let cluster: MemcachedCluster;
+  const stores: ReplicatedMemcachedStore[] = [];
+  const servers: Server[] = [];
+  const base: string[] = [];
+
+  beforeAll(async () => {
+    cluster = await MemcachedCluster.start(4);
+    const s = cluster.servers;
+    const labels = Object.fromEntries(s.map((a, i) => [a, `memcached-${i + 1}`]));
+    for (const node of ['webmail-1', 'webmail-2']) {
+      const store = new ReplicatedMemcachedStore({ pairs: [[s[0]!, s[1]!], [s[2]!, s[3]!]], opTimeoutMs: 300 });
+      stores.push(store);
+      const app = createWebmailApp({ store, node, sessionSecret: 'integration-secret', labels });
+      const server = await new Promise<Server>((resolve) => {
+        const srv = app.listen(0, '127.0.0.1', () => resolve(srv));
+      });
+      servers.push(server);
+      const address = server.address();
+      base.push(`http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`);
+    }
+  });
+  afterAll(async () => {
+    for (const s of servers) s.closeAllConnections(), s.close();
+    await Promise.allSettled(stores.map((s) => s.close()));
+    await cluster?.stop();
+  });
+
+  it('answers "login required" without a session: 302 to /login for pages, 401 JSON for the API', async () => {
+    const b = new Browser();
+    const page = await b.go(`${base[0]}/mail`, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(302);
+    expect(page.headers.get('location')).toBe('/login?_err=session');
+    const api = await b.go(`${base[0]}/api/session-touch`, { method: 'POST' });
+    expect(api.status).toBe(401);
+    expect(await api.json()).toEqual({ error: 'login required' });
+    expect((await b.go(`${base[0]}/healthz`)).status).toBe(200);
+  });
+
+  it('rejects a wrong password and logs in with a demo login; the other node sees the session', async () => {
+    const b = new Browser();
+    const bad = await b.form(`${base[0]}/login`, { _user: 'alice', _pass: 'nope' });
+    expect(bad.status).toBe(401);
+    expect(await bad.text()).toContain('Login failed');
+    const ok = await b.form(`${base[0]}/login`, { _user: 'alice', _pass: 'wonderland' });
+    expect(ok.status).toBe(302);
+    expect(ok.headers.get('location')).toBe('/mail');
+    const page = await b.go(`${base[1]}/mail`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('Welcome to the webtier demo');
+    expect(html).toMatch(/data-node="webmail-2"/);
+    expect(html).toContain('/skins/elastic/styles/styles.css?v=');
+  });
+
+  it('shows the memcached nodes that really hold the session', async () => {
+    const b = new Browser();
+    await b.form(`${base[0]}/login`, { _user: 'bob', _pass: 'builder' });
+    const info = (await (await b.go(`${base[1]}/api/session`)).json()) as { sessionNodes: Array<{ address: string; name: string }> };
+    const shown = info.sessionNodes.map((n) => n.address);
+    expect(shown).toHaveLength(2);
+    expect(shown).toEqual(sessionNodes(stores[0]!, b.sid));
+    // Ask memcached itself: the key is on exactly the nodes shown.
+    for (const address of cluster.servers) {
+      const [host, port] = address.split(':');
+      const reply = await memcachedCommand(host!, Number(port), `get sess:${b.sid}`);
+      expect(reply.startsWith('VALUE'), `${address} holds the session: ${shown.includes(address)}`).toBe(shown.includes(address));
+    }
+  });
+
+  it('keeps the draft and the CSRF token across nodes and a memcached node loss; a bad token is refused', async () => {
+    const b = new Browser();
+    await b.form(`${base[0]}/login`, { _user: 'alice', _pass: 'wonderland' });
+    const { csrf } = (await (await b.go(`${base[0]}/api/session`)).json()) as { csrf: string };
+    expect(csrf).toMatch(/^[\w-]{32}$/);
+    const forged = await b.form(`${base[0]}/compose`, { _token: 'forged', _to: 'x@example.org', _subject: 'forged', _body: '', _action: 'save' });
+    expect(forged.status).toBe(403);
+    const saved = await b.form(`${base[1]}/compose`, { _token: csrf, _to: 'bob@example.org', _cc: '', _subject: 'Draft across nodes', _body: 'hello', _action: 'save' });
+    expect(saved.status).toBe(302);
+    const holder = sessionNodes(stores[0]!, b.sid)[0]!;
+    await cluster.byAddress(holder).kill();
+    try {
+      for (const node of [0, 1]) {
+        const s = (await (await b.go(`${base[node]}/api/session`)).json()) as { csrf: string; draft: { subject: string; savedBy: string } };
+        expect(s.csrf).toBe(csrf);
+        expect(s.draft.subject).toBe('Draft across nodes');
+        expect(s.draft.savedBy).toBe('webmail-2');
+      }
+      const compose = await (await b.go(`${base[0]}/compose`)).text();
+      expect(compose).toContain('value="Draft across nodes"');
+      expect(compose).toContain(`name="_token" value="${csrf}"`);
+      const sent = await b.form(`${base[0]}/compose`, { _token: csrf, _to: 'bob@example.org', _subject: 'Draft across nodes', _body: 'hello', _action: 'send' });
+      expect(sent.headers.get('location')).toBe('/mail?_mbox=Sent&_sent=1');
+    } finally {
+      await cluster.byAddress(holder).restart();
+    }
+    // Bob got it (delivered through the store), on the other node.
+    const bob = new Browser();
+    await bob.form(`${base[1]}/login`, { _user: 'bob', _pass: 'builder' });
+    expect(await (await bob.go(`${base[0]}/mail`)).text()).toContain('Draft across nodes');
+  });
+
+  it('keeps settings in the session and logs out for good', async () => {
+    const b = new Browser();
+    const login = await b.go(`${base[0]}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'alice', password: 'wonderland' }) });
+    expect(login.status).toBe(200);
+    const { csrf } = (await login.json()) as { csrf: string };
+    await b.form(`${base[0]}/settings`, { _token: csrf, displayName: 'Alice L.', pageSize: '10', theme: 'dark', signature: 'A.' });
+    const page = await (await b.go(`${base[1]}/settings`)).text();
+    expect(page).toContain('value="Alice L."');
+    expect(page).toContain('class="task-settings dark"');
+    const touch1 = (await (await b.go(`${base[1]}/api/session-touch`, { method: 'POST' })).json()) as { touches: number };
+    const touch2 = (await (await b.go(`${base[0]}/api/session-touch`)).json()) as { touches: number };
+    expect(touch2.touches).toBe(touch1.touches + 1);
+    const out = await b.go(`${base[1]}/logout?_token=${encodeURIComponent(csrf)}`);
+    expect(out.headers.get('location')).toBe('/login?_msg=loggedout');
+    const after = await b.go(`${base[0]}/api/session-touch`);
+    expect(after.status).toBe(401);
+    expect(await after.json()).toEqual({ error: 'login required' });
+  });
+
+  it('validates its command line with stable codes', () => {
+    expect(() => parseWebmailArgs(['--secret', 'long-enough'], {})).toThrow(expect.objectContaining({ code: WebmailErrorCodes.BAD_OPTION }));
+    expect(() => parseWebmailArgs(['--memcached', 'a:11a11', '--secret', 'long-enough'], {})).toThrow(/--memcached\[0\]: "a:11a11"/);
+    expect(() => parseWebmailArgs(['--pairs', 'a:1+b:2+c:3', '--secret', 'long-enough'], {})).toThrow(/two servers/);
+    expect(parseWebmailArgs(['--pairs', 'a:1+b:2,c:3+d:4', '--labels', 'm1,m2,m3,m4', '--secret', 'long-enough'], {})).toMatchObject({
+      backend: { kind: 'pairs', pairs: [['a:1', 'b:2'], ['c:3', 'd:4']] },
+      labels: { 'a:1': 'm1', 'd:4': 'm4' },
+    });
+  });
+});
