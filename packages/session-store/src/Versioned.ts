@@ -92,8 +92,8 @@ export function encodeValue(kind: ValueKind, version: Version, expiresAt: number
 
 /** Parses a stored value; throws {@link CorruptValueError} naming what is wrong. */
 export function decodeValue(buf: Buffer): StoredValue {
+  if (buf.length > 0 && buf[0] !== MAGIC) throw new CorruptValueError(`bad magic byte 0x${(buf[0] ?? 0).toString(16)} (not written by @webtier/session-store)`);
   if (buf.length < HEADER_BYTES) throw new CorruptValueError(`value of ${buf.length} bytes is shorter than the ${HEADER_BYTES}-byte header`);
-  if (buf[0] !== MAGIC) throw new CorruptValueError(`bad magic byte 0x${(buf[0] ?? 0).toString(16)} (not written by @webtier/session-store)`);
   if (buf[1] !== FORMAT) throw new CorruptValueError(`unknown format ${buf[1]}`);
   const kindByte = buf[2];
   if (kindByte !== 1 && kindByte !== 2) throw new CorruptValueError(`unknown kind ${kindByte}`);

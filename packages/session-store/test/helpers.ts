@@ -1,0 +1,131 @@
+import { once, type EventEmitter } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import express from 'express';
+import session from 'express-session';
+import { memcachedCommand, type MemcachedCluster } from '@webtier/testkit';
+import { decodeValue, type ReplicatedMemcachedStore, type StoredValue } from '../src/index.js';
+
+/** Options that make failover fast enough for tests on a loaded 2-core box. */
+export const FAST = { opTimeoutMs: 400, failureThreshold: 2, retryIntervalMs: 150, maxRetryIntervalMs: 1000, healthCheckIntervalMs: 250, resyncRatePerSec: 5000 } as const;
+
+/** Resolves with the first event `name` whose payload satisfies `match`, or rejects after `timeoutMs`. */
+export function waitForEvent<T>(emitter: EventEmitter, name: string, match: (x: T) => boolean = () => true, timeoutMs = 15_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      emitter.off(name, on);
+      reject(new Error(`no "${name}" event within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const on = (x: T) => {
+      if (!match(x)) return;
+      clearTimeout(timer);
+      emitter.off(name, on);
+      resolve(x);
+    };
+    emitter.on(name, on);
+  });
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** The raw value one node holds for `key` (text protocol `get`), decoded; undefined when absent. */
+export async function rawGet(cluster: MemcachedCluster, node: string, key: string): Promise<StoredValue | undefined> {
+  const n = cluster.byAddress(node);
+  const reply = await new Promise<Buffer>((resolve, reject) => {
+    // memcachedCommand decodes as utf8; binary headers need the bytes, so read them with a socket here.
+    import('node:net').then(({ connect }) => {
+      const socket = connect({ host: n.host, port: n.port });
+      const chunks: Buffer[] = [];
+      const timer = setTimeout(() => (socket.destroy(), reject(new Error(`rawGet ${node} timed out`))), 3000);
+      socket.on('connect', () => socket.write(`get ${key}\r\n`));
+      socket.on('data', (d: Buffer) => {
+        chunks.push(d);
+        const all = Buffer.concat(chunks);
+        if (all.subarray(-5).toString() === 'END\r\n') {
+          clearTimeout(timer);
+          socket.destroy();
+          resolve(all);
+        }
+      });
+      socket.on('error', (e) => (clearTimeout(timer), reject(e)));
+    }, reject);
+  });
+  if (reply.toString('latin1').startsWith('END')) return undefined;
+  const headerEnd = reply.indexOf('\r\n');
+  const bytes = Number(reply.toString('latin1', 0, headerEnd).split(' ')[3]);
+  return decodeValue(reply.subarray(headerEnd + 2, headerEnd + 2 + bytes));
+}
+
+/** Stores a raw value on one node with the text protocol (for foreign and corrupt keys). */
+export async function rawSet(cluster: MemcachedCluster, node: string, key: string, value: string, ttl = 300): Promise<void> {
+  const n = cluster.byAddress(node);
+  const reply = await memcachedCommand(n.host, n.port, `set ${key} 0 ${ttl} ${Buffer.byteLength(value)}\r\n${value}`);
+  if (!reply.startsWith('STORED')) throw new Error(`rawSet ${key} on ${node}: ${reply}`);
+}
+
+/** A minimal cookie jar client for one user. */
+export class Browser {
+  cookie = '';
+  constructor(readonly base: string) {}
+  async get(path: string): Promise<{ status: number; body: any; ms: number }> {
+    const started = Date.now();
+    const res = await fetch(this.base + path, { headers: this.cookie ? { cookie: this.cookie } : {} });
+    for (const c of res.headers.getSetCookie()) this.cookie = c.split(';')[0]!;
+    const text = await res.text();
+    let body: any = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // not JSON (an error page)
+    }
+    return { status: res.status, body, ms: Date.now() - started };
+  }
+}
+
+/**
+ * A real express 5 app with express-session over `store`:
+ * /login?user=u, /me (counts visits: a write per request), /peek (read only: touch), /logout.
+ */
+export async function startExpressApp(store: ReplicatedMemcachedStore, maxAgeMs = 3_600_000): Promise<{ base: string; close: () => Promise<void> }> {
+  const app = express();
+  app.use(session({ store, secret: 'test-secret', resave: false, saveUninitialized: false, cookie: { maxAge: maxAgeMs } }));
+  app.get('/login', (req, res) => {
+    (req.session as any).user = String(req.query['user']);
+    (req.session as any).visits = 0;
+    res.json({ ok: true });
+  });
+  app.get('/me', (req, res) => {
+    const s = req.session as any;
+    if (!s.user) return void res.json({ user: null });
+    s.visits += 1;
+    res.json({ user: s.user, visits: s.visits });
+  });
+  app.get('/peek', (req, res) => res.json({ user: (req.session as any)?.user ?? null, visits: (req.session as any)?.visits ?? null }));
+  app.get('/logout', (req, res, next) => req.session.destroy((err) => (err ? next(err) : res.json({ ok: true }))));
+  app.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    res.status(500).json({ error: err.message, code: (err as { code?: string }).code });
+  });
+  const server: Server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    base: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+  };
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+export async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i]!, i);
+      }
+    }),
+  );
+}

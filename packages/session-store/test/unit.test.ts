@@ -1,0 +1,122 @@
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULT_STORE_OPTIONS,
+  HybridClock,
+  MEMCACHED_MAX_RELATIVE_TTL_SECONDS,
+  ReplicatedMemcachedStore,
+  SessionStoreErrorCodes,
+  compareVersions,
+  decodeValue,
+  encodeValue,
+  memcachedExpiration,
+  sessionTtlSeconds,
+} from '../src/index.js';
+import { parseLine } from '../src/MetaDump.js';
+
+describe('options are validated at construction', () => {
+  const cases: Array<{ name: string; options: unknown; message: RegExp }> = [
+    { name: 'not an object', options: 'x', message: /options: expected an object/ },
+    { name: 'no servers', options: {}, message: /servers: expected a non-empty array/ },
+    { name: 'bad port', options: { servers: ['a:11211', 'b:11211', 'c:11a11'] }, message: /^servers\[2\]: port "11a11" is not a number$/ },
+    { name: 'port out of range', options: { servers: ['a:70000'] }, message: /servers\[0\]: port 70000 is out of range/ },
+    { name: 'duplicate', options: { servers: ['a:1', 'b:1', 'a:1'] }, message: /servers\[2\]: "a:1" is listed twice/ },
+    { name: 'both servers and pairs', options: { servers: ['a:1'], pairs: [['a:1', 'b:1']] }, message: /give one of them/ },
+    { name: 'pair of three', options: { pairs: [['a:1', 'b:1', 'c:1']] }, message: /pairs\[0\]: expected exactly two/ },
+    { name: 'replicas above nodes', options: { servers: ['a:1', 'b:1'], replicas: 3 }, message: /replicas: 3 is out of range 1-2/ },
+    { name: 'replicas in pairs mode', options: { pairs: [['a:1', 'b:1']], replicas: 3 }, message: /cannot be set in pairs mode/ },
+    { name: 'fractional timeout', options: { servers: ['a:1'], opTimeoutMs: 1.5 }, message: /opTimeoutMs: 1.5 is not an integer/ },
+    { name: 'unknown option', options: { servers: ['a:1'], timeout: 5 }, message: /timeout: unknown option/ },
+    { name: 'bad readMode', options: { servers: ['a:1'], readMode: 'quorum' }, message: /readMode: "quorum" is not "all" or "primary"/ },
+    { name: 'prefix with space', options: { servers: ['a:1'], prefix: 'a b' }, message: /prefix: "a b" must be a string without whitespace/ },
+    { name: 'username without password', options: { servers: ['a:1'], username: 'u' }, message: /username and password: give both/ },
+    { name: 'ttl and ttlSeconds', options: { servers: ['a:1'], ttl: 5, ttlSeconds: 6 }, message: /ttl is an alias/ },
+  ];
+  it.each(cases)('$name', ({ options, message }) => {
+    let caught: any;
+    try {
+      new ReplicatedMemcachedStore(options as never);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught?.code).toBe(SessionStoreErrorCodes.BAD_OPTION);
+    expect(caught.message).toMatch(message);
+  });
+
+  it('exports its defaults and applies them', async () => {
+    expect(DEFAULT_STORE_OPTIONS).toMatchObject({ replicas: 2, ttlSeconds: 86_400, prefix: 'sess:', readMode: 'all', itemSizeLimitBytes: 1_048_576 });
+    const store = new ReplicatedMemcachedStore({ servers: ['127.0.0.1:1', '127.0.0.1:2'], ttl: 60 });
+    expect(store.options).toMatchObject({ mode: 'ring', replicas: 2, ttlSeconds: 60, nodes: ['127.0.0.1:1', '127.0.0.1:2'] });
+    expect(Object.isFrozen(store.options)).toBe(true);
+    await store.close();
+  });
+
+  it('is loadable with require() (CommonJS build)', async () => {
+    const require = createRequire(import.meta.url);
+    const cjs = require('@webtier/session-store');
+    expect(typeof cjs.ReplicatedMemcachedStore).toBe('function');
+    const store = new cjs.ReplicatedMemcachedStore({ servers: ['127.0.0.1:1'] });
+    expect(typeof store.get).toBe('function');
+    await store.close();
+  });
+});
+
+describe('TTL from the cookie', () => {
+  const now = Date.UTC(2030, 0, 1);
+  const cases: Array<{ name: string; sess: unknown; fallback: number; ttl: number }> = [
+    { name: 'no cookie: fallback', sess: {}, fallback: 86_400, ttl: 86_400 },
+    { name: 'maxAge in ms', sess: { cookie: { maxAge: 90_000 } }, fallback: 10, ttl: 90 },
+    { name: 'maxAge rounds up', sess: { cookie: { maxAge: 1_500 } }, fallback: 10, ttl: 2 },
+    { name: 'expires wins over maxAge', sess: { cookie: { expires: new Date(now + 30_000), maxAge: 90_000 } }, fallback: 10, ttl: 30 },
+    { name: 'expires as an ISO string (stored JSON)', sess: { cookie: { expires: new Date(now + 120_000).toISOString() } }, fallback: 10, ttl: 120 },
+    { name: 'expired cookie: at least 1 s', sess: { cookie: { expires: new Date(now - 5_000) } }, fallback: 10, ttl: 1 },
+    { name: 'zero maxAge: at least 1 s', sess: { cookie: { maxAge: 0 } }, fallback: 10, ttl: 1 },
+    { name: 'null expires, originalMaxAge', sess: { cookie: { expires: null, originalMaxAge: 60_000 } }, fallback: 10, ttl: 60 },
+  ];
+  it.each(cases)('$name', ({ sess, fallback, ttl }) => {
+    expect(sessionTtlSeconds(sess, fallback, now)).toBe(ttl);
+  });
+
+  it('converts TTLs over 30 days to absolute Unix time, as memcached requires', () => {
+    expect(memcachedExpiration(60, now)).toBe(60);
+    expect(memcachedExpiration(MEMCACHED_MAX_RELATIVE_TTL_SECONDS, now)).toBe(MEMCACHED_MAX_RELATIVE_TTL_SECONDS);
+    const fortyDays = 40 * 86_400;
+    expect(memcachedExpiration(fortyDays, now)).toBe(now / 1000 + fortyDays);
+    expect(memcachedExpiration(0.2, now)).toBe(1);
+  });
+});
+
+describe('versioned values', () => {
+  it('orders versions by ms, counter, then writer; the clock never goes back', () => {
+    let t = 1000;
+    const clock = new HybridClock(7, () => t);
+    const a = clock.next();
+    const b = clock.next(); // same ms: counter
+    t = 900; // the wall clock jumps back
+    const c = clock.next();
+    expect(compareVersions(b, a)).toBeGreaterThan(0);
+    expect(compareVersions(c, b)).toBeGreaterThan(0);
+    clock.observe({ ms: 5000, counter: 3, writer: 1 }); // a newer version from another web node
+    expect(compareVersions(clock.next(), { ms: 5000, counter: 3, writer: 1 })).toBeGreaterThan(0);
+  });
+
+  it('round-trips sessions and tombstones', () => {
+    const v = { ms: 1_767_225_600_123, counter: 5, writer: 0xdeadbeef };
+    const s = decodeValue(encodeValue('session', v, 1_767_225_700, JSON.stringify({ user: 'ünï', n: 1 })));
+    expect(s).toEqual({ kind: 'session', version: v, expiresAt: 1_767_225_700, session: { user: 'ünï', n: 1 } });
+    expect(decodeValue(encodeValue('tombstone', v, 9))).toMatchObject({ kind: 'tombstone', session: undefined });
+  });
+
+  it.each([
+    ['plain JSON from another client', Buffer.from('{"cookie":{}}'), /bad magic/],
+    ['truncated header', Buffer.from([0xa7, 1]), /shorter than the 20-byte header/],
+    ['broken JSON', Buffer.concat([encodeValue('session', { ms: 1, counter: 0, writer: 0 }, 0, '{}').subarray(0, 20), Buffer.from('{"a":')]), /does not parse/],
+  ])('rejects %s', (_name, buf, message) => {
+    expect(() => decodeValue(buf)).toThrow(message);
+  });
+
+  it('parses lru_crawler metadump lines', () => {
+    expect(parseLine('key=sess%3Aab%20c exp=1767225600 la=1767139200 cas=42 fetch=no cls=1 size=96')).toEqual({ key: 'sess:ab c', exp: 1767225600, size: 96 });
+    expect(parseLine('END')).toBeNull();
+  });
+});
