@@ -29,8 +29,17 @@ export interface MetaDumpOptions {
  */
 export async function metaDump(o: MetaDumpOptions): Promise<DumpedKey[]> {
   const retries = o.busyRetries ?? 20;
+  // `hash` walks the hash table (memcached 1.6+); `all` walks the LRUs and misses items that the LRU
+  // maintainer moves while the crawler passes, so it is only the fallback for older servers.
+  let target: 'hash' | 'all' = 'hash';
   for (let attempt = 0; ; attempt++) {
-    const result = await dumpOnce(o);
+    const result = await dumpOnce(o, target).catch((err: unknown) => {
+      if (target === 'hash' && err instanceof SessionStoreError && err.details['refused'] === true) {
+        target = 'all';
+        return 'busy' as const;
+      }
+      throw err;
+    });
     if (result !== 'busy') return result;
     if (attempt >= retries) {
       throw new SessionStoreError(SessionStoreErrorCodes.METADUMP, `lru_crawler on ${o.host}:${o.port} stayed busy with another metadump; try again later`, { details: { node: `${o.host}:${o.port}` } });
@@ -39,7 +48,7 @@ export async function metaDump(o: MetaDumpOptions): Promise<DumpedKey[]> {
   }
 }
 
-function dumpOnce(o: MetaDumpOptions): Promise<DumpedKey[] | 'busy'> {
+function dumpOnce(o: MetaDumpOptions, target: 'hash' | 'all'): Promise<DumpedKey[] | 'busy'> {
   const node = `${o.host}:${o.port}`;
   return new Promise((resolve, reject) => {
     const out: DumpedKey[] = [];
@@ -60,7 +69,7 @@ function dumpOnce(o: MetaDumpOptions): Promise<DumpedKey[] | 'busy'> {
     );
     socket.on('error', (err) => finish(new SessionStoreError(SessionStoreErrorCodes.METADUMP, `lru_crawler metadump on ${node} failed: ${err.message}`, { cause: err, details: { node } })));
     socket.on('close', () => finish(new SessionStoreError(SessionStoreErrorCodes.METADUMP, `${node} closed the connection during lru_crawler metadump`, { details: { node } })));
-    socket.on('connect', () => socket.write('lru_crawler metadump all\r\n'));
+    socket.on('connect', () => socket.write(`lru_crawler metadump ${target}\r\n`));
     socket.setEncoding('latin1');
     socket.on('data', (chunk: string) => {
       pending += chunk;
@@ -71,7 +80,7 @@ function dumpOnce(o: MetaDumpOptions): Promise<DumpedKey[] | 'busy'> {
         if (line === 'END') return finish(null, out);
         if (line.startsWith('BUSY')) return finish(null, 'busy');
         if (line === 'ERROR' || line.startsWith('CLIENT_ERROR') || line.startsWith('SERVER_ERROR')) {
-          return finish(new SessionStoreError(SessionStoreErrorCodes.METADUMP, `${node} refused lru_crawler metadump (${line}); memcached 1.4.31+ with the LRU crawler enabled is needed`, { details: { node } }));
+          return finish(new SessionStoreError(SessionStoreErrorCodes.METADUMP, `${node} refused lru_crawler metadump ${target} (${line}); memcached 1.4.31+ with the LRU crawler enabled is needed`, { details: { node, refused: true } }));
         }
         const parsed = parseLine(line);
         if (parsed && parsed.key.startsWith(o.prefix)) out.push(parsed);
