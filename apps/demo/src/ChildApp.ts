@@ -86,7 +86,9 @@ export class ChildApp extends EventEmitter<{ crash: [ChildApp, { code: number | 
     this.#expectExit = false;
     this.#log ??= createWriteStream(this.#o.logFile, { flags: 'a' });
     const execArgs = [...(this.#o.preload ? ['--import', this.#o.preload] : []), this.#o.script, ...this.#o.args];
-    const child = spawn(process.execPath, execArgs, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...this.#o.env } });
+    // detached: its own process group, so a terminal's Ctrl-C reaches the launcher only and the launcher
+    // stops the children in order (gateway first); the stdin pipe still ends the child if the launcher dies.
+    const child = spawn(process.execPath, execArgs, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...this.#o.env }, detached: true });
     track(child);
     this.#child = child;
     const onData = (chunk: Buffer) => {

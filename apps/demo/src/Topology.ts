@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -125,11 +126,12 @@ export async function startTopology(options: StartTopologyOptions = {}): Promise
     webmail: appScript('@webtier/app-webmail'),
     activesync: appScript('@webtier/app-activesync'),
     assets: appScript('@webtier/app-assets'),
-    gateway: appScript('@webtier/app-gateway'),
+    // WEBTIER_GATEWAY_CLI: run another gateway build (same CLI contract: --config file.yaml).
+    gateway: process.env['WEBTIER_GATEWAY_CLI'] || appScript('@webtier/app-gateway'),
   };
   const preload = join(packageDir(import.meta.url), 'dist', 'esm', 'exitWithParent.js');
   if (!existsSync(preload)) throw new DemoError(DemoErrorCodes.NOT_BUILT, `${preload} does not exist: build first with \`npm run build\``);
-  ensureMemcached(options.installMemcached ?? false, log);
+  const memcachedBinary = ensureMemcached(options.installMemcached ?? false, log);
   const runDir = options.runDir ?? mkdtempSync(join(tmpdir(), 'webtier-demo-'));
   mkdirSync(join(runDir, 'logs'), { recursive: true });
   const startTimeoutMs = options.startTimeoutMs ?? 60_000;
@@ -142,12 +144,23 @@ export async function startTopology(options: StartTopologyOptions = {}): Promise
   let crashed = false;
   let stopped = false;
 
+  // Kills the memcached processes if this process dies without stop() (see watchdog.ts).
+  const watchdog = spawn(process.execPath, [join(packageDir(import.meta.url), 'dist', 'esm', 'watchdog.js')], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+  watchdog.stdin!.on('error', () => {});
+  (watchdog.stdin as unknown as { unref(): void }).unref();
+  watchdog.unref();
+  const watch = () => {
+    const pids = memcached.map((m) => m.node.pid).filter((pid): pid is number => pid !== undefined).map((pid) => ({ pid, binary: memcachedBinary }));
+    if (watchdog.stdin!.writable) watchdog.stdin!.write(`${JSON.stringify({ pids })}\n`);
+  };
+
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     if (gateway) await gateway.stop().catch(() => {});
     await Promise.allSettled(apps.map((a) => a.stop()));
     await Promise.allSettled(memcached.map((m) => m.node.stop()));
+    watchdog.stdin!.end();
     if (!options.keepRunDir && !crashed && !options.runDir) rmSync(runDir, { recursive: true, force: true });
   };
 
@@ -155,6 +168,7 @@ export async function startTopology(options: StartTopologyOptions = {}): Promise
     log(`starting ${topology.memcached.nodes} memcached nodes...`);
     for (let i = 1; i <= topology.memcached.nodes; i++) memcached.push(new MemcachedMember(new MemcachedNode({ name: `memcached-${i}`, memoryMb: topology.memcached.memoryMb })));
     await Promise.all(memcached.map((m) => m.node.start()));
+    watch();
     const servers = memcached.map((m) => m.node.address);
     const labels = memcached.map((m) => m.name).join(',');
     const storeEnv: NodeJS.ProcessEnv =
@@ -189,6 +203,7 @@ export async function startTopology(options: StartTopologyOptions = {}): Promise
     await gateway.start(startTimeoutMs);
     for (const a of [...apps, gateway]) {
       a.on('crash', (app, why) => {
+        if (stopped) return;
         crashed = true;
         emitter.emit('crash', { ...app.info(), code: why.code, signal: why.signal, tail: why.tail });
       });
@@ -228,8 +243,10 @@ export async function startTopology(options: StartTopologyOptions = {}): Promise
       },
       restart: async (name: string) => {
         const n = find(name);
-        if (n instanceof MemcachedMember) await n.node.restart();
-        else await n.restart();
+        if (n instanceof MemcachedMember) {
+          await n.node.restart();
+          watch();
+        } else await n.restart();
         return n.info();
       },
       freeze: async (name: string) => {
