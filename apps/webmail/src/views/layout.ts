@@ -19,7 +19,7 @@ function nodeInfo(ctx: PageContext): SafeHtml {
   return html`<footer class="nodeinfo" id="nodeinfo" data-node="${ctx.node}" data-session-nodes="${ctx.store.sessionNodes.map((n) => n.address).join(',')}">
   <span>Served by <strong class="served-by">${ctx.node}</strong></span>
   <span>Session on ${ctx.store.sessionNodes.length > 0
-    ? ctx.store.sessionNodes.map((n) => html`<strong class="session-node" title="${n.address}">${n.name}</strong> `)
+    ? ctx.store.sessionNodes.map((n) => html`<strong class="session-node${n.state === 'up' ? '' : ' down'}" title="${n.address} (${n.state})">${n.name}</strong> `)
     : html`<em>no session yet</em>`}</span>
   <span>memcached: ${ctx.store.nodes.map((n) => html`<span class="badge ${n.state}${holds.has(n.address) ? ' holds' : ''}" title="${n.address}">${n.name} ${n.state}</span>`)}</span>
 </footer>`;
