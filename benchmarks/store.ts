@@ -1,0 +1,296 @@
+// Session store throughput and latency: @webtier/session-store (both read modes) against
+// connect-memjs (the express-session store most memcached users run) and raw memjs (the floor: one
+// memcached op per call, no replica), on the same 4 real memcached nodes, in one run.
+// Then the single-node-loss figure: write 2,000 sessions, SIGKILL one node, read them all back.
+// Run with `npm run bench:store` (builds first). Results: benchmarks/results/store.{json,md}.
+//
+// Method: CONCURRENCY calls in flight, each on a random one of KEYS pre-written sessions; every
+// (contender, operation) pair runs PHASE_MS per round, rounds interleaved so that machine noise hits
+// everyone alike; ops/s is the median over rounds, p50/p99 are over all calls of all rounds.
+import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
+import session from 'express-session';
+import memjs from 'memjs';
+import { MemcachedCluster } from '@webtier/testkit';
+import { ReplicatedMemcachedStore, type ResyncResult } from '@webtier/session-store';
+import { formatMachine, formatOps, formatRatio, machineInfo, markdownTable, printTable, writeResults } from './lib/report.js';
+
+const require = createRequire(import.meta.url);
+const ConnectMemjs = require('connect-memjs')(session) as new (o: Record<string, unknown>) => session.Store;
+
+const KEYS = 2_000;
+const CONCURRENCY = 50;
+const PHASE_MS = 2_000;
+const ROUNDS = 3;
+const LOSS_SESSIONS = 2_000;
+const OPS = ['get', 'set', 'touch'] as const;
+type Op = (typeof OPS)[number];
+
+interface Contender {
+  name: string;
+  note: string;
+  get(id: string): Promise<unknown>;
+  set(id: string, s: session.SessionData): Promise<unknown>;
+  /** undefined: the contender has no touch (express-session then rewrites the session with set). */
+  touch: ((id: string, s: session.SessionData) => Promise<unknown>) | undefined;
+  close(): Promise<void>;
+}
+
+const sessionData = (i: number): session.SessionData =>
+  ({
+    cookie: { originalMaxAge: 86_400_000, expires: new Date(Date.now() + 86_400_000).toISOString(), httpOnly: true, path: '/', secure: false },
+    user: `user${i}@example.org`,
+    roles: ['mail', 'calendar', 'contacts'],
+    csrf: randomBytes(16).toString('hex'),
+    prefs: { lang: 'en_US', timezone: 'Europe/Zurich', skin: 'elastic', pageSize: 50 },
+    lastFolder: 'INBOX',
+  }) as unknown as session.SessionData;
+
+const cb = <T>(fn: (done: (err: unknown, v?: T) => void) => void) =>
+  new Promise<T>((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))));
+
+function webtier(servers: string[], readMode: 'all' | 'primary'): Contender {
+  const store = new ReplicatedMemcachedStore({ servers, readMode, prefix: `wt-${readMode}:` });
+  return {
+    name: `webtier (readMode '${readMode}')`,
+    note: readMode === 'all' ? '2 copies; get reads both, returns the newest' : '2 copies; get reads the primary, both on miss/suspect',
+    get: (id) => cb((d) => store.get(id, d)),
+    set: (id, s) => cb((d) => store.set(id, s, d)),
+    touch: (id, s) => cb((d) => store.touch(id, s, d)),
+    close: () => store.close(),
+  };
+}
+
+function connectMemjs(servers: string[], failover = false): Contender {
+  const store = new ConnectMemjs({ servers, prefix: 'cm:', failover, logger: { log() {} } });
+  const client = (store as unknown as { client: { close(): void } }).client;
+  return {
+    name: failover ? 'connect-memjs (failover: true)' : 'connect-memjs',
+    note: '1 copy (memjs default hashing)',
+    get: (id) => cb((d) => store.get(id, d)),
+    set: (id, s) => cb((d) => store.set(id, s, d)),
+    touch: undefined,
+    close: async () => client.close(),
+  };
+}
+
+function rawMemjs(servers: string[]): Contender {
+  const client = memjs.Client.create(servers.join(','), { logger: { log() {} } } as never);
+  return {
+    name: 'raw memjs',
+    note: '1 copy, no session logic (the floor)',
+    get: async (id) => {
+      const { value } = await client.get(`raw:${id}`);
+      return value ? JSON.parse(value.toString()) : null;
+    },
+    set: (id, s) => client.set(`raw:${id}`, JSON.stringify(s), { expires: 86_400 }),
+    touch: (id) => client.touch(`raw:${id}`, 86_400),
+    close: async () => client.close(),
+  };
+}
+
+interface Phase {
+  calls: number;
+  errors: number;
+  opsPerSec: number;
+  latenciesMs: number[];
+}
+
+async function runPhase(c: Contender, op: Op, ids: string[], data: session.SessionData[]): Promise<Phase> {
+  const fn = op === 'get' ? (i: number) => c.get(ids[i]!) : op === 'set' ? (i: number) => c.set(ids[i]!, data[i]!) : (i: number) => c.touch!(ids[i]!, data[i]!);
+  const latenciesMs: number[] = [];
+  let errors = 0;
+  const started = performance.now();
+  const deadline = started + PHASE_MS;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (performance.now() < deadline) {
+        const i = Math.floor(Math.random() * ids.length);
+        const t = performance.now();
+        try {
+          await fn(i);
+        } catch {
+          errors++;
+        }
+        latenciesMs.push(performance.now() - t);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  return { calls: latenciesMs.length, errors, opsPerSec: latenciesMs.length / elapsed, latenciesMs };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+async function throughput(): Promise<Array<{ contender: string; note: string; op: Op; opsPerSec: number; p50Ms: number; p99Ms: number; errors: number; calls: number }>> {
+  const cluster = await MemcachedCluster.start(4, { memoryMb: 64 });
+  const contenders = [webtier(cluster.servers, 'all'), webtier(cluster.servers, 'primary'), connectMemjs(cluster.servers), rawMemjs(cluster.servers)];
+  try {
+    const ids = Array.from({ length: KEYS }, () => randomBytes(16).toString('base64url'));
+    const data = ids.map((_, i) => sessionData(i));
+    for (const c of contenders) for (let i = 0; i < ids.length; i += CONCURRENCY) await Promise.all(ids.slice(i, i + CONCURRENCY).map((id, j) => c.set(id, data[i + j]!)));
+    const results = new Map<string, Phase[]>();
+    // Warm-up: JIT and connections, not recorded.
+    for (const c of contenders) await runPhase(c, 'get', ids, data);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const op of OPS) {
+        for (const c of contenders) {
+          if (op === 'touch' && !c.touch) continue;
+          const r = await runPhase(c, op, ids, data);
+          const key = `${c.name}|${op}`;
+          results.set(key, [...(results.get(key) ?? []), r]);
+        }
+      }
+      process.stdout.write(`  round ${round + 1}/${ROUNDS} done\n`);
+    }
+    const rows = [];
+    for (const op of OPS) {
+      for (const c of contenders) {
+        const phases = results.get(`${c.name}|${op}`);
+        if (!phases) {
+          rows.push({ contender: c.name, note: c.note, op, opsPerSec: NaN, p50Ms: NaN, p99Ms: NaN, errors: 0, calls: 0 });
+          continue;
+        }
+        const lat = phases.flatMap((p) => p.latenciesMs).sort((a, b) => a - b);
+        rows.push({
+          contender: c.name,
+          note: c.note,
+          op,
+          opsPerSec: median(phases.map((p) => p.opsPerSec)),
+          p50Ms: percentile(lat, 50),
+          p99Ms: percentile(lat, 99),
+          errors: phases.reduce((s, p) => s + p.errors, 0),
+          calls: lat.length,
+        });
+      }
+    }
+    return rows;
+  } finally {
+    for (const c of contenders) await c.close();
+    await cluster.stop();
+  }
+}
+
+interface LossRow {
+  contender: string;
+  sessions: number;
+  lost: number;
+  errors: number;
+  readAllMs: number;
+  resyncMs: number | undefined;
+}
+
+/** Writes LOSS_SESSIONS sessions, SIGKILLs one of 4 nodes, reads every session back. */
+async function singleNodeLoss(make: (servers: string[]) => Contender, store?: (c: Contender) => ReplicatedMemcachedStore | undefined): Promise<LossRow> {
+  const cluster = await MemcachedCluster.start(4);
+  const c = make(cluster.servers);
+  try {
+    const ids = Array.from({ length: LOSS_SESSIONS }, () => randomBytes(16).toString('base64url'));
+    for (let i = 0; i < ids.length; i += CONCURRENCY) await Promise.all(ids.slice(i, i + CONCURRENCY).map((id, j) => c.set(id, sessionData(i + j))));
+    await cluster.node(2).kill();
+    let lost = 0;
+    let errors = 0;
+    const started = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < ids.length) {
+          const id = ids[next++]!;
+          try {
+            if (!(await c.get(id))) lost++;
+          } catch {
+            errors++;
+          }
+        }
+      }),
+    );
+    const readAllMs = performance.now() - started;
+    // Redundancy restored: restart the node empty and time the re-sync (webtier only).
+    let resyncMs: number | undefined;
+    const s = store?.(c);
+    if (s) {
+      const done = new Promise<ResyncResult>((resolve) => s.on('resync', (r: ResyncResult) => r.node === cluster.node(2).address && r.aborted === undefined && resolve(r)));
+      const t = performance.now();
+      await cluster.node(2).restart();
+      await done;
+      resyncMs = performance.now() - t;
+    }
+    return { contender: c.name, sessions: ids.length, lost, errors, readAllMs, resyncMs };
+  } finally {
+    await c.close();
+    await cluster.stop();
+  }
+}
+
+const t0 = Date.now();
+const machine = machineInfo();
+console.log(`Session stores on 4 local memcached nodes: ${formatMachine(machine)}`);
+console.log(`${KEYS} sessions, ${CONCURRENCY} calls in flight, ${ROUNDS} interleaved rounds of ${PHASE_MS} ms per operation`);
+const rows = await throughput();
+
+const baseline = (op: Op) => rows.find((r) => r.contender === 'connect-memjs' && r.op === op)?.opsPerSec;
+const tableRows = rows.map((r) => {
+  const base = baseline(r.op);
+  const ratio = Number.isFinite(r.opsPerSec) && base ? formatRatio(r.opsPerSec / base) : 'n/a';
+  return [
+    r.op,
+    r.contender,
+    Number.isFinite(r.opsPerSec) ? formatOps(r.opsPerSec) : 'n/a (no touch)',
+    Number.isFinite(r.p50Ms) ? r.p50Ms.toFixed(2) : '',
+    Number.isFinite(r.p99Ms) ? r.p99Ms.toFixed(2) : '',
+    r.op === 'touch' ? `${ratio} (connect-memjs has no touch)` : ratio,
+    r.errors,
+  ];
+});
+const headers = ['op', 'store', 'ops/s', 'p50 ms', 'p99 ms', 'vs connect-memjs', 'errors'];
+printTable(headers, tableRows, 'Throughput and latency');
+
+console.log(`\nSingle node loss: ${LOSS_SESSIONS} sessions written, one of 4 nodes SIGKILLed, every session read back`);
+const loss: LossRow[] = [];
+let webtierStore: ReplicatedMemcachedStore | undefined;
+loss.push(
+  await singleNodeLoss(
+    (servers) => {
+      webtierStore = new ReplicatedMemcachedStore({ servers, prefix: 'loss:' });
+      const s = webtierStore;
+      return { name: "webtier (readMode 'all')", note: '', get: (id) => cb((d) => s.get(id, d)), set: (id, x) => cb((d) => s.set(id, x, d)), touch: undefined, close: () => s.close() };
+    },
+    () => webtierStore,
+  ),
+);
+loss.push(await singleNodeLoss((servers) => connectMemjs(servers, false)));
+loss.push(await singleNodeLoss((servers) => connectMemjs(servers, true)));
+const lossHeaders = ['store', 'sessions', 'lost', 'errors', 'read all (ms)', 'restart + re-sync (ms)'];
+const lossRows = loss.map((l) => [l.contender, l.sessions, l.lost, l.errors, Math.round(l.readAllMs), l.resyncMs === undefined ? 'n/a (no re-sync)' : Math.round(l.resyncMs)]);
+printTable(lossHeaders, lossRows, 'Single node loss');
+
+const totalSec = Math.round((Date.now() - t0) / 1000);
+const md = [
+  '# Session store benchmark',
+  '',
+  `Produced by \`npm run bench:store\` (benchmarks/store.ts) on ${formatMachine(machine)}, ${new Date().toISOString()}, in ${totalSec} s.`,
+  '',
+  `4 local memcached nodes (testkit), ${KEYS} sessions of ~330 bytes, ${CONCURRENCY} calls in flight, ${ROUNDS} interleaved rounds of ${PHASE_MS} ms per operation; ops/s is the median round, p50/p99 over all calls.`,
+  'webtier keeps 2 copies of every session; connect-memjs and raw memjs keep 1.',
+  '',
+  '## Throughput and latency',
+  '',
+  markdownTable(headers, tableRows),
+  '',
+  '## Single node loss',
+  '',
+  `${LOSS_SESSIONS} sessions written, one of the 4 nodes SIGKILLed, then every session read back with ${CONCURRENCY} reads in flight. "lost": read back as no session (the user is logged out); "errors": the read failed (a 500 for the user). For webtier, the node is then restarted empty and the time until its re-sync finished is shown.`,
+  '',
+  markdownTable(lossHeaders, lossRows),
+  '',
+].join('\n');
+const files = writeResults('store', { settings: { KEYS, CONCURRENCY, PHASE_MS, ROUNDS, LOSS_SESSIONS }, throughput: rows, singleNodeLoss: loss }, md);
+console.log(`\nwrote ${files.json} and ${files.markdown} (${totalSec} s)`);
