@@ -24,7 +24,9 @@ const USAGE = `webtier: the demo web tier on one machine
   webtier hash-password <password>        a users.json password hash (scrypt)
 `;
 
-const out = (line: string): void => void process.stdout.write(`${line}\n`);
+// In raw mode (keys) the terminal no longer turns \n into \r\n: do it here, or lines staircase.
+let rawMode = false;
+const out = (line: string): void => void process.stdout.write(rawMode ? `${line.replace(/\n/g, '\r\n')}\r\n` : `${line}\n`);
 
 async function up(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { port: { type: 'string' }, 'admin-port': { type: 'string' }, 'keep-logs': { type: 'boolean' } } });
@@ -62,6 +64,7 @@ async function up(argv: string[]): Promise<void> {
     stopping ??= (async () => {
       out(`\n${why}: stopping every node...`);
       if (process.stdin.isTTY) process.stdin.setRawMode(false);
+      rawMode = false;
       process.stdin.pause();
       await control.close().catch(() => {});
       await topology.stop();
@@ -116,6 +119,7 @@ function listenForKeys(t: DemoTopology, keys: Map<string, string>, shutdown: (wh
   const byKey = new Map([...keys].map(([name, k]) => [k, name]));
   let busy = false;
   process.stdin.setRawMode(true);
+  rawMode = true;
   process.stdin.setEncoding('utf8');
   process.stdin.on('data', (key: string) => {
     if (key === '\u0003' || key === 'q') return void shutdown('quit');

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_TOPOLOGY, DemoErrorCodes, gatewayConfig, loadTopology, resolveTopology } from '../src/index.js';
+import { ensureMemcached } from '../src/memcached.js';
 
 describe('topology files (pure)', () => {
   it('defaults to 4 memcached nodes in 2 pairs, 2 webmail, 2 ActiveSync, 2 asset nodes, gateway on 8080', () => {
@@ -45,5 +46,18 @@ describe('topology files (pure)', () => {
       },
     });
     expect((config['routes'] as Array<{ cluster: string }>).map((r) => r.cluster)).toEqual(['activesync', 'activesync', 'assets', 'webmail']);
+  });
+});
+
+describe('a missing memcached binary', () => {
+  it('is reported with how to install it (no install attempted when not asked)', () => {
+    const saved = process.env['WEBTIER_MEMCACHED_BIN'];
+    process.env['WEBTIER_MEMCACHED_BIN'] = '/nonexistent/memcached';
+    try {
+      expect(() => ensureMemcached(false, () => {})).toThrow(expect.objectContaining({ code: DemoErrorCodes.NO_MEMCACHED, message: expect.stringContaining('sudo apt-get install -y memcached') }));
+    } finally {
+      if (saved === undefined) delete process.env['WEBTIER_MEMCACHED_BIN'];
+      else process.env['WEBTIER_MEMCACHED_BIN'] = saved;
+    }
   });
 });

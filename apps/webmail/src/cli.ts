@@ -19,6 +19,10 @@ async function main(): Promise<void> {
   }
   const store = createStore(options.backend);
   store.on('disconnect', () => console.error(`[${options.name}] session store: no memcached node reachable`));
+  // The store's view of its nodes, in this node's log: what the demo's footer shows, over time.
+  store.on('node:down', (e: { node: string; error: Error }) => console.log(`[${options.name}] memcached ${options.labels[e.node] ?? e.node} down: ${e.error.message}`));
+  store.on('node:up', (e: { node: string }) => console.log(`[${options.name}] memcached ${options.labels[e.node] ?? e.node} up`));
+  store.on('resync', (r: unknown) => console.log(`[${options.name}] memcached re-sync: ${JSON.stringify(r)}`));
   const app = createWebmailApp({
     store,
     node: options.name,
