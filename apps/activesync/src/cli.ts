@@ -57,8 +57,6 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
-  // Started by the demo launcher with a stdin pipe: when the launcher dies, the pipe closes and so do we.
-  if (process.env['WEBTIER_EXIT_WITH_PARENT'] === '1') process.stdin.on('end', shutdown).on('error', shutdown).resume();
 }
 
 main().catch((err: Error & { code?: string }) => {

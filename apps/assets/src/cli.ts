@@ -29,13 +29,6 @@ async function main(): Promise<void> {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => void app.close().then(() => process.exit(0)));
   }
-  exitWithParent();
-}
-
-/** Started by the demo launcher with a stdin pipe: when the launcher dies, the pipe closes and so do we. */
-function exitWithParent(): void {
-  if (process.env['WEBTIER_EXIT_WITH_PARENT'] !== '1') return;
-  process.stdin.on('end', () => process.exit(0)).on('error', () => process.exit(0)).resume();
 }
 
 main().catch((err: Error & { code?: string }) => {
