@@ -20,8 +20,8 @@ const ConnectMemjs = require('connect-memjs')(session) as new (o: Record<string,
 
 const KEYS = 2_000;
 const CONCURRENCY = 50;
-const PHASE_MS = 2_000;
-const ROUNDS = 3;
+const PHASE_MS = Number(process.env.PHASE_MS ?? 2_000);
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const LOSS_SESSIONS = 2_000;
 const OPS = ['get', 'set', 'touch'] as const;
 type Op = (typeof OPS)[number];

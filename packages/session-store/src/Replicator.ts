@@ -4,14 +4,14 @@ import type { NodeConnection, NodeHit } from './NodeConnection.js';
 import type { NodeHealth } from './NodeHealth.js';
 import type { ReadMode, ResolvedOptions } from './options.js';
 import type { Placement } from './Placement.js';
-import { CorruptValueError, compareVersions, decodeValue, type HybridClock, type StoredValue } from './Versioned.js';
+import { CorruptValueError, compareVersions, decodeHeader, decodeSession, type HybridClock, type StoredValue, type ValueHeader } from './Versioned.js';
 
 /** What one replica said for a key. */
 interface ReplicaRead {
   readonly node: string;
   readonly hit: NodeHit | null;
-  readonly value?: StoredValue;
-  readonly corrupt?: string;
+  readonly header?: ValueHeader;
+  corrupt?: string;
   readonly error?: Error;
 }
 
@@ -101,7 +101,7 @@ export class Replicator {
     }
     if (!hit) return { node, hit };
     try {
-      return { node, hit, value: decodeValue(hit.value) };
+      return { node, hit, header: decodeHeader(hit.value) };
     } catch (err) {
       if (!(err instanceof CorruptValueError)) throw err;
       return { node, hit, corrupt: err.message };
@@ -119,9 +119,12 @@ export class Replicator {
     const first = targets[0]!;
     if (opts.mode === 'primary' && !this.#health.get(first)!.needsResync) {
       const r = await this.#readOne(first, key);
-      if (r.value) {
-        this.#clock.observe(r.value.version);
-        return { newest: r.value, repaired: NO_REPAIR };
+      if (r.header) {
+        const value = this.#materialize(r, id);
+        if (value) {
+          this.#clock.observe(value.version);
+          return { newest: value, repaired: NO_REPAIR };
+        }
       }
       reads = [r, ...(await Promise.all(targets.slice(1).map((n) => this.#readOne(n, key))))];
     } else {
@@ -138,25 +141,58 @@ export class Replicator {
         details: { id, nodes: reads.map((r) => r.node) },
       });
     }
+    // Only the newest copy's JSON is parsed; a newest copy whose JSON is corrupt yields to the next.
     let newest: ReplicaRead | undefined;
+    let value: StoredValue | undefined;
+    let headed = 0;
     for (const r of reads) {
-      if (r.corrupt !== undefined) this.#events.corrupt({ id, node: r.node, reason: r.corrupt });
-      if (r.value && (!newest || compareVersions(r.value.version, newest.value!.version) > 0)) newest = r;
+      if (r.header) {
+        headed++;
+        if (!newest || compareVersions(r.header.version, newest.header!.version) > 0) newest = r;
+      } else if (r.corrupt !== undefined) {
+        this.#events.corrupt({ id, node: r.node, reason: r.corrupt });
+      }
     }
-    if (!newest) return { newest: undefined, repaired: NO_REPAIR };
-    this.#clock.observe(newest.value!.version);
-    const repaired = this.#repair(key, id, newest, reads, opts);
-    return { newest: newest.value, repaired };
+    if (newest) value = this.#materialize(newest, id);
+    if (newest && !value && headed > 1) {
+      // The newest copy's body is corrupt: fall back to the next newest that parses.
+      const rest = reads.filter((r) => r.header && r !== newest).sort((a, b) => compareVersions(b.header!.version, a.header!.version));
+      newest = undefined;
+      for (const c of rest) {
+        value = this.#materialize(c, id);
+        if (value) {
+          newest = c;
+          break;
+        }
+      }
+    }
+    if (!newest || !value) return { newest: undefined, repaired: NO_REPAIR };
+    this.#clock.observe(value.version);
+    const repaired = this.#repair(key, id, newest, value, reads, opts);
+    return { newest: value, repaired };
   }
 
-  async #repair(key: string, id: string, newest: ReplicaRead, reads: ReplicaRead[], opts: ReadOptions): Promise<Array<{ node: string; reason: RepairReason }>> {
-    const value = newest.value!;
+  // Header plus parsed body, or undefined (and a `corrupt` event) when the body does not parse.
+  #materialize(r: ReplicaRead, id: string): StoredValue | undefined {
+    const h = r.header!;
+    if (h.kind === 'tombstone') return { kind: h.kind, version: h.version, expiresAt: h.expiresAt, session: undefined };
+    try {
+      return { kind: h.kind, version: h.version, expiresAt: h.expiresAt, session: decodeSession(r.hit!.value) };
+    } catch (err) {
+      if (!(err instanceof CorruptValueError)) throw err;
+      r.corrupt = err.message;
+      this.#events.corrupt({ id, node: r.node, reason: err.message });
+      return undefined;
+    }
+  }
+
+  async #repair(key: string, id: string, newest: ReplicaRead, value: StoredValue, reads: ReplicaRead[], opts: ReadOptions): Promise<Array<{ node: string; reason: RepairReason }>> {
     const jobs: Array<Promise<{ node: string; reason: RepairReason } | undefined>> = [];
     let expiration: number | undefined;
     for (const r of reads) {
       if (r.error || r === newest) continue;
       if (opts.repairOnly !== undefined && r.node !== opts.repairOnly) continue;
-      const reason: RepairReason | undefined = r.corrupt !== undefined ? 'corrupt' : !r.hit ? 'missing' : compareVersions(r.value!.version, value.version) < 0 ? 'stale' : undefined;
+      const reason: RepairReason | undefined = r.corrupt !== undefined ? 'corrupt' : !r.hit ? 'missing' : compareVersions(r.header!.version, value.version) < 0 ? 'stale' : undefined;
       if (!reason) continue;
       expiration ??= this.#repairExpiration(value);
       const exp = expiration;

@@ -90,16 +90,29 @@ export function encodeValue(kind: ValueKind, version: Version, expiresAt: number
   return buf;
 }
 
-/** Parses a stored value; throws {@link CorruptValueError} naming what is wrong. */
-export function decodeValue(buf: Buffer): StoredValue {
+/** The header of a stored value, without the session body. */
+export interface ValueHeader {
+  readonly kind: ValueKind;
+  readonly version: Version;
+  readonly expiresAt: number;
+}
+
+/** Parses only the header (cheap): enough to pick the newest of several copies. */
+export function decodeHeader(buf: Buffer): ValueHeader {
   if (buf.length > 0 && buf[0] !== MAGIC) throw new CorruptValueError(`bad magic byte 0x${(buf[0] ?? 0).toString(16)} (not written by @webtier/session-store)`);
   if (buf.length < HEADER_BYTES) throw new CorruptValueError(`value of ${buf.length} bytes is shorter than the ${HEADER_BYTES}-byte header`);
   if (buf[1] !== FORMAT) throw new CorruptValueError(`unknown format ${buf[1]}`);
   const kindByte = buf[2];
   if (kindByte !== 1 && kindByte !== 2) throw new CorruptValueError(`unknown kind ${kindByte}`);
-  const version = { ms: buf.readUIntBE(4, 6), counter: buf.readUInt16BE(10), writer: buf.readUInt32BE(12) };
-  const expiresAt = buf.readUInt32BE(16);
-  if (kindByte === 2) return { kind: 'tombstone', version, expiresAt, session: undefined };
+  return {
+    kind: kindByte === 1 ? 'session' : 'tombstone',
+    version: { ms: buf.readUIntBE(4, 6), counter: buf.readUInt16BE(10), writer: buf.readUInt32BE(12) },
+    expiresAt: buf.readUInt32BE(16),
+  };
+}
+
+/** Parses the session body of a value whose header says `session`. */
+export function decodeSession(buf: Buffer): Record<string, unknown> {
   let session: unknown;
   try {
     session = JSON.parse(buf.toString('utf8', HEADER_BYTES));
@@ -107,5 +120,11 @@ export function decodeValue(buf: Buffer): StoredValue {
     throw new CorruptValueError(`session JSON does not parse: ${(err as Error).message}`);
   }
   if (session === null || typeof session !== 'object' || Array.isArray(session)) throw new CorruptValueError('session JSON is not an object');
-  return { kind: 'session', version, expiresAt, session: session as Record<string, unknown> };
+  return session as Record<string, unknown>;
+}
+
+/** Parses a stored value; throws {@link CorruptValueError} naming what is wrong. */
+export function decodeValue(buf: Buffer): StoredValue {
+  const h = decodeHeader(buf);
+  return { ...h, session: h.kind === 'session' ? decodeSession(buf) : undefined };
 }
