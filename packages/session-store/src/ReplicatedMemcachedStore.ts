@@ -98,27 +98,40 @@ export class ReplicatedMemcachedStore extends session.Store {
 
   // ---- express-session Store contract ----
 
-  /** The session, or null when there is none (never stored, expired, destroyed, or unreadable). */
-  override get(sid: string, callback?: Callback<SessionData | null>): Promise<SessionData | null> | void {
+  /**
+   * The session, or null when there is none (never stored, expired, destroyed, or unreadable).
+   * With a callback (express-session, @fastify/session) or, without one, as a promise.
+   */
+  override get(sid: string): Promise<SessionData | null>;
+  override get(sid: string, callback: (err: any, session?: any) => void): void;
+  override get(sid: string, callback?: Callback<any>): Promise<SessionData | null> | void {
     return settle(this.#get(sid), callback);
   }
 
   /** Writes the session to every live replica; fails only when no replica accepted it. */
+  override set(sid: string, session: SessionData): Promise<void>;
+  override set(sid: string, session: SessionData, callback: (err?: any) => void): void;
   override set(sid: string, sess: SessionData, callback?: Callback<void>): Promise<void> | void {
     return settle(this.#set(sid, sess), callback);
   }
 
   /** Writes a tombstone to every live replica, so that no old copy can bring the session back. */
+  override destroy(sid: string): Promise<void>;
+  override destroy(sid: string, callback: (err?: any) => void): void;
   override destroy(sid: string, callback?: Callback<void>): Promise<void> | void {
     return settle(this.#destroy(sid), callback);
   }
 
   /** Resets the session's TTL on every live replica with memcached's `touch`. */
+  override touch(sid: string, session: SessionData): Promise<void>;
+  override touch(sid: string, session: SessionData, callback: (err?: any) => void): void;
   override touch(sid: string, sess: SessionData, callback?: Callback<void>): Promise<void> | void {
     return settle(this.#touch(sid, sess), callback);
   }
 
   /** Every live session of this store (prefix only, de-duplicated over all nodes). */
+  override all(): Promise<SessionData[]>;
+  override all(callback: (err: any, sessions?: any) => void): void;
   override all(callback?: Callback<SessionData[]>): Promise<SessionData[]> | void {
     return settle(
       this.#live().then((l) => l.map((x) => x.session)),
@@ -127,6 +140,8 @@ export class ReplicatedMemcachedStore extends session.Store {
   }
 
   /** Number of live sessions of this store. */
+  override length(): Promise<number>;
+  override length(callback: (err: any, length?: number) => void): void;
   override length(callback?: Callback<number>): Promise<number> | void {
     return settle(
       this.#live().then((l) => l.length),
@@ -135,11 +150,15 @@ export class ReplicatedMemcachedStore extends session.Store {
   }
 
   /** Destroys every session of this store (tombstones); other keys on the nodes are left alone, no flush_all. */
+  override clear(): Promise<void>;
+  override clear(callback: (err?: any) => void): void;
   override clear(callback?: Callback<void>): Promise<void> | void {
     return settle(this.#clear(), callback);
   }
 
   /** Ids of every live session of this store. */
+  ids(): Promise<string[]>;
+  ids(callback: (err: any, ids?: string[]) => void): void;
   ids(callback?: Callback<string[]>): Promise<string[]> | void {
     return settle(
       this.#live().then((l) => l.map((x) => x.id)),

@@ -161,17 +161,19 @@ describe('@fastify/session contract', () => {
     const store = new ReplicatedMemcachedStore({ servers: cluster.servers, prefix: 'fy:', ...FAST });
     const app = Fastify();
     await app.register(fastifyCookie);
-    await app.register(fastifySession, { secret: 'a-secret-with-at-least-32-characters!!', store: store as any, saveUninitialized: false, cookie: { secure: false, maxAge: 60_000 } });
+    await app.register(fastifySession, { secret: 'a-secret-with-at-least-32-characters!!', store, saveUninitialized: false, cookie: { secure: false, maxAge: 60_000 } });
     app.get('/login', async (req) => {
-      req.session.set('user' as never, 'bob' as never);
-      req.session.set('visits' as never, 0 as never);
+      const s = req.session as any;
+      s.set('user', 'bob');
+      s.set('visits', 0);
       return { ok: true };
     });
     app.get('/me', async (req) => {
-      const user = req.session.get('user' as never);
+      const s = req.session as any;
+      const user = s.get('user');
       if (!user) return { user: null };
-      const visits = (req.session.get('visits' as never) as number) + 1;
-      req.session.set('visits' as never, visits as never);
+      const visits = (s.get('visits') as number) + 1;
+      s.set('visits', visits);
       return { user, visits };
     });
     app.get('/logout', async (req) => {
