@@ -9,6 +9,5 @@ export default defineConfig({
     pool: 'forks',
     // Two cores: more workers only add scheduling noise to timing-sensitive failover tests.
     maxWorkers: 2,
-    reporters: process.env['CI'] ? ['default'] : ['default'],
   },
 });
