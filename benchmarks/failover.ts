@@ -1,0 +1,169 @@
+// Failover benchmark (issue 6): logged-in users through the proxy to 2 webmail nodes whose sessions
+// live in 4 memcached nodes (2 Kolab pairs), while nodes are killed, restarted empty and frozen on a
+// timeline. The systems run one after another, each on a fresh topology (a 2-core machine cannot run
+// them side by side without each one stealing the others' CPU), and are compared side by side.
+//
+//   npm run bench:failover                    the full run: 60 s per system, 20 connections
+//   tsx benchmarks/failover.ts --duration 30 --connections 10 --systems webtier,vanilla-proxy
+//   tsx benchmarks/failover.ts --smoke        a few seconds per system → results/failover-smoke.*
+//
+// Writes benchmarks/results/failover.{json,md} and the charts failover-rps.svg, failover-p99.svg.
+import { parseArgs } from 'node:util';
+import { recoveries, totals, type Recovery, type Totals } from './failover/analysis.js';
+import { runScenario, type EventRecord } from './failover/runScenario.js';
+import type { SecondSample } from './failover/SessionLoad.js';
+import { DEFAULT_SYSTEMS, SYSTEMS, systemById, type SystemSpec } from './failover/systems.js';
+import { failoverTimeline } from './failover/timeline.js';
+import { renderFailoverCharts } from './charts.js';
+import { formatInteger, formatMachine, machineInfo, markdownTable, printTable, writeResults, type Cell } from './lib/report.js';
+
+const USAGE = `tsx benchmarks/failover.ts [options]
+  --duration <s>      measured run per system; the 60 s fault timeline is scaled to it (default 60)
+  --connections <n>   autocannon connections, one logged-in user each (default 20)
+  --warmup <s>        unrecorded load before each measured run (default 5)
+  --systems <list>    comma-separated, from: ${SYSTEMS.map((s) => s.id).join(', ')}
+                      (default ${DEFAULT_SYSTEMS.join(',')})
+  --smoke             short run (12 s, 8 connections, 2 s warm-up) written to results/failover-smoke.*
+  --keep-logs         keep each topology's log directory (printed at start)
+`;
+
+function option(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < min || n > max) {
+    process.stderr.write(`failover: --${name} "${text}" must be a number from ${min} to ${max}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string' },
+    connections: { type: 'string' },
+    warmup: { type: 'string' },
+    systems: { type: 'string' },
+    smoke: { type: 'boolean' },
+    'keep-logs': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+const smoke = values.smoke ?? false;
+const durationSec = option('duration', values.duration, smoke ? 12 : 60, 6, 3600);
+const connections = Math.round(option('connections', values.connections, smoke ? 8 : 20, 1, 1000));
+const warmupSec = option('warmup', values.warmup, smoke ? 2 : 5, 0, 600);
+let systems: SystemSpec[];
+try {
+  systems = (values.systems ?? DEFAULT_SYSTEMS.join(',')).split(',').map((s) => systemById(s.trim()));
+} catch (err) {
+  process.stderr.write(`failover: --systems: ${(err as Error).message}\n`);
+  process.exit(2);
+}
+const resultName = smoke ? 'failover-smoke' : 'failover';
+const timeline = failoverTimeline(durationSec);
+
+interface SystemRun {
+  system: Omit<SystemSpec, 'placement'>;
+  error?: string;
+  events: EventRecord[];
+  totals?: Totals;
+  recoveries: Recovery[];
+  statuses: Record<string, number>;
+  seconds: SecondSample[];
+}
+
+const machine = machineInfo();
+const t0 = Date.now();
+console.log(`Failover benchmark on ${formatMachine(machine)}`);
+console.log(`${systems.length} systems, one after another: ${durationSec} s each (after ${warmupSec} s warm-up), ${connections} connections = ${connections} logged-in users`);
+console.log(`timeline: ${timeline.map((e) => `t=${e.atSec}s ${e.label}`).join('; ')}`);
+
+const runs: SystemRun[] = [];
+for (const system of systems) {
+  console.log(`\n[${system.label}] ${system.description}`);
+  const { placement: _, ...spec } = system;
+  try {
+    const r = await runScenario({
+      system,
+      connections,
+      durationSec,
+      warmupSec,
+      events: timeline,
+      keepRunDir: values['keep-logs'] ?? false,
+      log: (line) => console.log(line),
+      onSecond: (s) =>
+        console.log(
+          `  t=${String(s.t).padStart(2)}s ${formatInteger(s.requests).padStart(6)} req/s  p50 ${fmtMs(s.p50Ms).padStart(6)}  p99 ${fmtMs(s.p99Ms).padStart(7)}  max ${fmtMs(s.maxMs).padStart(7)}  non-2xx ${s.non2xx}  errors ${s.errors}  lost ${s.sessionsLost}`,
+        ),
+    });
+    const t = totals(r.load);
+    runs.push({ system: spec, events: r.events, totals: t, recoveries: recoveries(r.load.seconds, r.events), statuses: r.load.statuses, seconds: r.load.seconds });
+    console.log(`  → ${formatInteger(t.requests)} requests, ${t.sessionsLost} sessions lost, ${t.errors} errors, ${t.non2xx} non-2xx, p99 ${fmtMs(t.p99Ms)} ms`);
+  } catch (err) {
+    console.error(`  ${system.label} failed: ${(err as Error).message}`);
+    runs.push({ system: spec, error: (err as Error).message, events: [], recoveries: [], statuses: {}, seconds: [] });
+  }
+}
+
+function fmtMs(ms: number | null): string {
+  return ms === null ? '-' : ms >= 100 ? ms.toFixed(0) : ms.toFixed(1);
+}
+
+// Tables.
+const webtier = runs.find((r) => r.system.id === 'webtier' && r.totals)?.totals;
+const ratio = (x: number | null | undefined, base: number | null | undefined) => (x == null || !base ? 'n/a' : `${(x / base).toFixed(2)}×`);
+const headers = ['system', 'sessions lost', 'errors', 'non-2xx', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'req/s vs webtier', 'p99 vs webtier'];
+const rows: Cell[][] = runs.map((r) => {
+  const t = r.totals;
+  if (!t) return [r.system.label, `failed: ${r.error?.split('\n')[0]?.slice(0, 80)}`];
+  return [r.system.label, t.sessionsLost, t.errors, t.non2xx, formatInteger(t.requests), formatInteger(t.reqPerSec), fmtMs(t.p50Ms), fmtMs(t.p99Ms), fmtMs(t.maxMs), ratio(t.reqPerSec, webtier?.reqPerSec), ratio(t.p99Ms, webtier?.p99Ms)];
+});
+const measured = timeline.filter((e) => e.measured);
+const recoveryHeaders = ['t (s)', 'event', ...runs.map((r) => r.system.label)];
+const recoveryCell = (rec: Recovery | undefined): string => {
+  if (!rec) return 'n/a';
+  const when = rec.recoverySec === null ? 'not recovered' : `${rec.recoverySec} s`;
+  const damage = [rec.errors ? `${rec.errors} errors` : '', rec.sessionsLost ? `${rec.sessionsLost} lost` : ''].filter(Boolean).join(', ');
+  return damage ? `${when} (${damage})` : when;
+};
+const recoveryRows: Cell[][] = measured.map((e, i) => [e.atSec, e.label, ...runs.map((r) => recoveryCell(r.recoveries[i]))]);
+
+printTable(headers, rows, `Failover: ${durationSec} s per system, ${connections} logged-in users`);
+printTable(recoveryHeaders, recoveryRows, 'Time to recover after each event (errors and lost sessions until the next event)');
+
+const totalSec = Math.round((Date.now() - t0) / 1000);
+const md = [
+  `# Failover benchmark${smoke ? ' (smoke run)' : ''}`,
+  '',
+  `Produced by \`${smoke ? 'tsx benchmarks/failover.ts --smoke' : 'npm run bench:failover'}\` (benchmarks/failover.ts) on ${formatMachine(machine)}, ${new Date().toISOString()}, in ${totalSec} s.`,
+  '',
+  `Each system runs on its own fresh topology, one after another: 4 memcached nodes (memcached-1+2 and memcached-3+4 are the Kolab pairs), 2 webmail nodes (express + express-session), one proxy. autocannon drives ${connections} connections for ${durationSec} s after a ${warmupSec} s warm-up; each connection is one user logged in beforehand (POST /api/login) with its own session cookie, and every request reads and writes the session (GET and POST /api/session-touch alternately). A user whose session is gone gets 401 "login required", logs in again and carries on.`,
+  '',
+  ...runs.map((r) => `- **${r.system.label}**: ${r.system.description}.`),
+  '',
+  'Timeline (at most one node of each memcached pair is down at any time):',
+  '',
+  ...timeline.map((e) => `- t=${e.atSec} s: ${e.label}`),
+  '',
+  markdownTable(headers, rows),
+  '',
+  '**sessions lost**: distinct sessions that got "login required" (the user was logged out). **errors**: non-2xx answers other than 401 (500/502/503/504), socket errors and timeouts. **non-2xx**: every non-2xx answer to a session request, 401s included. Latencies are over every session request (re-logins excluded).',
+  '',
+  '## Time to recover after each event',
+  '',
+  'Seconds from the event to the first whole second with req/s back to at least 90 % of the median of the 5 seconds before the event, no error and no lost session (0 s: no second was degraded). In brackets: errors and lost sessions between the event and the next one.',
+  '',
+  markdownTable(recoveryHeaders, recoveryRows),
+  '',
+  ...(smoke ? [] : ['![requests per second](failover-rps.svg)', '', '![p99 latency](failover-p99.svg)', '']),
+].join('\n');
+
+const files = writeResults(resultName, { settings: { durationSec, connections, warmupSec, smoke }, timeline, runs }, md);
+console.log(`\nwrote ${files.json} and ${files.markdown}`);
+if (!smoke) for (const f of renderFailoverCharts()) console.log(`wrote ${f}`);
+console.log(`(${totalSec} s)`);
+if (runs.some((r) => r.error)) process.exitCode = 1;

@@ -1,0 +1,266 @@
+// Logged-in users driven by autocannon (programmatic API): every connection is one user with its
+// own session cookie, logged in before the measured run (POST /api/login); every request reads and
+// writes that session (/api/session-touch, GET and POST alternately). A request answered
+// 401 {"error":"login required"} means the user's session is gone: the session is counted as lost
+// and that connection logs in again (POST /api/login), as the user would, then carries on.
+// Everything is counted per second of completion time.
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+// autocannon is CommonJS without bundled types: the part used here, typed.
+interface AutocannonClient {
+  setRequests(requests: AutocannonRequest[]): void;
+}
+interface AutocannonRequest {
+  method?: string;
+  path?: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  setupRequest?: (req: AutocannonRequest, context: unknown) => AutocannonRequest;
+  onResponse?: (status: number, body: string, context: unknown, headers: Record<string, string | string[]>) => void;
+}
+interface AutocannonInstance extends PromiseLike<unknown> {
+  on(event: 'response', fn: (client: AutocannonClient, status: number, bytes: number, latencyMs: number) => void): this;
+  on(event: 'reqError', fn: (err: Error) => void): this;
+  stop(): void;
+}
+const autocannon = require('autocannon') as (opts: Record<string, unknown>) => AutocannonInstance;
+
+export interface Login {
+  user: string;
+  password: string;
+}
+
+export interface SecondSample {
+  /** The second [t, t+1) of the run in which the responses completed. */
+  t: number;
+  /** Session-touch responses (the users' traffic), any status. */
+  requests: number;
+  /** Session-touch responses with a non-2xx status (401s included). */
+  non2xx: number;
+  /** Session-touch responses "login required" (401). */
+  loginRequired: number;
+  /** Distinct sessions seen lost for the first time in this second. */
+  sessionsLost: number;
+  /** Non-2xx other than 401 (touch and login), socket errors and timeouts. */
+  errors: number;
+  timeouts: number;
+  socketErrors: number;
+  /** Logins after a lost session (successful ones). */
+  relogins: number;
+  /** Latency of the session-touch responses of this second (ms), null when none completed. */
+  p50Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+}
+
+export interface LoadResult {
+  durationSec: number;
+  connections: number;
+  seconds: SecondSample[];
+  /** Distinct sessions that got "login required". */
+  sessionsLost: number;
+  /** Every status seen on touch and login responses, e.g. { "200": 81234, "500": 12 }. */
+  statuses: Record<string, number>;
+  /** Latencies of every session-touch response (ms), sorted ascending. */
+  latenciesMs: Float64Array;
+}
+
+export interface LoadOptions {
+  /** The proxy's URL. */
+  url: string;
+  /** One session cookie per connection (from loginUsers). */
+  cookies: readonly string[];
+  durationSec: number;
+  /** The accounts connections log in again with after a lost session. */
+  logins: readonly Login[];
+  /** autocannon's per-request timeout, s. @default 10 */
+  timeoutSec?: number;
+  /** Called once per second with the second that just ended (its late responses may still be missing). */
+  onSecond?: (sample: SecondSample) => void;
+  /** Called right after the load starts, with the start time (performance.now()). */
+  onStart?: (startedAt: number) => void;
+}
+
+/** The session cookie ("name=value") from a response's set-cookie header(s). */
+export function sessionCookie(setCookie: string | string[] | undefined): string | undefined {
+  const list = Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : [];
+  for (const c of list) {
+    const pair = c.split(';', 1)[0]!;
+    if (pair.startsWith('roundcube_sessid=')) return pair;
+  }
+  return undefined;
+}
+
+/** Logs `count` users in through the proxy (POST /api/login), a few at a time; returns their cookies. */
+export async function loginUsers(url: string, count: number, logins: readonly Login[], parallel = 4): Promise<string[]> {
+  const cookies: string[] = new Array(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(parallel, count) }, async () => {
+      while (next < count) {
+        const i = next++;
+        const login = logins[i % logins.length]!;
+        const res = await fetch(`${url}/api/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json' },
+          body: JSON.stringify({ user: login.user, password: login.password }),
+          redirect: 'manual',
+          signal: AbortSignal.timeout(10_000),
+        });
+        const cookie = sessionCookie(res.headers.getSetCookie());
+        if (res.status !== 200 || !cookie) throw new Error(`login ${i} as ${login.user} through ${url}: HTTP ${res.status} ${await res.text()}`);
+        cookies[i] = cookie;
+      }
+    }),
+  );
+  return cookies;
+}
+
+function percentile(sorted: ArrayLike<number>, p: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** Rounds to 0.01 ms. */
+const r2 = (x: number | null) => (x === null ? null : Math.round(x * 100) / 100);
+
+export function latencySummary(sorted: ArrayLike<number>): { p50Ms: number | null; p99Ms: number | null; maxMs: number | null } {
+  return { p50Ms: r2(percentile(sorted, 50)), p99Ms: r2(percentile(sorted, 99)), maxMs: r2(sorted.length ? sorted[sorted.length - 1]! : null) };
+}
+
+interface Bucket {
+  requests: number;
+  non2xx: number;
+  loginRequired: number;
+  sessionsLost: number;
+  errors: number;
+  timeouts: number;
+  socketErrors: number;
+  relogins: number;
+  latencies: number[];
+}
+
+const emptyBucket = (): Bucket => ({ requests: 0, non2xx: 0, loginRequired: 0, sessionsLost: 0, errors: 0, timeouts: 0, socketErrors: 0, relogins: 0, latencies: [] });
+
+function sample(t: number, b: Bucket): SecondSample {
+  const sorted = Float64Array.from(b.latencies).sort();
+  const { latencies: _, ...counts } = b;
+  return { t, ...counts, ...latencySummary(sorted) };
+}
+
+interface ConnectionState {
+  cookie: string;
+  needLogin: boolean;
+  pending: 'touch' | 'login';
+  touches: number;
+  loginIndex: number;
+}
+
+/** Runs the load for durationSec and resolves with per-second samples and totals. */
+export async function runSessionLoad(o: LoadOptions): Promise<LoadResult> {
+  const connections = o.cookies.length;
+  const buckets: Bucket[] = [];
+  const statuses: Record<string, number> = {};
+  const lost = new Set<string>();
+  const states = new WeakMap<AutocannonClient, ConnectionState>();
+  let startedAt = 0;
+  const bucket = () => {
+    const t = Math.max(0, Math.floor((performance.now() - startedAt) / 1000));
+    for (let i = buckets.length; i <= t; i++) buckets.push(emptyBucket());
+    return buckets[t]!;
+  };
+  let slot = 0;
+  const setupClient = (client: AutocannonClient) => {
+    const i = slot++ % connections;
+    const state: ConnectionState = { cookie: o.cookies[i]!, needLogin: false, pending: 'touch', touches: 0, loginIndex: i };
+    states.set(client, state);
+    client.setRequests([
+      {
+        setupRequest: (req) => {
+          if (state.needLogin) {
+            state.pending = 'login';
+            const login = o.logins[state.loginIndex % o.logins.length]!;
+            return { ...req, method: 'POST', path: '/api/login', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ user: login.user, password: login.password }) };
+          }
+          state.pending = 'touch';
+          const post = ++state.touches % 2 === 0;
+          return post
+            ? { ...req, method: 'POST', path: '/api/session-touch', headers: { cookie: state.cookie, 'content-type': 'application/json', accept: 'application/json' }, body: '{}' }
+            : { ...req, method: 'GET', path: '/api/session-touch', headers: { cookie: state.cookie, accept: 'application/json' }, body: '' };
+        },
+        onResponse: (status, _body, _context, headers) => {
+          if (state.pending === 'login') {
+            const cookie = status === 200 ? sessionCookie(headers['set-cookie'] ?? headers['Set-Cookie']) : undefined;
+            if (cookie) {
+              state.cookie = cookie;
+              state.needLogin = false;
+            }
+          } else if (status === 401) {
+            state.needLogin = true;
+          }
+        },
+      },
+    ]);
+  };
+  const instance = autocannon({ url: o.url, connections, duration: o.durationSec, timeout: o.timeoutSec ?? 10, setupClient });
+  startedAt = performance.now();
+  o.onStart?.(startedAt);
+  instance.on('response', (client, status, _bytes, latencyMs) => {
+    const state = states.get(client);
+    const b = bucket();
+    statuses[status] = (statuses[status] ?? 0) + 1;
+    const ok = status >= 200 && status < 300;
+    if (state?.pending === 'login') {
+      if (ok) b.relogins++;
+      else b.errors++;
+      return;
+    }
+    b.requests++;
+    b.latencies.push(latencyMs);
+    if (ok) return;
+    b.non2xx++;
+    if (status === 401) {
+      b.loginRequired++;
+      // state.cookie is still the lost session's: the new one is set when the login answers.
+      if (state && !lost.has(state.cookie)) {
+        lost.add(state.cookie);
+        b.sessionsLost++;
+      }
+    } else b.errors++;
+  });
+  instance.on('reqError', (err) => {
+    const b = bucket();
+    b.errors++;
+    if (/timed out/.test(err.message)) b.timeouts++;
+    else b.socketErrors++;
+  });
+  let reported = 0;
+  const ticker = setInterval(() => {
+    const now = Math.floor((performance.now() - startedAt) / 1000);
+    while (reported < now && reported < o.durationSec) {
+      const b = buckets[reported] ?? emptyBucket();
+      o.onSecond?.(sample(reported, b));
+      reported++;
+    }
+  }, 250);
+  try {
+    await instance;
+  } finally {
+    clearInterval(ticker);
+  }
+  const seconds = Math.max(1, Math.round(o.durationSec));
+  // Responses completing after the last full second (autocannon stops at durationSec) go into it.
+  while (buckets.length > seconds) {
+    const extra = buckets.pop()!;
+    const last = buckets[buckets.length - 1]!;
+    for (const k of Object.keys(extra) as Array<keyof Bucket>) {
+      if (k === 'latencies') last.latencies.push(...extra.latencies);
+      else last[k] += extra[k];
+    }
+  }
+  for (let i = buckets.length; i < seconds; i++) buckets.push(emptyBucket());
+  for (; reported < seconds; reported++) o.onSecond?.(sample(reported, buckets[reported]!));
+  const all = Float64Array.from(buckets.flatMap((b) => b.latencies)).sort();
+  return { durationSec: o.durationSec, connections, seconds: buckets.map((b, t) => sample(t, b)), sessionsLost: lost.size, statuses, latenciesMs: all };
+}

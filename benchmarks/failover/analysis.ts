@@ -1,0 +1,92 @@
+// From per-second samples to the numbers of the results table: totals, and the time to recover
+// after each fault event.
+import type { LoadResult, SecondSample } from './SessionLoad.js';
+import { latencySummary } from './SessionLoad.js';
+import type { FaultEvent } from './timeline.js';
+
+export interface Totals {
+  requests: number;
+  reqPerSec: number;
+  non2xx: number;
+  loginRequired: number;
+  sessionsLost: number;
+  errors: number;
+  timeouts: number;
+  socketErrors: number;
+  relogins: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+}
+
+export function totals(load: LoadResult): Totals {
+  const sum = (k: keyof SecondSample) => load.seconds.reduce((s, x) => s + (x[k] as number), 0);
+  const requests = sum('requests');
+  return {
+    requests,
+    reqPerSec: Math.round(requests / load.durationSec),
+    non2xx: sum('non2xx'),
+    loginRequired: sum('loginRequired'),
+    sessionsLost: load.sessionsLost,
+    errors: sum('errors'),
+    timeouts: sum('timeouts'),
+    socketErrors: sum('socketErrors'),
+    relogins: sum('relogins'),
+    ...latencySummary(load.latenciesMs),
+  };
+}
+
+export interface Recovery {
+  event: string;
+  atSec: number;
+  /** Median req/s of the seconds before the event (up to `windowSec` of them, none before the previous event). */
+  baselineReqPerSec: number | null;
+  /**
+   * Seconds from the event to the start of the first second with req/s ≥ 90 % of the baseline, no
+   * error and no lost session. 0: the second the event happened in was already such a second.
+   * null: not recovered before the next event (or the end of the run).
+   */
+  recoverySec: number | null;
+  /** Errors and lost sessions between this event and the next. */
+  errors: number;
+  sessionsLost: number;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/**
+ * Recovery after each measured event. A second is "good" when its req/s is ≥ 90 % of the median
+ * req/s of the (up to windowSec) whole seconds before the event, and it had no error and no lost
+ * session. The search stops at the next measured event.
+ */
+export function recoveries(seconds: readonly SecondSample[], events: readonly FaultEvent[], windowSec = 5): Recovery[] {
+  const measured = events.filter((e) => e.measured);
+  return measured.map((e, i) => {
+    const prev = i === 0 ? 1 : Math.ceil(measured[i - 1]!.atSec);
+    const eventSecond = Math.floor(e.atSec);
+    const end = i + 1 < measured.length ? Math.floor(measured[i + 1]!.atSec) : seconds.length;
+    const before = seconds.slice(Math.max(prev, eventSecond - windowSec), eventSecond).map((s) => s.requests);
+    const baseline = before.length ? median(before) : null;
+    let recoverySec: number | null = null;
+    for (let t = eventSecond; t < end; t++) {
+      const s = seconds[t];
+      if (!s) break;
+      if ((baseline === null || s.requests >= 0.9 * baseline) && s.errors === 0 && s.sessionsLost === 0) {
+        recoverySec = Math.max(0, Math.round((t - e.atSec) * 10) / 10);
+        break;
+      }
+    }
+    const window = seconds.slice(eventSecond, end);
+    return {
+      event: e.label,
+      atSec: e.atSec,
+      baselineReqPerSec: baseline,
+      recoverySec,
+      errors: window.reduce((s, x) => s + x.errors, 0),
+      sessionsLost: window.reduce((s, x) => s + x.sessionsLost, 0),
+    };
+  });
+}

@@ -1,0 +1,102 @@
+// One system through one fault timeline: a fresh topology, users logged in, the load, the faults
+// at their times, then everything stopped. Used by benchmarks/failover.ts and by the smoke test.
+import { startFailoverTopology, type FailoverTopology } from './FailoverTopology.js';
+import { loginUsers, runSessionLoad, type Login, type LoadResult, type SecondSample } from './SessionLoad.js';
+import type { SystemSpec } from './systems.js';
+import type { FaultEvent } from './timeline.js';
+
+/** The webmail app's demo accounts (apps/webmail/data/users.json). */
+export const DEMO_LOGINS: readonly Login[] = [
+  { user: 'alice', password: 'wonderland' },
+  { user: 'bob', password: 'builder' },
+];
+
+export interface ScenarioOptions {
+  system: SystemSpec;
+  connections: number;
+  durationSec: number;
+  events: readonly FaultEvent[];
+  /** Progress lines. @default none */
+  log?: (line: string) => void;
+  /** Called with each second as it ends. */
+  onSecond?: (s: SecondSample) => void;
+  /** Unrecorded load before the measured run (JIT, connection pools), s. @default 0 */
+  warmupSec?: number;
+  /** Keep the topology's logs directory. @default false (kept anyway when the run throws) */
+  keepRunDir?: boolean;
+  /** Hook after the users logged in, before the load (the smoke test checks where sessions live). */
+  beforeLoad?: (topo: FailoverTopology, cookies: readonly string[]) => Promise<void>;
+}
+
+export interface EventRecord extends FaultEvent {
+  /** When the fault was actually applied, s from the start of the load. */
+  appliedAtSec: number;
+  error?: string;
+}
+
+export interface ScenarioResult {
+  system: SystemSpec;
+  load: LoadResult;
+  events: EventRecord[];
+  runDir: string;
+}
+
+export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
+  const log = o.log ?? (() => {});
+  const topo = await startFailoverTopology(o.system, log);
+  let ok = false;
+  try {
+    const cookies = await loginUsers(topo.url, o.connections, DEMO_LOGINS);
+    await o.beforeLoad?.(topo, cookies);
+    if (o.warmupSec) {
+      const warm = await runSessionLoad({ url: topo.url, cookies, durationSec: o.warmupSec, logins: DEMO_LOGINS });
+      if (warm.sessionsLost > 0) throw new Error(`${o.system.label}: ${warm.sessionsLost} sessions lost during the warm-up, before any fault`);
+    }
+    const applied: EventRecord[] = [];
+    const timers: NodeJS.Timeout[] = [];
+    const pending: Promise<void>[] = [];
+    const load = runSessionLoad({
+      url: topo.url,
+      cookies,
+      durationSec: o.durationSec,
+      logins: DEMO_LOGINS,
+      onSecond: o.onSecond,
+      onStart: (startedAt) => {
+        for (const e of o.events) {
+          timers.push(
+            setTimeout(() => {
+              const appliedAtSec = Math.round((performance.now() - startedAt) / 100) / 10;
+              const record: EventRecord = { ...e, appliedAtSec };
+              applied.push(record);
+              log(`  t=${appliedAtSec.toFixed(1)}s  ${e.label}`);
+              pending.push(
+                (async () => {
+                  try {
+                    if (e.action === 'kill') await topo.kill(e.node);
+                    else if (e.action === 'restart') await topo.restart(e.node);
+                    else if (e.action === 'freeze') topo.freeze(e.node);
+                    else topo.thaw(e.node);
+                  } catch (err) {
+                    record.error = (err as Error).message;
+                    log(`  ${e.label} failed: ${record.error}`);
+                  }
+                })(),
+              );
+            }, e.atSec * 1000),
+          );
+        }
+      },
+    });
+    let result: LoadResult;
+    try {
+      result = await load;
+    } finally {
+      timers.forEach(clearTimeout);
+      await Promise.all(pending);
+    }
+    ok = true;
+    return { system: o.system, load: result, events: applied, runDir: topo.runDir };
+  } finally {
+    await topo.stop({ keepRunDir: !ok || (o.keepRunDir ?? false) });
+  }
+}
