@@ -1,0 +1,63 @@
+import { DEFAULT_RETRY, type ClusterConfig, type GatewayConfig, type RetryOn, type RouteConfig } from './schema.js';
+
+/** Timeout of long-poll routes: ActiveSync's longest Ping heartbeat (3540 s) plus two minutes. */
+export const LONG_POLL_TIMEOUT_MS = 3_660_000;
+export const DEFAULT_TIMEOUT_MS = 60_000;
+export const ASSETS_TIMEOUT_MS = 30_000;
+export const LONG_POLL_BODY_LIMIT_BYTES = 20 * 1024 * 1024;
+export const DEFAULT_BODY_LIMIT_BYTES = 25 * 1024 * 1024;
+
+/** A route's retry policy with the top-level defaults applied. */
+export interface RetryPolicy {
+  maxRetries: number;
+  retryOn: ReadonlySet<RetryOn>;
+  maxBufferedBodyBytes: number;
+  budgetPercent: number;
+  minRetryConcurrency: number;
+}
+
+/** Everything the forwarder needs about a route, with defaults resolved once at load/reload. */
+export interface ResolvedRoute {
+  name: string;
+  prefixes: string[];
+  caseInsensitive: boolean;
+  cluster: string;
+  longPoll: boolean;
+  /** 0 = no timeout. */
+  timeoutMs: number;
+  bodyLimitBytes: number;
+  retry: RetryPolicy;
+}
+
+/**
+ * The timeout rule: route `timeoutMs`, else cluster `timeoutMs`, else 3,660,000 ms for a long-poll
+ * route (route or cluster `longPoll: true`, or a cluster named `activesync`), else 30,000 ms for a
+ * cluster named `assets`, else 60,000 ms.
+ */
+export function resolveRoute(route: RouteConfig, clusterName: string, cluster: ClusterConfig | undefined, config: GatewayConfig): ResolvedRoute {
+  const prefixes = typeof route.match.prefix === 'string' ? [route.match.prefix] : [...route.match.prefix];
+  const longPoll = route.longPoll ?? cluster?.longPoll ?? clusterName === 'activesync';
+  const timeoutMs =
+    route.timeoutMs ?? cluster?.timeoutMs ?? (longPoll ? LONG_POLL_TIMEOUT_MS : clusterName === 'assets' ? ASSETS_TIMEOUT_MS : DEFAULT_TIMEOUT_MS);
+  const r = { ...DEFAULT_RETRY, ...stripUndefined(config.retry), ...stripUndefined(route.retry ?? {}) } as typeof DEFAULT_RETRY;
+  return {
+    name: route.name ?? prefixes[0]!,
+    prefixes: route.match.caseInsensitive ? prefixes.map((p) => p.toLowerCase()) : prefixes,
+    caseInsensitive: route.match.caseInsensitive,
+    cluster: clusterName,
+    longPoll,
+    timeoutMs,
+    bodyLimitBytes: route.bodyLimitBytes ?? (longPoll ? LONG_POLL_BODY_LIMIT_BYTES : DEFAULT_BODY_LIMIT_BYTES),
+    retry: {
+      maxRetries: r.maxRetries,
+      retryOn: new Set(r.retryOn),
+      maxBufferedBodyBytes: r.maxBufferedBodyBytes,
+      budgetPercent: r.budgetPercent,
+      minRetryConcurrency: r.minRetryConcurrency,
+    },
+  };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,256 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+// The schema carries every default (JSDoc `@default` mirrors it). Every object is strict:
+// an unknown key is an error, so a typo never silently falls back to a default.
+
+const positiveInt = z
+  .number({ error: 'expected a positive integer' })
+  .int({ error: 'expected a positive integer' })
+  .positive({ error: 'expected a positive integer' });
+const nonNegativeInt = z
+  .number({ error: 'expected an integer >= 0' })
+  .int({ error: 'expected an integer >= 0' })
+  .min(0, { error: 'expected an integer >= 0' });
+const percent = z
+  .number({ error: 'expected a percentage between 0 and 100' })
+  .min(0, { error: 'expected a percentage between 0 and 100' })
+  .max(100, { error: 'expected a percentage between 0 and 100' });
+const port = z
+  .number({ error: 'expected a port number (0-65535)' })
+  .int({ error: 'expected a port number (0-65535)' })
+  .min(0, { error: 'expected a port number (0-65535)' })
+  .max(65535, { error: 'expected a port number (0-65535)' });
+const host = z.string({ error: 'expected a host name or IP address' }).min(1, { error: 'expected a host name or IP address' });
+const path = z.string({ error: 'expected a path starting with "/"' }).startsWith('/', { error: 'expected a path starting with "/"' });
+
+/** A CIDR (`10.0.0.0/8`, `::1/128`) or a single address (`127.0.0.1`). */
+const cidr = z.string({ error: 'expected a CIDR such as 10.0.0.0/8 or an IP address' }).refine(
+  (s) => {
+    const [addr, bits, extra] = s.split('/');
+    if (extra !== undefined || addr === undefined) return false;
+    const family = isIP(addr);
+    if (family === 0) return false;
+    if (bits === undefined) return true;
+    if (!/^\d+$/.test(bits)) return false;
+    return Number(bits) <= (family === 4 ? 32 : 128);
+  },
+  { error: 'expected a CIDR such as 10.0.0.0/8 or an IP address' },
+);
+
+const upstreamUrl = z.string({ error: 'expected an http:// URL' }).refine(
+  (s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === 'http:' && (u.pathname === '/' || u.pathname === '') && !u.search && !u.hash && !u.username;
+    } catch {
+      return false;
+    }
+  },
+  { error: 'expected an http:// URL with host and port only, e.g. http://10.0.0.11:8000' },
+);
+
+/** `200`, or a range `"200-399"`. */
+const statusSpec = z.union([
+  z.number().int().min(100).max(599),
+  z.string().regex(/^[1-5]\d\d-[1-5]\d\d$/),
+], { error: 'expected a status code (200) or a range ("200-399")' });
+
+export const ListenerSchema = z
+  .object({
+    /** Address to listen on. @default '0.0.0.0' */
+    host: host.default('0.0.0.0'),
+    /** Port (0 picks a free one). */
+    port,
+  })
+  .strict();
+
+export const AdminSchema = z
+  .object({
+    /** Address of the admin listener. Keep it on loopback or a management network. @default '127.0.0.1' */
+    host: host.default('127.0.0.1'),
+    /** Port of the admin listener. @default 9901 */
+    port: port.default(9901),
+  })
+  .strict();
+
+export const RETRY_ON = ['connect-failure', 'reset', 'gateway-error'] as const;
+
+/** Route retry policy; any field left out comes from the top-level `retry`. */
+export const RetryPolicySchema = z
+  .object({
+    /** Retries after the first attempt, each on a different endpoint. @default 2 */
+    maxRetries: nonNegativeInt.optional(),
+    /**
+     * What is retried. `connect-failure` (refused, connect timeout, reset before a byte was sent:
+     * any method, POST included), `reset` (reset after sending: idempotent methods only),
+     * `gateway-error` (502/503/504 answers: idempotent methods only).
+     * @default ['connect-failure', 'reset']
+     */
+    retryOn: z.array(z.enum(RETRY_ON, { error: `expected one of ${RETRY_ON.join(', ')}` })).optional(),
+    /** Request bodies up to this size are buffered so that they can be replayed on another endpoint. @default 1048576 */
+    maxBufferedBodyBytes: nonNegativeInt.optional(),
+    /** Retries in flight may be at most this percentage of requests in flight (Envoy's retry budget). @default 20 */
+    budgetPercent: percent.optional(),
+    /** Retries in flight always allowed regardless of the budget. @default 3 */
+    minRetryConcurrency: nonNegativeInt.optional(),
+  })
+  .strict();
+
+export const DEFAULT_RETRY = {
+  maxRetries: 2,
+  retryOn: ['connect-failure', 'reset'] as Array<(typeof RETRY_ON)[number]>,
+  maxBufferedBodyBytes: 1024 * 1024,
+  budgetPercent: 20,
+  minRetryConcurrency: 3,
+};
+
+export const RouteSchema = z
+  .object({
+    /** Name used in logs and metrics. @default the first prefix */
+    name: z.string().min(1).optional(),
+    match: z
+      .object({
+        /** One prefix or a list; the first route (in order) with a matching prefix wins. */
+        prefix: z.union([path, z.array(path).min(1, { error: 'expected at least one prefix' })], { error: 'expected a path starting with "/" or a list of them' }),
+        /** Compare prefixes case-insensitively (ActiveSync clients vary the case). @default false */
+        caseInsensitive: z.boolean().default(false),
+      })
+      .strict(),
+    /** Name of a cluster in `clusters`. */
+    cluster: z.string({ error: 'expected a cluster name' }).min(1),
+    /**
+     * Upstream timeout in ms for this route (0 = none): time to response headers and the longest
+     * pause between body chunks. @default cluster `timeoutMs`, else 3660000 for long-poll routes
+     * (cluster named `activesync` or `longPoll: true`), 30000 for a cluster named `assets`, else 60000
+     */
+    timeoutMs: nonNegativeInt.optional(),
+    /** The upstream may hold the request open (ActiveSync Ping). @default true for the cluster named activesync */
+    longPoll: z.boolean().optional(),
+    /** Largest request body accepted (413 above). @default 20 MiB on long-poll routes, else 25 MiB */
+    bodyLimitBytes: positiveInt.optional(),
+    retry: RetryPolicySchema.optional(),
+  })
+  .strict();
+
+export const HashOnSchema = z
+  .object({
+    /** Query parameter; `DeviceId` is also read from ActiveSync's base64-encoded query. */
+    query: z.string().min(1).optional(),
+    header: z.string().min(1).optional(),
+    cookie: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const EndpointSchema = z
+  .object({
+    /** `http://host:port` of the upstream. */
+    url: upstreamUrl,
+    /** Relative share of traffic. @default 1 */
+    weight: positiveInt.default(1),
+    /** keepalived-style priority: the highest group with a healthy endpoint takes the traffic. @default 100 */
+    priority: nonNegativeInt.default(100),
+    /** Take traffic only when no other endpoint of the cluster is healthy. @default false */
+    backup: z.boolean().default(false),
+  })
+  .strict();
+
+export const HealthCheckSchema = z
+  .object({
+    /** Path requested with GET. @default '/healthz' */
+    path: path.default('/healthz'),
+    /** Time between checks. @default 5000 */
+    intervalMs: positiveInt.default(5000),
+    /** A check slower than this fails. @default 1000 */
+    timeoutMs: positiveInt.default(1000),
+    /** Consecutive passes that bring an unhealthy endpoint back. @default 2 */
+    healthyThreshold: positiveInt.default(2),
+    /** Consecutive failures that take an endpoint out. @default 2 */
+    unhealthyThreshold: positiveInt.default(2),
+    /** Statuses that pass. @default ['200-399'] */
+    expectedStatuses: z.array(statusSpec).min(1).default(['200-399']),
+    /** Random extra delay (0..jitterMs) added to each interval. @default 0 */
+    jitterMs: nonNegativeInt.default(0),
+    /** Host header of the check. @default the endpoint's host:port */
+    host: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const OutlierDetectionSchema = z
+  .object({
+    /** Eject after this many consecutive connect failures/resets/timeouts (0 = off). @default 5 */
+    consecutiveGatewayFailures: nonNegativeInt.default(5),
+    /** Eject after this many consecutive 5xx answers (0 = off). @default 5 */
+    consecutive5xx: nonNegativeInt.default(5),
+    /** Ejection time = base × number of times ejected (capped by maxEjectionTimeMs). @default 30000 */
+    baseEjectionTimeMs: positiveInt.default(30_000),
+    /** @default 300000 */
+    maxEjectionTimeMs: positiveInt.default(300_000),
+    /** At most this share of the cluster is ejected at once (at least one endpoint). @default 50 */
+    maxEjectionPercent: percent.default(50),
+  })
+  .strict();
+
+export const LB_POLICIES = ['round_robin', 'least_request', 'ring_hash', 'random'] as const;
+
+export const ClusterSchema = z
+  .object({
+    /** @default 'round_robin' */
+    lbPolicy: z.enum(LB_POLICIES, { error: `expected one of ${LB_POLICIES.join(', ')}` }).default('round_robin'),
+    /** What `ring_hash` hashes: exactly one of query, header, cookie. */
+    hashOn: HashOnSchema.optional(),
+    endpoints: z.array(EndpointSchema).min(1, { error: 'expected at least one endpoint' }),
+    /** Active health checks; without it endpoints count as healthy unless ejected. */
+    healthCheck: HealthCheckSchema.optional(),
+    outlierDetection: OutlierDetectionSchema.prefault({}),
+    /** Below this percentage of healthy endpoints, all (non-drained) endpoints get traffic. @default 50 */
+    healthyPanicThreshold: percent.default(50),
+    /** Move traffic back to a higher-priority group when it recovers. @default true */
+    preempt: z.boolean().default(true),
+    /** Default upstream timeout of the cluster's routes (see routes[].timeoutMs). */
+    timeoutMs: nonNegativeInt.optional(),
+    /** The cluster serves long polls (see routes[].longPoll). @default true when the cluster is named activesync */
+    longPoll: z.boolean().optional(),
+    /** TCP connect timeout per attempt. @default 2000 */
+    connectTimeoutMs: positiveInt.default(2000),
+    /** Connections per endpoint (undici Pool). @default 256 */
+    connectionsPerEndpoint: positiveInt.default(256),
+    /** Idle keep-alive time of upstream connections. @default 4000 */
+    keepAliveTimeoutMs: positiveInt.default(4000),
+  })
+  .strict();
+
+export const GatewayConfigSchema = z
+  .object({
+    listeners: z.array(ListenerSchema).min(1, { error: 'expected at least one listener' }),
+    /** The admin listener (/metrics, /status, drain API); never served on the public listeners. */
+    admin: AdminSchema.optional(),
+    /** Peers (CIDRs) whose X-Forwarded-* and X-Request-Id are trusted; others' are dropped. @default [] */
+    trustedProxies: z.array(cidr).default([]),
+    /** Header carrying the request id. @default 'x-request-id' */
+    requestIdHeader: z.string().min(1).default('x-request-id'),
+    /** On SIGTERM/close, in-flight requests get this long to finish. @default 30000 */
+    drainTimeoutMs: nonNegativeInt.default(30_000),
+    /** One access-log line per request. @default true */
+    accessLog: z.boolean().default(true),
+    /** pino level. @default 'info' */
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Default retry policy of every route. */
+    retry: RetryPolicySchema.prefault({}),
+    routes: z.array(RouteSchema).min(1, { error: 'expected at least one route' }),
+    clusters: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, { error: 'cluster names use letters, digits, _ . -' }), ClusterSchema),
+  })
+  .strict();
+
+/** The config as written in the file (defaults optional). */
+export type GatewayConfigInput = z.input<typeof GatewayConfigSchema>;
+/** The validated, defaulted and frozen config. */
+export type GatewayConfig = Readonly<z.output<typeof GatewayConfigSchema>>;
+export type ClusterConfig = z.output<typeof ClusterSchema>;
+export type EndpointConfig = z.output<typeof EndpointSchema>;
+export type RouteConfig = z.output<typeof RouteSchema>;
+export type HealthCheckConfig = z.output<typeof HealthCheckSchema>;
+export type OutlierDetectionConfig = z.output<typeof OutlierDetectionSchema>;
+export type RetryPolicyInput = z.output<typeof RetryPolicySchema>;
+export type RetryOn = (typeof RETRY_ON)[number];
+export type LbPolicy = (typeof LB_POLICIES)[number];

@@ -1,0 +1,77 @@
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { parseConfig } from './config/load.js';
+import type { GatewayConfig, GatewayConfigInput } from './config/schema.js';
+import { GatewayRuntime } from './Gateway.js';
+import { Forwarder, type RequestInfo } from './proxy/Forwarder.js';
+import { createWebSocketProxy } from './proxy/WebSocketProxy.js';
+
+/** Options of the webtierGateway fastify plugin: a config (validated here) or a runtime to share. */
+export interface WebtierGatewayOptions {
+  config?: GatewayConfig | GatewayConfigInput;
+  runtime?: GatewayRuntime;
+  /** Start active health checks when the plugin loads. @default true */
+  startHealthChecks?: boolean;
+}
+
+/** Methods besides fastify's defaults that groupware clients send (WebDAV/CalDAV/CardDAV). */
+export const EXTRA_HTTP_METHODS = ['PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'REPORT', 'SEARCH', 'MKCALENDAR'];
+
+function accessLog(runtime: GatewayRuntime, enabled: boolean) {
+  return (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    const info = (request as unknown as { gw: RequestInfo | null }).gw;
+    if (info) {
+      const ms = reply.elapsedTime;
+      runtime.metrics.request(info.route, info.cluster, reply.statusCode, ms / 1000);
+      if (enabled) {
+        request.log.info(
+          { route: info.route, cluster: info.cluster, endpoint: info.endpoint, method: request.raw.method, url: request.raw.url, status: reply.statusCode, durationMs: Math.round(ms * 10) / 10, retries: info.retries, requestId: info.requestId, ...(info.error ? { error: info.error } : {}) },
+          'access',
+        );
+      }
+    }
+    done();
+  };
+}
+
+/**
+ * The gateway as a fastify plugin: every path and method of the instance it is registered on is
+ * proxied (register it in its own context/prefix when the app has routes of its own). Request
+ * bodies are not parsed; they stream or are buffered for retries.
+ */
+export const webtierGateway: FastifyPluginAsync<WebtierGatewayOptions> = async (fastify: FastifyInstance, opts: WebtierGatewayOptions) => {
+  let runtime = opts.runtime;
+  if (!runtime) {
+    if (!opts.config) throw new TypeError('webtierGateway: pass { config } or { runtime }');
+    runtime = new GatewayRuntime(Object.isFrozen(opts.config) ? (opts.config as GatewayConfig) : parseConfig(opts.config));
+  }
+  const rt = runtime;
+  rt.log = fastify.log;
+  const forwarder = new Forwarder(rt);
+
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', (_request, _payload, done) => done(null));
+  if (!fastify.hasRequestDecorator('gw')) fastify.decorateRequest('gw', null);
+  fastify.addHook('onRequest', (_request, reply, done) => {
+    if (rt.draining) reply.header('connection', 'close');
+    done();
+  });
+  fastify.addHook('onResponse', accessLog(rt, rt.state.config.accessLog));
+  // Leftovers (client errors from fastify itself, bugs): 4xx stay 4xx, nothing becomes a 500.
+  fastify.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 502;
+    if (status === 502) request.log.error({ err }, 'gateway error');
+    void reply.code(status).send({ statusCode: status, code: err.code ?? 'GW_ERR_UPSTREAM_RESET', message: status === 502 ? 'bad gateway' : err.message });
+  });
+  const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+    await forwarder.handle(request, reply);
+    return reply;
+  };
+  fastify.all('/', handler);
+  fastify.all('/*', handler);
+
+  const wsApp = await createWebSocketProxy(fastify.server, rt, fastify.log);
+  fastify.addHook('onClose', async () => {
+    await wsApp.close();
+  });
+  if (opts.startHealthChecks !== false) rt.start();
+};

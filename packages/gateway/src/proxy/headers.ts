@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { BlockList, isIPv4 } from 'node:net';
+
+/** RFC 9110 7.6.1 hop-by-hop headers, plus `expect` (the gateway answers 100-continue itself). */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'expect', 'http2-settings']);
+/** Dropped from requests of untrusted peers: only the gateway sets them. */
+const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', 'x-real-ip']);
+
+/** The trustedProxies list: which peers may send X-Forwarded-* and X-Request-Id. */
+export class TrustedProxies {
+  private readonly list = new BlockList();
+  readonly empty: boolean;
+
+  constructor(cidrs: readonly string[]) {
+    this.empty = cidrs.length === 0;
+    for (const c of cidrs) {
+      const [addr, bits] = c.split('/') as [string, string | undefined];
+      const type = isIPv4(addr) ? 'ipv4' : 'ipv6';
+      if (bits === undefined) this.list.addAddress(addr, type);
+      else this.list.addSubnet(addr, Number(bits), type);
+    }
+  }
+
+  has(address: string | undefined): boolean {
+    if (this.empty || !address) return false;
+    // An IPv4 peer on a dual-stack socket shows up as ::ffff:a.b.c.d.
+    if (address.startsWith('::ffff:') && isIPv4(address.slice(7))) return this.list.check(address.slice(7), 'ipv4');
+    return this.list.check(address, isIPv4(address) ? 'ipv4' : 'ipv6');
+  }
+}
+
+function connectionTokens(value: string | string[] | undefined): string[] {
+  if (!value) return [];
+  return (Array.isArray(value) ? value.join(',') : value).split(',').map((t) => t.trim().toLowerCase()).filter(Boolean);
+}
+
+function first(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Options of upstreamRequestHeaders. */
+export interface ForwardingInfo {
+  trusted: TrustedProxies;
+  requestIdHeader: string;
+  /** Whether the request came over TLS (the listeners are plain HTTP today). */
+  encrypted?: boolean;
+}
+
+/**
+ * Headers for the upstream request: hop-by-hop ones removed (also those named in Connection),
+ * X-Forwarded-For appended (a trusted peer's list kept, an untrusted peer's dropped),
+ * X-Forwarded-Proto/-Host/-Port kept from a trusted peer else set from this hop, and X-Request-Id
+ * kept from a trusted peer else generated. Returns the headers and the request id.
+ */
+export function upstreamRequestHeaders(req: IncomingMessage, info: ForwardingInfo): { headers: Record<string, string | string[]>; requestId: string } {
+  const src = req.headers;
+  const peer = req.socket.remoteAddress;
+  const trusted = info.trusted.has(peer);
+  const drop = connectionTokens(src.connection);
+  const out: Record<string, string | string[]> = {};
+  const idHeader = info.requestIdHeader;
+  for (const key in src) {
+    const v = src[key];
+    if (v === undefined || HOP_BY_HOP.has(key) || key === idHeader) continue;
+    if (!trusted && FORWARDING.has(key)) continue;
+    if (drop.length > 0 && drop.includes(key)) continue;
+    out[key] = v;
+  }
+  const clientIp = peer?.startsWith('::ffff:') ? peer.slice(7) : (peer ?? 'unknown');
+  const prior = trusted ? first(src['x-forwarded-for']) : undefined;
+  out['x-forwarded-for'] = prior ? `${prior}, ${clientIp}` : clientIp;
+  const proto = (trusted && first(src['x-forwarded-proto'])) || (info.encrypted ? 'https' : 'http');
+  out['x-forwarded-proto'] = proto;
+  const host = (trusted && first(src['x-forwarded-host'])) || src.host;
+  if (host) out['x-forwarded-host'] = host;
+  out['x-forwarded-port'] = (trusted && first(src['x-forwarded-port'])) || String(req.socket.localPort ?? '');
+  const given = trusted ? first(src[idHeader]) : undefined;
+  const requestId = given && given.length <= 200 ? given : randomUUID();
+  out[idHeader] = requestId;
+  return { headers: out, requestId };
+}
+
+/** Response headers from the upstream without hop-by-hop ones. */
+export function downstreamResponseHeaders(src: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const drop = connectionTokens(src['connection']);
+  const out: Record<string, string | string[]> = {};
+  for (const key in src) {
+    const v = src[key];
+    if (v === undefined || HOP_BY_HOP.has(key)) continue;
+    if (drop.length > 0 && drop.includes(key)) continue;
+    out[key] = v;
+  }
+  return out;
+}
