@@ -9,7 +9,7 @@ import type { NodeInfo } from './ChildApp.js';
 import { callLauncher, ControlServer, processAlive, readState, stateFile } from './ControlServer.js';
 import { DemoError, DemoErrorCodes } from './errors.js';
 import { keysHelp, nodeKeys } from './keys.js';
-import { statusTable } from './statusTable.js';
+import { gatewayHealth, statusTable } from './statusTable.js';
 import { startTopology, type DemoTopology } from './Topology.js';
 
 const USAGE = `webtier: the demo web tier on one machine
@@ -123,7 +123,7 @@ function listenForKeys(t: DemoTopology, keys: Map<string, string>, shutdown: (wh
   process.stdin.setEncoding('utf8');
   process.stdin.on('data', (key: string) => {
     if (key === '\u0003' || key === 'q') return void shutdown('quit');
-    if (key === 's') return out(`\n${statusTable(t.nodes(), keys)}`);
+    if (key === 's') return void t.gatewayStatus().then((g) => out(`\n${statusTable(t.nodes(), keys, g ? gatewayHealth(g) : undefined)}`));
     if (key === 'h') return out(keysHelp(keys));
     const name = byKey.get(key);
     if (!name || busy) return;
@@ -148,7 +148,7 @@ async function main(): Promise<void> {
       const json = rest.includes('--json');
       const status = (await callLauncher('GET', '/status')) as { url: string; statusUrl: string; nodes: NodeInfo[]; gateway?: unknown };
       if (json) return out(JSON.stringify(status, null, 2));
-      out(statusTable(status.nodes));
+      out(statusTable(status.nodes, undefined, status.gateway ? gatewayHealth(status.gateway) : undefined));
       out(`\nwebmail: ${status.url}/   gateway status: ${status.statusUrl}`);
       return;
     }
