@@ -21,6 +21,8 @@ export function gatewayConfig(input: GatewayConfigInput): Record<string, unknown
   return {
     listeners: [{ host: '127.0.0.1', port: input.listenPort }],
     admin: { host: '127.0.0.1', port: input.adminPort },
+    // Ctrl-C should not wait out a 30 s drain for held ActiveSync Pings; the launcher SIGKILLs at 5 s.
+    drainTimeoutMs: 3000,
     routes: [
       { match: { prefix: '/Microsoft-Server-ActiveSync', caseInsensitive: true }, cluster: 'activesync' },
       { match: { prefix: '/autodiscover/', caseInsensitive: true }, cluster: 'activesync' },
