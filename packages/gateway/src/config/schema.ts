@@ -90,7 +90,7 @@ export const RetryPolicySchema = z
     retryOn: z.array(z.enum(RETRY_ON, { error: `expected one of ${RETRY_ON.join(', ')}` })).optional(),
     /** Request bodies up to this size are buffered so that they can be replayed on another endpoint. @default 1048576 */
     maxBufferedBodyBytes: nonNegativeInt.optional(),
-    /** Retries in flight may be at most this percentage of requests in flight (Envoy's retry budget). @default 20 */
+    /** Retries in flight may be at most this percentage of requests in flight (Envoy's retry budget; connect-failure retries are exempt). @default 20 */
     budgetPercent: percent.optional(),
     /** Retries in flight always allowed regardless of the budget. @default 3 */
     minRetryConcurrency: nonNegativeInt.optional(),

@@ -200,7 +200,7 @@ export class Forwarder {
           this.runtime.metrics.upstreamError(cs.cluster.name, endpoint.address, kind);
           request.log.warn({ cluster: cs.cluster.name, endpoint: endpoint.address, kind, code: (err as { code?: string }).code, attempt: tried.size }, 'upstream attempt failed');
           if (this.mayRetry(kind, method, replayable, route, info, cs, holdsRetry)) {
-            holdsRetry = true;
+            if (kind !== 'connect') holdsRetry = true;
             info.retries++;
             this.runtime.metrics.retry(cs.cluster.name, kind);
             continue;
@@ -245,6 +245,10 @@ export class Forwarder {
     const on = route.retry.retryOn;
     const eligible = (kind === 'connect' && on.has('connect-failure')) || (kind === 'reset' && on.has('reset') && IDEMPOTENT.has(method));
     if (!eligible) return false;
+    // Connect failures are exempt from the budget: nothing reached an upstream, the number of
+    // endpoints bounds them, and a dead endpoint leaves the rotation after the health checks or
+    // outlier detection notice it. The budget caps retries that do load upstreams (reset, 5xx).
+    if (kind === 'connect') return true;
     return holdsRetry || cs.budget.tryAcquire(route.retry);
   }
 
