@@ -1,9 +1,10 @@
 // One Node child process of a benchmark topology (a webmail node, a proxy, an upstream): spawned
 // with a stdin pipe and exitWithParent.mjs preloaded (it dies with the benchmark, even on SIGKILL),
-// tracked by testkit (SIGKILLed if the benchmark or test worker exits), output to a log file.
-// TypeScript scripts run through tsx's loader.
+// tracked by testkit (SIGKILLed if the benchmark or test worker exits). Its stdout and stderr go
+// straight to a log file (not through a pipe: the benchmark process, which also runs autocannon,
+// must not spend CPU on a proxy's access log). TypeScript scripts run through tsx's loader.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -35,8 +36,6 @@ export class ChildNode {
   readonly name: string;
   readonly #o: ChildNodeOptions;
   #child: ChildProcess | undefined;
-  #log: WriteStream | undefined;
-  #tail: string[] = [];
   #state: ChildState = 'stopped';
   #expectExit = false;
 
@@ -52,26 +51,24 @@ export class ChildNode {
     return this.#child?.pid;
   }
   /** The last lines the child printed. */
-  tail(): string {
-    return this.#tail.join('\n');
+  tail(lines = 30): string {
+    try {
+      return readFileSync(this.#o.logFile, 'utf8').split('\n').slice(-lines - 1).join('\n');
+    } catch {
+      return '';
+    }
   }
 
   /** Spawns the child; resolves once healthUrl answers 200. */
   async start(timeoutMs = 30_000): Promise<void> {
     this.#expectExit = false;
-    this.#log ??= createWriteStream(this.#o.logFile, { flags: 'a' });
+    const fd = openSync(this.#o.logFile, 'a');
     const loader = this.#o.script.endsWith('.ts') ? ['--import', TSX] : [];
     const args = [...(this.#o.nodeArgs ?? []), '--import', EXIT_WITH_PARENT, ...loader, this.#o.script, ...this.#o.args];
-    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...this.#o.env } });
+    const child = spawn(process.execPath, args, { stdio: ['pipe', fd, fd], env: { ...process.env, ...this.#o.env } });
+    closeSync(fd);
     track(child);
     this.#child = child;
-    const onData = (chunk: Buffer) => {
-      this.#log?.write(chunk);
-      this.#tail.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      if (this.#tail.length > 30) this.#tail.splice(0, this.#tail.length - 30);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
     child.stdin!.on('error', () => {});
     child.once('exit', () => {
       if (this.#child === child && !this.#expectExit) this.#state = 'crashed';
@@ -101,8 +98,6 @@ export class ChildNode {
   async stop(graceMs = 3000): Promise<void> {
     await this.#terminate('SIGTERM', graceMs);
     this.#state = 'stopped';
-    await new Promise<void>((resolve) => (this.#log ? this.#log.end(resolve) : resolve()));
-    this.#log = undefined;
   }
 
   async #terminate(signal: NodeJS.Signals, graceMs: number): Promise<void> {

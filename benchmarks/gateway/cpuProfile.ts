@@ -1,0 +1,103 @@
+// Reads a V8 .cpuprofile (node --cpu-prof) and says where the time went: self time per function,
+// inclusive time per function, and self time per package (node_modules/<pkg>, a workspace
+// package, node internals, GC). Used by `tsx benchmarks/gateway.ts --profile`.
+import { readFileSync } from 'node:fs';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
+
+export interface ProfileLine {
+  name: string;
+  where: string;
+  ms: number;
+  percent: number;
+}
+
+export interface ProfileSummary {
+  totalMs: number;
+  selfTop: ProfileLine[];
+  inclusiveTop: ProfileLine[];
+  byPackage: ProfileLine[];
+}
+
+function packageOf(url: string, name: string): string {
+  if (name === '(garbage collector)') return '(gc)';
+  if (name === '(idle)' || name === '(program)') return name;
+  if (!url) return '(native/V8)';
+  if (url.startsWith('node:')) return 'node internals';
+  const nm = url.lastIndexOf('/node_modules/');
+  if (nm >= 0) {
+    const rest = url.slice(nm + '/node_modules/'.length).split('/');
+    return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
+  }
+  const ws = /\/(packages|apps)\/([^/]+)\//.exec(url);
+  if (ws) return `${ws[1]}/${ws[2]}`;
+  return url.replace(/^file:\/\//, '');
+}
+
+function shortUrl(url: string, line: number): string {
+  if (!url) return '';
+  const nm = url.lastIndexOf('/node_modules/');
+  const s = nm >= 0 ? url.slice(nm + '/node_modules/'.length) : url.replace(/^file:\/\/.*?\/(packages|apps)\//, '$1/');
+  return `${s}:${line + 1}`;
+}
+
+export function summarizeProfile(file: string, top = 20): ProfileSummary {
+  const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const self = new Map<number, number>();
+  p.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000));
+  const totalMs = [...self.values()].reduce((a, b) => a + b, 0);
+  const key = (n: ProfileNode) => `${n.callFrame.functionName || '(anonymous)'}|${shortUrl(n.callFrame.url, n.callFrame.lineNumber)}`;
+  const selfBy = new Map<string, number>();
+  const pkgBy = new Map<string, number>();
+  for (const [id, ms] of self) {
+    const n = byId.get(id)!;
+    selfBy.set(key(n), (selfBy.get(key(n)) ?? 0) + ms);
+    const pkg = packageOf(n.callFrame.url, n.callFrame.functionName);
+    pkgBy.set(pkg, (pkgBy.get(pkg) ?? 0) + ms);
+  }
+  // Inclusive: each node's subtree time, counted once per frame key along a path (recursion).
+  const incl = new Map<string, number>();
+  const subtree = new Map<number, number>();
+  const total = (n: ProfileNode): number => {
+    const cached = subtree.get(n.id);
+    if (cached !== undefined) return cached;
+    let t = self.get(n.id) ?? 0;
+    for (const c of n.children ?? []) t += total(byId.get(c)!);
+    subtree.set(n.id, t);
+    return t;
+  };
+  const root = p.nodes[0]!;
+  const walk = (n: ProfileNode, active: Set<string>) => {
+    const k = key(n);
+    const fresh = !active.has(k);
+    if (fresh) {
+      incl.set(k, (incl.get(k) ?? 0) + total(n));
+      active.add(k);
+    }
+    for (const c of n.children ?? []) walk(byId.get(c)!, active);
+    if (fresh) active.delete(k);
+  };
+  walk(root, new Set());
+  const lines = (m: Map<string, number>, n: number) =>
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([k, ms]) => {
+        const [name, where] = k.split('|');
+        return { name: name!, where: where ?? '', ms: Math.round(ms), percent: Math.round((ms / totalMs) * 1000) / 10 };
+      });
+  incl.delete(key(root));
+  return { totalMs: Math.round(totalMs), selfTop: lines(selfBy, top), inclusiveTop: lines(incl, top), byPackage: lines(pkgBy, 15) };
+}
