@@ -60,7 +60,7 @@ export interface LoadResult {
   seconds: SecondSample[];
   /** Distinct sessions that got "login required". */
   sessionsLost: number;
-  /** Every status seen on touch and login responses, e.g. { "200": 81234, "500": 12 }. */
+  /** Every answer by request and status, and every socket error by message, e.g. { "GET /api/session-touch 200": 81234, "POST /api/session-touch 502": 2 }. */
   statuses: Record<string, number>;
   /** Latencies of every session-touch response (ms), sorted ascending. */
   latenciesMs: Float64Array;
@@ -153,6 +153,8 @@ interface ConnectionState {
   cookie: string;
   needLogin: boolean;
   pending: 'touch' | 'login';
+  /** "POST /api/session-touch": the request in flight. */
+  request: string;
   touches: number;
   loginIndex: number;
 }
@@ -173,18 +175,20 @@ export async function runSessionLoad(o: LoadOptions): Promise<LoadResult> {
   let slot = 0;
   const setupClient = (client: AutocannonClient) => {
     const i = slot++ % connections;
-    const state: ConnectionState = { cookie: o.cookies[i]!, needLogin: false, pending: 'touch', touches: 0, loginIndex: i };
+    const state: ConnectionState = { cookie: o.cookies[i]!, needLogin: false, pending: 'touch', request: '', touches: 0, loginIndex: i };
     states.set(client, state);
     client.setRequests([
       {
         setupRequest: (req) => {
           if (state.needLogin) {
             state.pending = 'login';
+            state.request = 'POST /api/login';
             const login = o.logins[state.loginIndex % o.logins.length]!;
             return { ...req, method: 'POST', path: '/api/login', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ user: login.user, password: login.password }) };
           }
           state.pending = 'touch';
           const post = ++state.touches % 2 === 0;
+          state.request = post ? 'POST /api/session-touch' : 'GET /api/session-touch';
           return post
             ? { ...req, method: 'POST', path: '/api/session-touch', headers: { cookie: state.cookie, 'content-type': 'application/json', accept: 'application/json' }, body: '{}' }
             : { ...req, method: 'GET', path: '/api/session-touch', headers: { cookie: state.cookie, accept: 'application/json' }, body: '' };
@@ -209,7 +213,8 @@ export async function runSessionLoad(o: LoadOptions): Promise<LoadResult> {
   instance.on('response', (client, status, _bytes, latencyMs) => {
     const state = states.get(client);
     const b = bucket();
-    statuses[status] = (statuses[status] ?? 0) + 1;
+    const what = `${state?.request ?? '?'} ${status}`;
+    statuses[what] = (statuses[what] ?? 0) + 1;
     const ok = status >= 200 && status < 300;
     if (state?.pending === 'login') {
       if (ok) b.relogins++;
@@ -232,6 +237,8 @@ export async function runSessionLoad(o: LoadOptions): Promise<LoadResult> {
   instance.on('reqError', (err) => {
     const b = bucket();
     b.errors++;
+    const what = `socket: ${err.message}`;
+    statuses[what] = (statuses[what] ?? 0) + 1;
     if (/timed out/.test(err.message)) b.timeouts++;
     else b.socketErrors++;
   });
