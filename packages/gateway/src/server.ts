@@ -5,6 +5,7 @@ import { createAdminServer } from './admin/AdminServer.js';
 import { parseConfig } from './config/load.js';
 import type { GatewayConfig, GatewayConfigInput } from './config/schema.js';
 import { GatewayRuntime } from './Gateway.js';
+import { LogStream } from './LogStream.js';
 import { EXTRA_HTTP_METHODS, webtierGateway } from './plugin.js';
 
 declare module 'fastify' {
@@ -31,8 +32,9 @@ function toConfig(config: GatewayConfig | GatewayConfigInput): GatewayConfig {
 export async function createGateway(config: GatewayConfig | GatewayConfigInput, options: CreateGatewayOptions = {}): Promise<FastifyInstance> {
   const cfg = toConfig(config);
   const runtime = new GatewayRuntime(cfg);
+  const logStream = options.loggerInstance ? undefined : new LogStream();
   const app = Fastify({
-    ...(options.loggerInstance ? { loggerInstance: options.loggerInstance } : { logger: { level: cfg.logLevel } }),
+    ...(logStream ? { logger: { level: cfg.logLevel, stream: logStream } } : { loggerInstance: options.loggerInstance! }),
     logController: new LogController({ disableRequestLogging: true }),
     // The Forwarder routes; fastify's router only sees the catch-all, so long paths are fine.
     routerOptions: { maxParamLength: 65_536 },
@@ -44,6 +46,7 @@ export async function createGateway(config: GatewayConfig | GatewayConfigInput, 
   await app.register(webtierGateway, { runtime });
   app.addHook('onClose', async () => {
     await runtime.close(true);
+    logStream?.close();
   });
   await app.ready();
   return app;

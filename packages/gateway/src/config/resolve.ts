@@ -19,7 +19,10 @@ export interface RetryPolicy {
 /** Everything the forwarder needs about a route, with defaults resolved once at load/reload. */
 export interface ResolvedRoute {
   name: string;
+  /** Prefixes as written. */
   prefixes: string[];
+  /** Prefixes as compared (lower-cased when caseInsensitive). */
+  matchPrefixes: string[];
   caseInsensitive: boolean;
   cluster: string;
   longPoll: boolean;
@@ -42,7 +45,8 @@ export function resolveRoute(route: RouteConfig, clusterName: string, cluster: C
   const r = { ...DEFAULT_RETRY, ...stripUndefined(config.retry), ...stripUndefined(route.retry ?? {}) } as typeof DEFAULT_RETRY;
   return {
     name: route.name ?? prefixes[0]!,
-    prefixes: route.match.caseInsensitive ? prefixes.map((p) => p.toLowerCase()) : prefixes,
+    prefixes,
+    matchPrefixes: route.match.caseInsensitive ? prefixes.map((p) => p.toLowerCase()) : prefixes,
     caseInsensitive: route.match.caseInsensitive,
     cluster: clusterName,
     longPoll,

@@ -11,7 +11,7 @@ export class RouteTable {
     let lower: string | undefined;
     for (const route of this.routes) {
       const p = route.caseInsensitive ? (lower ??= path.toLowerCase()) : path;
-      for (const prefix of route.prefixes) if (p.startsWith(prefix)) return route;
+      for (const prefix of route.matchPrefixes) if (p.startsWith(prefix)) return route;
     }
     return undefined;
   }
