@@ -10,6 +10,10 @@ const require = createRequire(import.meta.url);
 // autocannon is CommonJS without bundled types: the part used here, typed.
 interface AutocannonClient {
   setRequests(requests: AutocannonRequest[]): void;
+  on(event: 'connError', fn: () => void): void;
+  parser: { type: string; initialize(type: string): void };
+  pipelinedRequests: { size(): number; clear(): void };
+  _connect(): void;
 }
 interface AutocannonRequest {
   method?: string;
@@ -172,11 +176,34 @@ export async function runSessionLoad(o: LoadOptions): Promise<LoadResult> {
     for (let i = buckets.length; i <= t; i++) buckets.push(emptyBucket());
     return buckets[t]!;
   };
+  const cutOff = () => {
+    const b = bucket();
+    b.errors++;
+    b.socketErrors++;
+    const what = 'socket: connection closed before the response ended';
+    statuses[what] = (statuses[what] ?? 0) + 1;
+  };
   let slot = 0;
   const setupClient = (client: AutocannonClient) => {
     const i = slot++ % connections;
     const state: ConnectionState = { cookie: o.cookies[i]!, needLogin: false, pending: 'touch', request: '', touches: 0, loginIndex: i };
     states.set(client, state);
+    // autocannon reconnects when the server closes a connection, after a socket error and after a
+    // timeout, but keeps its HTTP parser and (except after a timeout) the unanswered request: the
+    // parser then takes the next response for the rest of the cut one and the connection stalls
+    // until the timeout, again after every reconnect. Here every reconnect starts clean, and a
+    // request cut off by the server closing the connection counts as a socket error (autocannon
+    // counts nothing: the user would have seen a failed request).
+    let countedByAutocannon = false;
+    client.on('connError', () => (countedByAutocannon = true));
+    const connect = client._connect;
+    client._connect = () => {
+      if (client.pipelinedRequests.size() > 0 && !countedByAutocannon) cutOff();
+      countedByAutocannon = false;
+      client.pipelinedRequests.clear();
+      client.parser.initialize(client.parser.type);
+      connect.call(client);
+    };
     client.setRequests([
       {
         setupRequest: (req) => {
