@@ -1,5 +1,6 @@
 // SVG charts drawn from the results JSON, never from numbers typed by hand:
-//   failover-rps.svg, failover-p99.svg  timelines, one line per system, fault events marked
+//   failover-rps.svg, failover-errors.svg, failover-p99.svg
+//                                       timelines, one line per system, fault events marked
 //   gateway.svg                         req/s per proxy (bars, p99 written beside)
 // Run alone with `tsx benchmarks/charts.ts`; benchmarks/failover.ts, gateway.ts and all.ts call it.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,8 +11,12 @@ import { RESULTS_DIR } from './lib/report.js';
 
 interface FailoverJson {
   settings: { durationSec: number; connections: number };
-  timeline: Array<{ atSec: number; label: string }>;
-  runs: Array<{ system: { short: string; label: string }; error?: string; seconds: Array<{ t: number; requests: number; p99Ms: number | null }> }>;
+  timeline: Array<{ atSec: number; label: string; chartLabel?: string }>;
+  runs: Array<{
+    system: { short: string; label: string };
+    error?: string;
+    seconds: Array<{ t: number; requests: number; ok?: number; non2xx: number; errors: number; loginRequired: number; p99Ms: number | null }>;
+  }>;
 }
 
 interface GatewayJson {
@@ -25,25 +30,36 @@ function write(name: string, svg: string): string {
   return relative(process.cwd(), file);
 }
 
-/** failover-rps.svg and failover-p99.svg from results/failover.json; returns the files written. */
+/** failover-rps.svg, failover-errors.svg and failover-p99.svg from results/failover.json; returns the files written. */
 export function renderFailoverCharts(jsonFile = join(RESULTS_DIR, 'failover.json')): string[] {
   if (!existsSync(jsonFile)) return [];
   const data = JSON.parse(readFileSync(jsonFile, 'utf8')) as FailoverJson;
   const runs = data.runs.filter((r) => !r.error && r.seconds.length > 0);
   // A second's numbers are drawn at its middle: an event at t=10 falls between seconds 9 and 10.
-  const events = data.timeline.map((e) => ({ x: e.atSec, label: e.label }));
+  const events = data.timeline.map((e) => ({ x: e.atSec, label: e.chartLabel ?? e.label }));
   const sub = `${data.settings.connections} logged-in users`;
   const rps = lineChart({
-    title: `Requests per second through the faults (${sub})`,
+    title: `Successful requests per second through the faults (${sub})`,
     xLabel: 'time (s)',
-    yLabel: 'requests/s',
+    yLabel: 'successful requests/s',
     width: 980,
     height: 400,
-    series: runs.map((r) => ({ name: r.system.short, points: r.seconds.map((s) => [s.t + 0.5, s.requests] as const) })),
+    series: runs.map((r) => ({ name: r.system.short, points: r.seconds.map((s) => [s.t + 0.5, s.ok ?? s.requests - s.non2xx] as const) })),
+    events,
+  });
+  // Errors and "login required" per second; a second without any leaves a gap (log scale).
+  const failed = lineChart({
+    title: `Failed requests per second: errors + "login required" (${sub}; no line = none)`,
+    xLabel: 'time (s)',
+    yLabel: 'failed requests/s',
+    width: 980,
+    height: 400,
+    logY: true,
+    series: runs.map((r) => ({ name: r.system.short, points: r.seconds.map((s) => [s.t + 0.5, s.errors + s.loginRequired || null] as const) })),
     events,
   });
   const p99 = lineChart({
-    title: `p99 latency per second through the faults (${sub})`,
+    title: `p99 latency of the successful requests, per second (${sub})`,
     xLabel: 'time (s)',
     yLabel: 'p99 latency (ms)',
     width: 980,
@@ -52,13 +68,13 @@ export function renderFailoverCharts(jsonFile = join(RESULTS_DIR, 'failover.json
     series: runs.map((r) => ({ name: r.system.short, points: r.seconds.map((s) => [s.t + 0.5, s.p99Ms] as const) })),
     events,
   });
-  return [write('failover-rps.svg', rps), write('failover-p99.svg', p99)];
+  return [write('failover-rps.svg', rps), write('failover-errors.svg', failed), write('failover-p99.svg', p99)];
 }
 
 const esc = (s: string) => s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 
 /** Horizontal bars: one per target, req/s, with p50/p99 written beside. */
-export function barChart(title: string, rows: Array<{ name: string; value: number | null; note: string }>, unit: string): string {
+export function barChart(title: string, rows: Array<{ name: string; value: number | null; note: string; highlight?: boolean }>, unit: string): string {
   const width = 900;
   const rowH = 34;
   const left = 230;
@@ -79,7 +95,7 @@ export function barChart(title: string, rows: Array<{ name: string; value: numbe
       return;
     }
     const w = (r.value / max) * pw;
-    out.push(`<rect x="${left}" y="${y + 6}" width="${w.toFixed(1)}" height="${rowH - 12}" fill="${i === 0 ? '#999' : '#1f77b4'}"/>`);
+    out.push(`<rect x="${left}" y="${y + 6}" width="${w.toFixed(1)}" height="${rowH - 12}" fill="${r.highlight ? '#d62728' : i === 0 ? '#999' : '#1f77b4'}"/>`);
     out.push(`<text x="${(left + w + 6).toFixed(1)}" y="${y + 20}">${Math.round(r.value).toLocaleString('en-US')} ${esc(unit)}  ${esc(r.note)}</text>`);
   });
   out.push(`<line x1="${left}" x2="${left}" y1="${top}" y2="${top + rows.length * rowH}" stroke="#888"/>`);
@@ -95,6 +111,7 @@ export function renderGatewayChart(jsonFile = join(RESULTS_DIR, 'gateway.json'))
     name: t.name,
     value: t.reqPerSec,
     note: t.reqPerSec === null ? (t.note ?? 'not measured') : `p50 ${t.p50Ms} ms, p99 ${t.p99Ms} ms`,
+    highlight: t.name.includes('gateway'),
   }));
   return [write('gateway.svg', barChart(`Proxy throughput, ${data.settings.connections} connections, 1 KiB responses`, rows, 'req/s'))];
 }

@@ -97,12 +97,12 @@ for (const system of systems) {
       log: (line) => console.log(line),
       onSecond: (s) =>
         console.log(
-          `  t=${String(s.t).padStart(2)}s ${formatInteger(s.requests).padStart(6)} req/s  p50 ${fmtMs(s.p50Ms).padStart(6)}  p99 ${fmtMs(s.p99Ms).padStart(7)}  max ${fmtMs(s.maxMs).padStart(7)}  non-2xx ${s.non2xx}  errors ${s.errors}  lost ${s.sessionsLost}`,
+          `  t=${String(s.t).padStart(2)}s ${formatInteger(s.ok).padStart(6)} ok/s  p50 ${fmtMs(s.p50Ms).padStart(6)}  p99 ${fmtMs(s.p99Ms).padStart(7)}  max ${fmtMs(s.maxMs).padStart(7)}  non-2xx ${s.non2xx}  errors ${s.errors}  lost ${s.sessionsLost}`,
         ),
     });
     const t = totals(r.load);
     runs.push({ system: spec, events: r.events, totals: t, recoveries: recoveries(r.load.seconds, r.events), statuses: r.load.statuses, seconds: r.load.seconds });
-    console.log(`  → ${formatInteger(t.requests)} requests, ${t.sessionsLost} sessions lost, ${t.errors} errors, ${t.non2xx} non-2xx, p99 ${fmtMs(t.p99Ms)} ms`);
+    console.log(`  → ${formatInteger(t.requests)} requests (${formatInteger(t.ok)} ok), ${t.sessionsLost} sessions lost, ${t.errors} errors, ${t.non2xx} non-2xx, p99 ${fmtMs(t.p99Ms)} ms`);
   } catch (err) {
     console.error(`  ${system.label} failed: ${(err as Error).message}`);
     runs.push({ system: spec, error: (err as Error).message, events: [], recoveries: [], statuses: {}, seconds: [] });
@@ -116,11 +116,11 @@ function fmtMs(ms: number | null): string {
 // Tables.
 const webtier = runs.find((r) => r.system.id === 'webtier' && r.totals)?.totals;
 const ratio = (x: number | null | undefined, base: number | null | undefined) => (x == null || !base ? 'n/a' : `${(x / base).toFixed(2)}×`);
-const headers = ['system', 'sessions lost', 'errors', 'non-2xx', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'req/s vs webtier', 'p99 vs webtier'];
+const headers = ['system', 'sessions lost', 'errors', 'non-2xx', 'requests', 'ok req/s', 'p50 ms', 'p99 ms', 'max ms', 'ok req/s vs webtier', 'p99 vs webtier'];
 const rows: Cell[][] = runs.map((r) => {
   const t = r.totals;
   if (!t) return [r.system.label, `failed: ${r.error?.split('\n')[0]?.slice(0, 80)}`];
-  return [r.system.label, t.sessionsLost, t.errors, t.non2xx, formatInteger(t.requests), formatInteger(t.reqPerSec), fmtMs(t.p50Ms), fmtMs(t.p99Ms), fmtMs(t.maxMs), ratio(t.reqPerSec, webtier?.reqPerSec), ratio(t.p99Ms, webtier?.p99Ms)];
+  return [r.system.label, t.sessionsLost, t.errors, t.non2xx, formatInteger(t.requests), formatInteger(t.okPerSec), fmtMs(t.p50Ms), fmtMs(t.p99Ms), fmtMs(t.maxMs), ratio(t.okPerSec, webtier?.okPerSec), ratio(t.p99Ms, webtier?.p99Ms)];
 });
 const measured = timeline.filter((e) => e.measured);
 const recoveryHeaders = ['t (s)', 'event', ...runs.map((r) => r.system.label)];
@@ -151,15 +151,15 @@ const md = [
   '',
   markdownTable(headers, rows),
   '',
-  '**sessions lost**: distinct sessions that got "login required" (the user was logged out). **errors**: non-2xx answers other than 401 (500/502/503/504), socket errors and timeouts. **non-2xx**: every non-2xx answer to a session request, 401s included. Latencies are over every session request (re-logins excluded).',
+  '**sessions lost**: distinct sessions that got "login required" (the user was logged out). **errors**: non-2xx answers other than 401 (500/502/503/504, to session requests and re-logins), socket errors and timeouts. **non-2xx**: every non-2xx answer to a session request, 401s included. **requests**: session requests answered, any status; **ok req/s**: successful (2xx) session requests per second over the run. Latencies are those of the successful session requests (a fast 503 is not a fast answer).',
   '',
   '## Time to recover after each event',
   '',
-  'Seconds from the event to the first whole second with req/s back to at least 90 % of the median of the 5 seconds before the event, no error and no lost session (0 s: no second was degraded). In brackets: errors and lost sessions between the event and the next one.',
+  'Seconds from the event to the first whole second with successful req/s back to at least 90 % of the median of the 5 seconds before the event, no error and no lost session (0 s: no second was degraded; "not recovered": not before the next event or the end of the run). In brackets: errors and lost sessions between the event and the next one.',
   '',
   markdownTable(recoveryHeaders, recoveryRows),
   '',
-  ...(smoke ? [] : ['![requests per second](failover-rps.svg)', '', '![p99 latency](failover-p99.svg)', '']),
+  ...(smoke ? [] : ['![successful requests per second](failover-rps.svg)', '', '![failed requests per second](failover-errors.svg)', '', '![p99 latency](failover-p99.svg)', '']),
 ].join('\n');
 
 const files = writeResults(resultName, { settings: { durationSec, connections, warmupSec, smoke }, timeline, runs }, md);

@@ -40,6 +40,8 @@ export interface SecondSample {
   t: number;
   /** Session-touch responses (the users' traffic), any status. */
   requests: number;
+  /** Session-touch responses with a 2xx status: what the users got done. */
+  ok: number;
   /** Session-touch responses with a non-2xx status (401s included). */
   non2xx: number;
   /** Session-touch responses "login required" (401). */
@@ -52,7 +54,10 @@ export interface SecondSample {
   socketErrors: number;
   /** Logins after a lost session (successful ones). */
   relogins: number;
-  /** Latency of the session-touch responses of this second (ms), null when none completed. */
+  /**
+   * Latency of the successful (2xx) session-touch responses of this second (ms), null when none:
+   * fast failures (a 503 in 1 ms) would otherwise make a failing system look fast.
+   */
   p50Ms: number | null;
   p99Ms: number | null;
   maxMs: number | null;
@@ -66,7 +71,7 @@ export interface LoadResult {
   sessionsLost: number;
   /** Every answer by request and status, and every socket error by message, e.g. { "GET /api/session-touch 200": 81234, "POST /api/session-touch 502": 2 }. */
   statuses: Record<string, number>;
-  /** Latencies of every session-touch response (ms), sorted ascending. */
+  /** Latencies of every successful session-touch response (ms), sorted ascending. */
   latenciesMs: Float64Array;
 }
 
@@ -135,6 +140,7 @@ export function latencySummary(sorted: ArrayLike<number>): { p50Ms: number | nul
 
 interface Bucket {
   requests: number;
+  ok: number;
   non2xx: number;
   loginRequired: number;
   sessionsLost: number;
@@ -145,7 +151,7 @@ interface Bucket {
   latencies: number[];
 }
 
-const emptyBucket = (): Bucket => ({ requests: 0, non2xx: 0, loginRequired: 0, sessionsLost: 0, errors: 0, timeouts: 0, socketErrors: 0, relogins: 0, latencies: [] });
+const emptyBucket = (): Bucket => ({ requests: 0, ok: 0, non2xx: 0, loginRequired: 0, sessionsLost: 0, errors: 0, timeouts: 0, socketErrors: 0, relogins: 0, latencies: [] });
 
 function sample(t: number, b: Bucket): SecondSample {
   const sorted = Float64Array.from(b.latencies).sort();
@@ -249,8 +255,11 @@ export async function runSessionLoad(o: LoadOptions): Promise<LoadResult> {
       return;
     }
     b.requests++;
-    b.latencies.push(latencyMs);
-    if (ok) return;
+    if (ok) {
+      b.ok++;
+      b.latencies.push(latencyMs);
+      return;
+    }
     b.non2xx++;
     if (status === 401) {
       b.loginRequired++;

@@ -5,8 +5,12 @@ import { latencySummary } from './SessionLoad.js';
 import type { FaultEvent } from './timeline.js';
 
 export interface Totals {
+  /** Session requests answered, any status. */
   requests: number;
-  reqPerSec: number;
+  /** Successful (2xx) session requests. */
+  ok: number;
+  /** Successful session requests per second. */
+  okPerSec: number;
   non2xx: number;
   loginRequired: number;
   sessionsLost: number;
@@ -21,10 +25,11 @@ export interface Totals {
 
 export function totals(load: LoadResult): Totals {
   const sum = (k: keyof SecondSample) => load.seconds.reduce((s, x) => s + (x[k] as number), 0);
-  const requests = sum('requests');
+  const ok = sum('ok');
   return {
-    requests,
-    reqPerSec: Math.round(requests / load.durationSec),
+    requests: sum('requests'),
+    ok,
+    okPerSec: Math.round(ok / load.durationSec),
     non2xx: sum('non2xx'),
     loginRequired: sum('loginRequired'),
     sessionsLost: load.sessionsLost,
@@ -39,10 +44,10 @@ export function totals(load: LoadResult): Totals {
 export interface Recovery {
   event: string;
   atSec: number;
-  /** Median req/s of the seconds before the event (up to `windowSec` of them, none before the previous event). */
+  /** Median successful req/s of the seconds before the event (up to `windowSec` of them, none before the previous event). */
   baselineReqPerSec: number | null;
   /**
-   * Seconds from the event to the start of the first second with req/s ≥ 90 % of the baseline, no
+   * Seconds from the event to the start of the first second with successful req/s ≥ 90 % of the baseline, no
    * error and no lost session. 0: the second the event happened in was already such a second.
    * null: not recovered before the next event (or the end of the run).
    */
@@ -58,8 +63,8 @@ const median = (xs: number[]) => {
 };
 
 /**
- * Recovery after each measured event. A second is "good" when its req/s is ≥ 90 % of the median
- * req/s of the (up to windowSec) whole seconds before the event, and it had no error and no lost
+ * Recovery after each measured event. A second is "good" when its successful req/s is ≥ 90 % of the
+ * median successful req/s of the (up to windowSec) whole seconds before the event, and it had no error and no lost
  * session. The search stops at the next measured event.
  */
 export function recoveries(seconds: readonly SecondSample[], events: readonly FaultEvent[], windowSec = 5): Recovery[] {
@@ -68,13 +73,13 @@ export function recoveries(seconds: readonly SecondSample[], events: readonly Fa
     const prev = i === 0 ? 1 : Math.ceil(measured[i - 1]!.atSec);
     const eventSecond = Math.floor(e.atSec);
     const end = i + 1 < measured.length ? Math.floor(measured[i + 1]!.atSec) : seconds.length;
-    const before = seconds.slice(Math.max(prev, eventSecond - windowSec), eventSecond).map((s) => s.requests);
+    const before = seconds.slice(Math.max(prev, eventSecond - windowSec), eventSecond).map((s) => s.ok);
     const baseline = before.length ? median(before) : null;
     let recoverySec: number | null = null;
     for (let t = eventSecond; t < end; t++) {
       const s = seconds[t];
       if (!s) break;
-      if ((baseline === null || s.requests >= 0.9 * baseline) && s.errors === 0 && s.sessionsLost === 0) {
+      if ((baseline === null || s.ok >= 0.9 * baseline) && s.errors === 0 && s.sessionsLost === 0) {
         recoverySec = Math.max(0, Math.round((t - e.atSec) * 10) / 10);
         break;
       }

@@ -9,8 +9,10 @@ export interface FaultEvent {
   atSec: number;
   action: FaultAction;
   node: string;
-  /** Short label for charts and tables ("SIGKILL memcached-1"). */
+  /** Label for tables ("SIGKILL memcached-1"). */
   label: string;
+  /** Shorter label for the charts' event markers ("kill memcached-1"). */
+  chartLabel: string;
   /** Charted and given a recovery time (a thaw ends the freeze event instead). */
   measured: boolean;
 }
@@ -20,16 +22,16 @@ export function failoverTimeline(durationSec: number): FaultEvent[] {
   const k = durationSec / 60;
   const at = (s: number) => Math.round(s * k * 10) / 10;
   return [
-    { atSec: at(10), action: 'kill', node: 'memcached-1', label: 'SIGKILL memcached-1', measured: true },
-    { atSec: at(20), action: 'kill', node: 'webmail-1', label: 'SIGKILL webmail-1', measured: true },
-    { atSec: at(30), action: 'restart', node: 'memcached-1', label: 'restart memcached-1 empty', measured: true },
-    { atSec: at(40), action: 'kill', node: 'memcached-3', label: 'SIGKILL memcached-3', measured: true },
-    { atSec: at(50), action: 'freeze', node: 'memcached-2', label: `SIGSTOP memcached-2 ${at(5)} s`, measured: true },
-    { atSec: at(55), action: 'thaw', node: 'memcached-2', label: 'SIGCONT memcached-2', measured: false },
+    { atSec: at(10), action: 'kill', node: 'memcached-1', label: 'SIGKILL memcached-1', chartLabel: 'kill memcached-1', measured: true },
+    { atSec: at(20), action: 'kill', node: 'webmail-1', label: 'SIGKILL webmail-1', chartLabel: 'kill webmail-1', measured: true },
+    { atSec: at(30), action: 'restart', node: 'memcached-1', label: 'restart memcached-1 empty', chartLabel: 'restart memcached-1', measured: true },
+    { atSec: at(40), action: 'kill', node: 'memcached-3', label: 'SIGKILL memcached-3', chartLabel: 'kill memcached-3', measured: true },
+    { atSec: at(50), action: 'freeze', node: 'memcached-2', label: `SIGSTOP memcached-2 ${at(5)} s`, chartLabel: 'freeze memcached-2', measured: true },
+    { atSec: at(55), action: 'thaw', node: 'memcached-2', label: 'SIGCONT memcached-2', chartLabel: 'thaw', measured: false },
   ];
 }
 
 /** The smoke test's timeline: one memcached SIGKILL. */
 export function singleKillTimeline(atSec: number, node = 'memcached-1'): FaultEvent[] {
-  return [{ atSec, action: 'kill', node, label: `SIGKILL ${node}`, measured: true }];
+  return [{ atSec, action: 'kill', node, label: `SIGKILL ${node}`, chartLabel: `kill ${node}`, measured: true }];
 }
