@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Dispatcher } from 'undici';
@@ -6,7 +6,7 @@ import type { Endpoint } from '../cluster/Endpoint.js';
 import type { ResolvedRoute } from '../config/resolve.js';
 import { GatewayErrorCodes, type GatewayErrorCode } from '../errors.js';
 import type { ClusterState, GatewayRuntime } from '../Gateway.js';
-import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { downstreamRawHeaders, upstreamRequestHeaders } from './headers.js';
 
 /** What the access log and metrics record about one request. */
 export interface RequestInfo {
@@ -96,12 +96,171 @@ async function* continueBody(head: Buffer[], raw: IncomingMessage, size: number,
 
 const STATUS_TEXT: Record<number, string> = { 404: 'Not Found', 413: 'Payload Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
 
+/** How one upstream attempt ended before the response was committed to the client. */
+const enum Outcome {
+  /** Headers went to the client; the body streams on its own. */
+  Committed,
+  /** The attempt failed (`error` holds why). */
+  Failed,
+  /** A 502/503/504 that is retried on another endpoint (its body was read and dropped). */
+  RetryStatus,
+}
+
+/** The reason the upstream request is aborted when the client goes away. */
+class ClientGone extends Error {
+  override name = 'AbortError';
+}
+
+/**
+ * One proxied request: the undici dispatch handler of its attempts (one at a time) and the
+ * client-side state. The response is written straight to the ServerResponse (the fastify reply
+ * is hijacked once the upstream's headers arrive), so no body stream, promise or fastify send
+ * pipeline sits between the two sockets; backpressure pauses the upstream socket.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  endpoint: Endpoint | undefined;
+  error: unknown;
+  /** Status of the attempt that ended in RetryStatus. */
+  retryStatus = 0;
+  holdsRetry = false;
+  readonly tried = new Set<Endpoint>();
+  private settle: ((o: Outcome) => void) | undefined;
+  private abortUpstream: ((err: Error) => void) | undefined;
+  private resumeUpstream: (() => void) | undefined;
+  /** 0 before the headers, 1 streaming the body to the client, 2 dropping a retried body, 3 done. */
+  private phase = 0;
+  clientGone = false;
+  private readonly onResClose = () => {
+    if (this.res.writableFinished) return;
+    this.clientGone = true;
+    this.abortUpstream?.(new ClientGone('the client went away'));
+  };
+  private readonly onResDrain = () => this.resumeUpstream?.();
+
+  constructor(
+    private readonly reply: FastifyReply,
+    private readonly res: ServerResponse,
+    private readonly info: RequestInfo,
+    private readonly route: ResolvedRoute,
+    private readonly cs: ClusterState,
+    private readonly method: string,
+    readonly replayable: boolean,
+    private readonly draining: () => boolean,
+  ) {
+    res.once('close', this.onResClose);
+  }
+
+  /** Dispatches one attempt to `endpoint`; resolves when its fate before/at the response headers is known. */
+  attempt(endpoint: Endpoint, options: Dispatcher.DispatchOptions): Promise<Outcome> {
+    this.endpoint = endpoint;
+    this.phase = 0;
+    this.abortUpstream = undefined;
+    this.error = undefined;
+    const p = new Promise<Outcome>((resolve) => {
+      this.settle = resolve;
+    });
+    endpoint.pool.dispatch(options, this);
+    return p;
+  }
+
+  private done(o: Outcome): void {
+    const s = this.settle;
+    this.settle = undefined;
+    s?.(o);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.clientGone) abort(new ClientGone('the client went away'));
+    else this.abortUpstream = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    const endpoint = this.endpoint!;
+    const { route, cs, info } = this;
+    if (
+      (statusCode === 502 || statusCode === 503 || statusCode === 504) &&
+      route.retry.retryOn.has('gateway-error') &&
+      IDEMPOTENT.has(this.method) &&
+      this.replayable &&
+      info.retries < route.retry.maxRetries &&
+      cs.cluster.candidates(this.tried).candidates.length > 0 &&
+      (this.holdsRetry || cs.budget.tryAcquire(route.retry))
+    ) {
+      this.holdsRetry = true;
+      cs.outlier.record(endpoint, '5xx');
+      endpoint.inFlight--;
+      this.retryStatus = statusCode;
+      this.phase = 2;
+      return true;
+    }
+    cs.outlier.record(endpoint, statusCode >= 500 ? '5xx' : 'success');
+    const res = this.res;
+    const out: string[] = [];
+    const extra = this.reply.getHeaders();
+    for (const k in extra) {
+      const v = extra[k];
+      if (v === undefined) continue;
+      if (Array.isArray(v)) for (const x of v) out.push(k, x);
+      else out.push(k, String(v));
+    }
+    if (!downstreamRawHeaders(rawHeaders, out)) out.push('x-request-id', info.requestId);
+    if (this.draining() && extra['connection'] === undefined) out.push('connection', 'close');
+    this.reply.hijack();
+    this.phase = 1;
+    this.resumeUpstream = resume;
+    res.writeHead(statusCode, out);
+    this.done(Outcome.Committed);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.phase !== 1) return true;
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', this.onResDrain);
+    return false;
+  }
+
+  onComplete(): void {
+    if (this.phase === 2) {
+      this.phase = 3;
+      this.done(Outcome.RetryStatus);
+      return;
+    }
+    this.phase = 3;
+    this.endpoint!.inFlight--;
+    this.res.end();
+  }
+
+  onError(err: Error): void {
+    const phase = this.phase;
+    if (phase === 3) return;
+    this.phase = 3;
+    if (phase === 0) {
+      this.error = err;
+      this.done(Outcome.Failed);
+      return;
+    }
+    if (phase === 2) {
+      // The dropped body of a retried 5xx failed: retry all the same.
+      this.done(Outcome.RetryStatus);
+      return;
+    }
+    this.endpoint!.inFlight--;
+    if (this.clientGone) return;
+    // A reset mid-body after the headers went out: the client connection ends; log only.
+    this.reply.log.warn({ cluster: this.endpoint!.cluster, endpoint: this.endpoint!.address, code: (err as { code?: string }).code }, 'upstream response body failed');
+    this.res.destroy();
+  }
+}
+
 /**
  * Forwards one request: route match, endpoint pick, dispatch through the endpoint's undici Pool,
  * retries on a different endpoint, streaming of the response. Upstream faults answer 502/503/504,
  * never 500.
  */
 export class Forwarder {
+  private readonly draining = () => this.runtime.draining;
+
   constructor(private readonly runtime: GatewayRuntime) {}
 
   private fail(reply: FastifyReply, info: RequestInfo, status: number, code: GatewayErrorCode, message: string): void {
@@ -161,73 +320,54 @@ export class Forwarder {
       }
     }
 
-    const controller = new AbortController();
-    const onClose = () => {
-      if (!reply.raw.writableFinished) controller.abort();
-    };
-    reply.raw.once('close', onClose);
+    const ex = new Exchange(reply, reply.raw, info, route, cs, method, replayable, this.draining);
     const hashKey = cs.cluster.hashKey(url, raw.headers);
-    const timeouts = dispatchTimeouts(route);
-    const tried = new Set<Endpoint>();
+    const tried = ex.tried;
+    const options: Dispatcher.DispatchOptions = { path: url, method: method as Dispatcher.HttpMethod, headers, body, headersTimeout: route.timeoutMs, bodyTimeout: route.timeoutMs };
     let lastFailure: FailureKind | undefined;
-    let holdsRetry = false;
     cs.budget.activeRequests++;
     try {
       for (;;) {
+        if (ex.clientGone) {
+          info.error = GatewayErrorCodes.UPSTREAM_RESET;
+          return this.fail(reply, info, 502, GatewayErrorCodes.UPSTREAM_RESET, 'the client went away');
+        }
         const { endpoint } = cs.cluster.pick(hashKey, tried);
         if (!endpoint) break;
         tried.add(endpoint);
         info.endpoint = endpoint.address;
         endpoint.inFlight++;
         endpoint.requests++;
-        let res: Dispatcher.ResponseData;
-        try {
-          const options: Dispatcher.RequestOptions<null> = { path: url, method: method as Dispatcher.HttpMethod, headers, body, headersTimeout: timeouts.headersTimeout, bodyTimeout: timeouts.bodyTimeout, signal: controller.signal };
-          res = await endpoint.pool.request(options);
-        } catch (err) {
-          endpoint.inFlight--;
-          const kind = classifyUpstreamError(err);
-          if (kind === 'aborted' || controller.signal.aborted) {
-            info.error = GatewayErrorCodes.UPSTREAM_RESET;
-            return this.fail(reply, info, 502, GatewayErrorCodes.UPSTREAM_RESET, 'the client went away');
-          }
-          if (err instanceof BodyTooLarge) {
-            reply.header('connection', 'close');
-            return this.fail(reply, info, 413, GatewayErrorCodes.BODY_TOO_LARGE, `request body exceeds the route's limit of ${route.bodyLimitBytes} bytes`);
-          }
-          lastFailure = kind;
-          cs.outlier.record(endpoint, 'gateway-failure');
-          this.runtime.metrics.upstreamError(cs.cluster.name, endpoint.address, kind);
-          request.log.warn({ cluster: cs.cluster.name, endpoint: endpoint.address, kind, code: (err as { code?: string }).code, attempt: tried.size }, 'upstream attempt failed');
-          if (this.mayRetry(kind, method, replayable, route, info, cs, holdsRetry)) {
-            if (kind !== 'connect') holdsRetry = true;
-            info.retries++;
-            this.runtime.metrics.retry(cs.cluster.name, kind);
-            continue;
-          }
-          return this.failFor(reply, info, kind, cs, tried.size);
-        }
-        const status = res.statusCode;
-        if (
-          (status === 502 || status === 503 || status === 504) &&
-          route.retry.retryOn.has('gateway-error') &&
-          IDEMPOTENT.has(method) &&
-          replayable &&
-          info.retries < route.retry.maxRetries &&
-          cs.cluster.candidates(tried).candidates.length > 0 &&
-          (holdsRetry || cs.budget.tryAcquire(route.retry))
-        ) {
-          holdsRetry = true;
-          cs.outlier.record(endpoint, '5xx');
-          endpoint.inFlight--;
-          await res.body.dump().catch(() => undefined);
+        const outcome = await ex.attempt(endpoint, options);
+        if (outcome === Outcome.Committed) return;
+        if (outcome === Outcome.RetryStatus) {
           info.retries++;
-          this.runtime.metrics.retry(cs.cluster.name, `status_${status}`);
+          this.runtime.metrics.retry(cs.cluster.name, `status_${ex.retryStatus}`);
           lastFailure = 'protocol';
           continue;
         }
-        cs.outlier.record(endpoint, status >= 500 ? '5xx' : 'success');
-        return this.respond(reply, res, endpoint, method, info);
+        const err = ex.error;
+        endpoint.inFlight--;
+        const kind = classifyUpstreamError(err);
+        if (kind === 'aborted' || ex.clientGone) {
+          info.error = GatewayErrorCodes.UPSTREAM_RESET;
+          return this.fail(reply, info, 502, GatewayErrorCodes.UPSTREAM_RESET, 'the client went away');
+        }
+        if (err instanceof BodyTooLarge) {
+          reply.header('connection', 'close');
+          return this.fail(reply, info, 413, GatewayErrorCodes.BODY_TOO_LARGE, `request body exceeds the route's limit of ${route.bodyLimitBytes} bytes`);
+        }
+        lastFailure = kind;
+        cs.outlier.record(endpoint, 'gateway-failure');
+        this.runtime.metrics.upstreamError(cs.cluster.name, endpoint.address, kind);
+        request.log.warn({ cluster: cs.cluster.name, endpoint: endpoint.address, kind, code: (err as { code?: string }).code, attempt: tried.size }, 'upstream attempt failed');
+        if (this.mayRetry(kind, method, replayable, route, info, cs, ex.holdsRetry)) {
+          if (kind !== 'connect') ex.holdsRetry = true;
+          info.retries++;
+          this.runtime.metrics.retry(cs.cluster.name, kind);
+          continue;
+        }
+        return this.failFor(reply, info, kind, cs, tried.size);
       }
       if (tried.size === 0) {
         return this.fail(reply, info, 503, GatewayErrorCodes.NO_HEALTHY_UPSTREAM, `cluster "${cs.cluster.name}" has no healthy endpoint`);
@@ -235,8 +375,7 @@ export class Forwarder {
       return this.failFor(reply, info, lastFailure ?? 'connect', cs, tried.size);
     } finally {
       cs.budget.activeRequests--;
-      if (holdsRetry) cs.budget.release();
-      reply.raw.off('close', onClose);
+      if (ex.holdsRetry) cs.budget.release();
     }
   }
 
@@ -257,30 +396,5 @@ export class Forwarder {
     if (kind === 'timeout') return this.fail(reply, info, 504, GatewayErrorCodes.UPSTREAM_TIMEOUT, `cluster "${cs.cluster.name}" did not answer within the route's timeout`);
     if (kind === 'connect') return this.fail(reply, info, 502, GatewayErrorCodes.UPSTREAM_CONNECT, `could not connect to cluster "${cs.cluster.name}" (${n})`);
     return this.fail(reply, info, 502, GatewayErrorCodes.UPSTREAM_RESET, `cluster "${cs.cluster.name}" reset the connection or sent an invalid response (${n})`);
-  }
-
-  private respond(reply: FastifyReply, res: Dispatcher.ResponseData, endpoint: Endpoint, method: string, info: RequestInfo): void {
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      endpoint.inFlight--;
-    };
-    res.body.once('close', finish);
-    res.body.once('end', finish);
-    // A reset mid-body after the headers went out: fastify ends the client connection; log only.
-    res.body.on('error', (err) => {
-      finish();
-      reply.log.warn({ cluster: endpoint.cluster, endpoint: endpoint.address, code: (err as { code?: string }).code }, 'upstream response body failed');
-    });
-    reply.code(res.statusCode);
-    reply.headers(downstreamResponseHeaders(res.headers));
-    if (!res.headers['x-request-id']) reply.header('x-request-id', info.requestId);
-    if (method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304) {
-      void res.body.dump().catch(() => undefined).finally(finish);
-      reply.send();
-      return;
-    }
-    reply.send(res.body);
   }
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { BlockList, isIPv4 } from 'node:net';
+import { util as undiciUtil } from 'undici';
 
 /** RFC 9110 7.6.1 hop-by-hop headers, plus `expect` (the gateway answers 100-continue itself). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'expect', 'http2-settings']);
@@ -92,4 +93,44 @@ export function downstreamResponseHeaders(src: IncomingHttpHeaders | Record<stri
     out[key] = v;
   }
   return out;
+}
+
+/**
+ * downstreamResponseHeaders on undici's raw response header list: appends the kept headers to
+ * `out` as a flat [name, value, ...] list (lower-case names, duplicates such as Set-Cookie kept
+ * as separate entries) ready for ServerResponse.writeHead. Returns whether the upstream sent an
+ * X-Request-Id.
+ */
+export function downstreamRawHeaders(raw: ReadonlyArray<Buffer | string>, out: string[]): boolean {
+  const start = out.length;
+  let connection: string | undefined;
+  let requestId = false;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const n = raw[i]!;
+    const name = typeof n === 'string' ? n.toLowerCase() : undiciUtil.headerNameToString(n);
+    const v = raw[i + 1]!;
+    const value = typeof v === 'string' ? v : v.toString('latin1');
+    if (HOP_BY_HOP.has(name)) {
+      if (name === 'connection') connection = connection === undefined ? value : `${connection},${value}`;
+      continue;
+    }
+    if (name === 'x-request-id') requestId = true;
+    out.push(name, value);
+  }
+  if (connection !== undefined) {
+    const drop = connectionTokens(connection).filter((t) => !HOP_BY_HOP.has(t));
+    if (drop.length > 0) {
+      let w = start;
+      for (let r = start; r < out.length; r += 2) {
+        if (drop.includes(out[r]!)) {
+          if (out[r] === 'x-request-id') requestId = false;
+          continue;
+        }
+        out[w++] = out[r]!;
+        out[w++] = out[r + 1]!;
+      }
+      out.length = w;
+    }
+  }
+  return requestId;
 }
