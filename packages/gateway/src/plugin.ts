@@ -16,17 +16,19 @@ export interface WebtierGatewayOptions {
 /** Methods besides fastify's defaults that groupware clients send (WebDAV/CalDAV/CardDAV). */
 export const EXTRA_HTTP_METHODS = ['PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'REPORT', 'SEARCH', 'MKCALENDAR'];
 
+/** Logger levels at which an info line (the access log) is dropped anyway: skip building it. */
+const QUIET_LEVELS = new Set(['warn', 'error', 'fatal', 'silent']);
+
 function accessLog(runtime: GatewayRuntime, enabled: boolean) {
   return (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const info = (request as unknown as { gw: RequestInfo | null }).gw;
     if (info) {
       const ms = reply.elapsedTime;
       runtime.metrics.request(info.route, info.cluster, reply.statusCode, ms / 1000);
-      if (enabled) {
-        request.log.info(
-          { route: info.route, cluster: info.cluster, endpoint: info.endpoint, method: request.raw.method, url: request.raw.url, status: reply.statusCode, durationMs: Math.round(ms * 10) / 10, retries: info.retries, requestId: info.requestId, ...(info.error ? { error: info.error } : {}) },
-          'access',
-        );
+      if (enabled && !QUIET_LEVELS.has(request.log.level)) {
+        const line: Record<string, unknown> = { route: info.route, cluster: info.cluster, endpoint: info.endpoint, method: request.raw.method, url: request.raw.url, status: reply.statusCode, durationMs: Math.round(ms * 10) / 10, retries: info.retries, requestId: info.requestId };
+        if (info.error) line['error'] = info.error;
+        request.log.info(line, 'access');
       }
     }
     done();

@@ -31,8 +31,12 @@ export class TrustedProxies {
   }
 }
 
+const NO_TOKENS: string[] = [];
+
 function connectionTokens(value: string | string[] | undefined): string[] {
-  if (!value) return [];
+  if (!value) return NO_TOKENS;
+  // The usual values name no header besides hop-by-hop ones: skip the split.
+  if (value === 'keep-alive' || value === 'close' || value === 'Keep-Alive' || value === 'Close') return NO_TOKENS;
   return (Array.isArray(value) ? value.join(',') : value).split(',').map((t) => t.trim().toLowerCase()).filter(Boolean);
 }
 
