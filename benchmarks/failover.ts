@@ -14,13 +14,14 @@ import { runScenario, type EventRecord } from './failover/runScenario.js';
 import type { SecondSample } from './failover/SessionLoad.js';
 import { DEFAULT_SYSTEMS, SYSTEMS, systemById, type SystemSpec } from './failover/systems.js';
 import { failoverTimeline } from './failover/timeline.js';
+import { describeRevision, revision } from './failover/revision.js';
 import { renderFailoverCharts } from './charts.js';
 import { formatInteger, formatMachine, machineInfo, markdownTable, printTable, writeResults, type Cell } from './lib/report.js';
 
 const USAGE = `tsx benchmarks/failover.ts [options]
   --duration <s>      measured run per system; the 60 s fault timeline is scaled to it (default 60)
   --connections <n>   autocannon connections, one logged-in user each (default 20)
-  --warmup <s>        unrecorded load before each measured run (default 5)
+  --warmup <s>        unrecorded load before each measured run (default 8)
   --systems <list>    comma-separated, from: ${SYSTEMS.map((s) => s.id).join(', ')}
                       (default ${DEFAULT_SYSTEMS.join(',')})
   --smoke             short run (12 s, 8 connections, 2 s warm-up) written to results/failover-smoke.*
@@ -55,7 +56,7 @@ if (values.help) {
 const smoke = values.smoke ?? false;
 const durationSec = option('duration', values.duration, smoke ? 12 : 60, 6, 3600);
 const connections = Math.round(option('connections', values.connections, smoke ? 8 : 20, 1, 1000));
-const warmupSec = option('warmup', values.warmup, smoke ? 2 : 5, 0, 600);
+const warmupSec = option('warmup', values.warmup, smoke ? 2 : 8, 0, 600);
 let systems: SystemSpec[];
 try {
   systems = (values.systems ?? DEFAULT_SYSTEMS.join(',')).split(',').map((s) => systemById(s.trim()));
@@ -77,6 +78,7 @@ interface SystemRun {
 }
 
 const machine = machineInfo();
+const measuredRevision = revision(['packages/gateway', 'apps/gateway', 'packages/session-store', 'apps/webmail']);
 const t0 = Date.now();
 console.log(`Failover benchmark on ${formatMachine(machine)}`);
 console.log(`${systems.length} systems, one after another: ${durationSec} s each (after ${warmupSec} s warm-up), ${connections} connections = ${connections} logged-in users`);
@@ -139,7 +141,7 @@ const totalSec = Math.round((Date.now() - t0) / 1000);
 const md = [
   `# Failover benchmark${smoke ? ' (smoke run)' : ''}`,
   '',
-  `Produced by \`${smoke ? 'tsx benchmarks/failover.ts --smoke' : 'npm run bench:failover'}\` (benchmarks/failover.ts) on ${formatMachine(machine)}, ${new Date().toISOString()}, in ${totalSec} s.`,
+  `Produced by \`${smoke ? 'tsx benchmarks/failover.ts --smoke' : 'npm run bench:failover'}\` (benchmarks/failover.ts) on ${formatMachine(machine)}, ${new Date().toISOString()}, in ${totalSec} s; ${describeRevision(measuredRevision)}.`,
   '',
   `Each system runs on its own fresh topology, one after another: 4 memcached nodes (memcached-1+2 and memcached-3+4 are the Kolab pairs), 2 webmail nodes (express + express-session), one proxy. autocannon drives ${connections} connections for ${durationSec} s after a ${warmupSec} s warm-up; each connection is one user logged in beforehand (POST /api/login) with its own session cookie, and every request reads and writes the session (GET and POST /api/session-touch alternately). A user whose session is gone gets 401 "login required", logs in again and carries on.`,
   '',
@@ -162,7 +164,7 @@ const md = [
   ...(smoke ? [] : ['![successful requests per second](failover-rps.svg)', '', '![failed requests per second](failover-errors.svg)', '', '![p99 latency](failover-p99.svg)', '']),
 ].join('\n');
 
-const files = writeResults(resultName, { settings: { durationSec, connections, warmupSec, smoke }, timeline, runs }, md);
+const files = writeResults(resultName, { settings: { durationSec, connections, warmupSec, smoke }, revision: measuredRevision, timeline, runs }, md);
 console.log(`\nwrote ${files.json} and ${files.markdown}`);
 if (!smoke) for (const f of renderFailoverCharts()) console.log(`wrote ${f}`);
 console.log(`(${totalSec} s)`);

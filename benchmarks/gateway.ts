@@ -1,14 +1,14 @@
 // Proxy throughput (issue 4): requests per second and p50/p99 latency through each proxy to the
-// same Node upstream answering 1 KiB, with autocannon, one target after another:
+// same Node upstream answering 1 KiB, with autocannon, the targets measured in interleaved rounds:
 //   the upstream directly, vanilla @fastify/http-proxy, webtier's gateway (its CLI, full features:
 //   active health checks, metrics, access log at info level to a file), nginx with 1 worker.
 // Every server is its own child process; the load generator is this process.
 //
 //   npm run bench:gateway
-//   tsx benchmarks/gateway.ts --duration 8 --warmup 2 --connections 50 [--profile]
+//   tsx benchmarks/gateway.ts --duration 8 --warmup 2 --connections 50 --rounds 2 [--profile]
 //
-// --profile runs the gateway under `node --cpu-prof` and writes where its time went to
-// benchmarks/results/gateway-profile.md. Results: benchmarks/results/gateway.{json,md,svg}.
+// --profile runs the gateway and the vanilla proxy under `node --cpu-prof` and writes where their
+// time went to benchmarks/results/gateway-profile.md. Results: benchmarks/results/gateway.{json,md,svg}.
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,7 @@ import { ChildNode } from './failover/ChildNode.js';
 import { gatewayCli } from './failover/FailoverTopology.js';
 import { summarizeProfile, type ProfileSummary } from './gateway/cpuProfile.js';
 import { NGINX_BINARY, startNginx } from './gateway/nginx.js';
+import { describeRevision, revision } from './failover/revision.js';
 import { formatInteger, formatMachine, machineInfo, markdownTable, printTable, RESULTS_DIR, writeResults, type Cell } from './lib/report.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -44,12 +45,13 @@ const { values } = parseArgs({
     warmup: { type: 'string' },
     connections: { type: 'string' },
     profile: { type: 'boolean' },
+    rounds: { type: 'string' },
     targets: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help) {
-  process.stdout.write('tsx benchmarks/gateway.ts [--duration 8] [--warmup 2] [--connections 50] [--targets direct,vanilla,gateway,nginx] [--profile]\n');
+  process.stdout.write('tsx benchmarks/gateway.ts [--duration 8] [--warmup 2] [--connections 50] [--rounds 2] [--targets direct,vanilla,gateway,nginx] [--profile]\n');
   process.exit(0);
 }
 const num = (name: string, text: string | undefined, fallback: number) => {
@@ -63,6 +65,7 @@ const num = (name: string, text: string | undefined, fallback: number) => {
 const durationSec = num('duration', values.duration, 8);
 const warmupSec = num('warmup', values.warmup, 2);
 const connections = Math.round(num('connections', values.connections, 50));
+const rounds = Math.round(num('rounds', values.rounds, 2));
 const profile = values.profile ?? false;
 const TARGET_IDS = ['direct', 'vanilla', 'gateway', 'nginx'] as const;
 const selected = new Set((values.targets ?? TARGET_IDS.join(',')).split(',').map((s) => s.trim()));
@@ -88,6 +91,8 @@ interface TargetResult {
   requests: number;
   non2xx: number;
   errors: number;
+  /** req/s of each round. */
+  rounds: number[];
 }
 
 /** The gateway's config: one cluster, the production feature set on (its stdout, pino, goes to a file). */
@@ -119,19 +124,20 @@ async function load(url: string, seconds: number, record: boolean): Promise<{ re
 const pct = (sorted: Float64Array, p: number) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! * 100) / 100 : null);
 
 const machine = machineInfo();
+const measured = revision(['packages/gateway', 'apps/gateway']);
 const t0 = Date.now();
 const dir = mkdtempSync(join(tmpdir(), 'webtier-gateway-bench-'));
 const children: ChildNode[] = [];
 let nginx: ChildProcess | undefined;
 console.log(`Proxy throughput on ${formatMachine(machine)}`);
-console.log(`autocannon, ${connections} connections, ${warmupSec} s warm-up + ${durationSec} s per target, 1 KiB responses`);
+console.log(`autocannon, ${connections} connections, ${warmupSec} s warm-up + ${durationSec} s per target in ${rounds} interleaved rounds, 1 KiB responses`);
 
 const targets: Target[] = [];
-const profiles: Array<{ name: string; summary: ProfileSummary }> = [];
+const profiles: Array<{ name: string; summary: ProfileSummary; requests: number }> = [];
 try {
   const upstreamPort = await freePort();
   const upstreamUrl = `http://127.0.0.1:${upstreamPort}`;
-  const upstream = new ChildNode({ name: 'upstream', script: join(here, 'gateway', 'upstream.ts'), args: ['--port', String(upstreamPort)], healthUrl: `${upstreamUrl}/healthz`, logFile: join(dir, 'upstream.log') });
+  const upstream = new ChildNode({ name: 'upstream', script: join(here, 'gateway', 'upstream.mjs'), args: ['--port', String(upstreamPort)], healthUrl: `${upstreamUrl}/healthz`, logFile: join(dir, 'upstream.log') });
   children.push(upstream);
   await upstream.start();
   targets.push({ id: 'direct', name: 'upstream directly', url: upstreamUrl, note: 'node:http, no proxy' });
@@ -141,7 +147,7 @@ try {
   const profileArgs = (name: string) => (profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir(name)] : []);
   const vanilla = new ChildNode({
     name: 'vanilla',
-    script: join(here, 'failover', 'vanillaProxy.ts'),
+    script: join(here, 'failover', 'vanillaProxy.mjs'),
     args: ['--port', String(vanillaPort), '--upstream', upstreamUrl],
     healthUrl: `http://127.0.0.1:${vanillaPort}/healthz`,
     logFile: join(dir, 'vanilla.log'),
@@ -179,29 +185,51 @@ try {
   } else targets.push({ id: 'nginx', name: 'nginx (1 worker)', url: undefined, note: 'nginx not installed' });
 
   const results: TargetResult[] = [];
+  // Rounds interleave the targets (A B C D A B C D): a neighbour's burst of work on this shared
+  // machine then slows every target alike instead of the one that happened to be running.
+  const measuredTargets = targets.filter((x) => selected.has(x.id) && x.url);
+  const served = new Map<string, number>();
+  for (const t of measuredTargets) served.set(t.id, (await load(t.url!, warmupSec, false)).result.requests.total);
+  const acc = new Map<string, { requests: number; seconds: number; non2xx: number; errors: number; latencies: Float64Array[]; rounds: number[] }>();
+  for (let round = 0; round < rounds; round++) {
+    for (const t of measuredTargets) {
+      const { result, latencies } = await load(t.url!, durationSec / rounds, true);
+      const a = acc.get(t.id) ?? { requests: 0, seconds: 0, non2xx: 0, errors: 0, latencies: [], rounds: [] };
+      a.requests += result.requests.total;
+      a.seconds += result.duration;
+      a.non2xx += result.non2xx;
+      a.errors += result.errors + result.timeouts;
+      a.latencies.push(latencies);
+      a.rounds.push(Math.round(result.requests.total / result.duration));
+      served.set(t.id, (served.get(t.id) ?? 0) + result.requests.total);
+      acc.set(t.id, a);
+    }
+    console.log(`  round ${round + 1}/${rounds}: ${measuredTargets.map((t) => `${t.id} ${formatInteger(acc.get(t.id)!.rounds.at(-1)!)}`).join(', ')} req/s`);
+  }
   for (const t of targets.filter((x) => selected.has(x.id))) {
-    if (!t.url) {
-      results.push({ name: t.name, note: t.note, reqPerSec: null, p50Ms: null, p99Ms: null, requests: 0, non2xx: 0, errors: 0 });
+    const a = acc.get(t.id);
+    if (!t.url || !a) {
+      results.push({ name: t.name, note: t.note, reqPerSec: null, p50Ms: null, p99Ms: null, requests: 0, non2xx: 0, errors: 0, rounds: [] });
       continue;
     }
-    await load(t.url, warmupSec, false);
-    const { result, latencies } = await load(t.url, durationSec, true);
+    const all = Float64Array.from(a.latencies.flatMap((l) => [...l])).sort();
     const r: TargetResult = {
       name: t.name,
       note: t.note,
-      reqPerSec: Math.round(result.requests.total / result.duration),
-      p50Ms: pct(latencies, 50),
-      p99Ms: pct(latencies, 99),
-      requests: result.requests.total,
-      non2xx: result.non2xx,
-      errors: result.errors + result.timeouts,
+      reqPerSec: Math.round(a.requests / a.seconds),
+      p50Ms: pct(all, 50),
+      p99Ms: pct(all, 99),
+      requests: a.requests,
+      non2xx: a.non2xx,
+      errors: a.errors,
+      rounds: a.rounds,
     };
     results.push(r);
     console.log(`  ${t.name.padEnd(28)} ${formatInteger(r.reqPerSec!).padStart(7)} req/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  non-2xx ${r.non2xx}  errors ${r.errors}`);
   }
 
   if (profile) {
-    for (const [node, name] of [[vanilla, 'vanilla @fastify/http-proxy'], [gateway, "webtier's gateway"]] as const) {
+    for (const [node, name, id] of [[vanilla, 'vanilla @fastify/http-proxy', 'vanilla'], [gateway, "webtier's gateway", 'gateway']] as const) {
       await node.stop(10_000);
       let files: string[] = [];
       try {
@@ -209,7 +237,7 @@ try {
       } catch {
         // not started
       }
-      if (files[0]) profiles.push({ name, summary: summarizeProfile(join(profileDir(node.name), files[0])) });
+      if (files[0]) profiles.push({ name, summary: summarizeProfile(join(profileDir(node.name), files[0])), requests: served.get(id) ?? 0 });
       else console.error(`no .cpuprofile from ${name}: it did not exit cleanly on SIGTERM`);
     }
   }
@@ -245,9 +273,9 @@ try {
   const md = [
     '# Proxy throughput benchmark',
     '',
-    `Produced by \`npm run bench:gateway\` (benchmarks/gateway.ts) on ${formatMachine(machine)}, ${new Date().toISOString()}, in ${totalSec} s.`,
+    `Produced by \`npm run bench:gateway\` (benchmarks/gateway.ts) on ${formatMachine(machine)}, ${new Date().toISOString()}, in ${totalSec} s; gateway at ${describeRevision(measured)}.`,
     '',
-    `autocannon (in the benchmark process), ${connections} connections, ${warmupSec} s warm-up then ${durationSec} s per target, one target after another; every target proxies to the same Node upstream (node:http answering 1 KiB, its own process). Each proxy is its own process. On a 2-core machine the load generator, the proxy and the upstream share the cores, so these are relative numbers. p50/p99 are over every response of the measured run; "p99 Δ" is the difference to the vanilla proxy's p99.`,
+    `autocannon (in the benchmark process), ${connections} connections, ${warmupSec} s warm-up, then ${durationSec} s per target measured in ${rounds} interleaved rounds (every target once per round, so that other work on the machine hits all alike); every target proxies to the same Node upstream (node:http answering 1 KiB, its own process). Each proxy is its own process. On a 2-core machine the load generator, the proxy and the upstream share the cores, so these are relative numbers. p50/p99 are over every response of the measured run; "p99 Δ" is the difference to the vanilla proxy's p99.`,
     '',
     markdownTable(headers, rows),
     '',
@@ -258,7 +286,7 @@ try {
   ].join('\n');
   const partial = TARGET_IDS.some((id) => !selected.has(id));
   if (partial) console.log('\n--targets selects a subset: results/gateway.* left as they were');
-  const files = partial ? undefined : writeResults('gateway', { settings: { connections, durationSec, warmupSec, responseBytes: 1024 }, targets: results, verdict }, md);
+  const files = partial ? undefined : writeResults('gateway', { settings: { connections, durationSec, warmupSec, rounds, responseBytes: 1024 }, revision: measured, targets: results, verdict }, md);
   if (files) {
     console.log(`\nwrote ${files.json} and ${files.markdown}`);
     for (const f of renderGatewayChart()) console.log(`wrote ${f}`);
@@ -268,11 +296,13 @@ try {
     const md: string[] = [
       '# Where the proxies spend their time',
       '',
-      `\`tsx benchmarks/gateway.ts --profile${values.targets ? ` --targets ${values.targets}` : ''}\` on ${formatMachine(machine)}, ${new Date().toISOString()}: each proxy ran under \`node --cpu-prof\` from start to SIGTERM (idle time included: a proxy idles while the others are measured). Shares are of all samples.`,
+      `\`tsx benchmarks/gateway.ts --profile${values.targets ? ` --targets ${values.targets}` : ''}\` on ${formatMachine(machine)}, ${new Date().toISOString()}: each proxy ran under \`node --cpu-prof\` from start to SIGTERM. Shares are of the CPU time the proxy used (idle samples left out); "CPU per request" divides it by the requests the proxy served (warm-up included).`,
       '',
     ];
-    for (const { name, summary: p } of profiles) {
-      md.push(`## ${name}: ${formatInteger(p.totalMs)} ms of samples`, '', '### Self time by package', '', markdownTable(['package', '', 'ms', 'share'], lines(p.byPackage)), '');
+    for (const { name, summary: p, requests } of profiles) {
+      const perRequest = requests ? `, ${Math.round((p.activeMs * 1000) / requests)} µs of CPU per request (${formatInteger(requests)} requests)` : '';
+      console.log(`\n${name}: ${formatInteger(p.activeMs)} ms of CPU${perRequest}`);
+      md.push(`## ${name}: ${formatInteger(p.activeMs)} ms of CPU${perRequest}`, '', '### Self time by package', '', markdownTable(['package', '', 'ms', 'share'], lines(p.byPackage)), '');
       md.push('### Self time by function', '', markdownTable(['function', 'where', 'ms', 'share'], lines(p.selfTop)), '');
       md.push('### Inclusive time by function', '', markdownTable(['function', 'where', 'ms', 'share'], lines(p.inclusiveTop)), '');
       printTable(['package', '', 'ms', 'share'], lines(p.byPackage), `${name}: self time by package`);

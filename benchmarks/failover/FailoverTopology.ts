@@ -102,7 +102,7 @@ export async function startFailoverTopology(system: SystemSpec, log: (line: stri
     } else {
       proxy = new ChildNode({
         name: 'proxy',
-        script: join(here, 'vanillaProxy.ts'),
+        script: join(here, 'vanillaProxy.mjs'),
         args: ['--port', String(port), '--upstream', webmailUrls.join(',')],
         healthUrl: `http://127.0.0.1:${port}/healthz`,
         logFile: join(runDir, 'logs', 'proxy.log'),

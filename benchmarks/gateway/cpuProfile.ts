@@ -1,6 +1,6 @@
 // Reads a V8 .cpuprofile (node --cpu-prof) and says where the time went: self time per function,
 // inclusive time per function, and self time per package (node_modules/<pkg>, a workspace
-// package, node internals, GC). Used by `tsx benchmarks/gateway.ts --profile`.
+// package, node internals, GC); shares are of the CPU time used (idle samples left out). Used by `tsx benchmarks/gateway.ts --profile`.
 import { readFileSync } from 'node:fs';
 
 interface ProfileNode {
@@ -25,6 +25,8 @@ export interface ProfileLine {
 
 export interface ProfileSummary {
   totalMs: number;
+  /** Samples not idle: the CPU time the process used. Shares below are of this. */
+  activeMs: number;
   selfTop: ProfileLine[];
   inclusiveTop: ProfileLine[];
   byPackage: ProfileLine[];
@@ -58,6 +60,9 @@ export function summarizeProfile(file: string, top = 20): ProfileSummary {
   const self = new Map<number, number>();
   p.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000));
   const totalMs = [...self.values()].reduce((a, b) => a + b, 0);
+  let idleMs = 0;
+  for (const [id, ms] of self) if (byId.get(id)!.callFrame.functionName === '(idle)') idleMs += ms;
+  const activeMs = totalMs - idleMs;
   const key = (n: ProfileNode) => `${n.callFrame.functionName || '(anonymous)'}|${shortUrl(n.callFrame.url, n.callFrame.lineNumber)}`;
   const selfBy = new Map<string, number>();
   const pkgBy = new Map<string, number>();
@@ -92,12 +97,13 @@ export function summarizeProfile(file: string, top = 20): ProfileSummary {
   walk(root, new Set());
   const lines = (m: Map<string, number>, n: number) =>
     [...m.entries()]
+      .filter(([k]) => !k.startsWith('(idle)'))
       .sort((a, b) => b[1] - a[1])
       .slice(0, n)
       .map(([k, ms]) => {
         const [name, where] = k.split('|');
-        return { name: name!, where: where ?? '', ms: Math.round(ms), percent: Math.round((ms / totalMs) * 1000) / 10 };
+        return { name: name!, where: where ?? '', ms: Math.round(ms), percent: Math.round((ms / activeMs) * 1000) / 10 };
       });
   incl.delete(key(root));
-  return { totalMs: Math.round(totalMs), selfTop: lines(selfBy, top), inclusiveTop: lines(incl, top), byPackage: lines(pkgBy, 15) };
+  return { totalMs: Math.round(totalMs), activeMs: Math.round(activeMs), selfTop: lines(selfBy, top), inclusiveTop: lines(incl, top), byPackage: lines(pkgBy, 15) };
 }

@@ -3,7 +3,8 @@
 // @fastify/reply-from itself builds for an array `base` (round robin; a dead upstream is never
 // removed). @fastify/http-proxy 11.6 rejects an array `upstream` (its destination check parses it
 // as one URL), so the pool is handed to reply-from through the `undici` option instead.
-//   node --import tsx benchmarks/failover/vanillaProxy.ts --port 8080 --upstream http://127.0.0.1:8001,http://127.0.0.1:8002
+// Plain JavaScript, no loader: the baseline runs exactly as a user would run it.
+//   node benchmarks/failover/vanillaProxy.mjs --port 8080 --upstream http://127.0.0.1:8001,http://127.0.0.1:8002
 import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
 import proxy from '@fastify/http-proxy';
@@ -18,8 +19,8 @@ if (upstreams.length === 0 || values.port === undefined) {
 
 const app = Fastify({ logger: false });
 await app.register(proxy, {
-  upstream: upstreams[0]!,
-  ...(upstreams.length > 1 ? { undici: new BalancedPool(upstreams) as never } : {}),
+  upstream: upstreams[0],
+  ...(upstreams.length > 1 ? { undici: new BalancedPool(upstreams) } : {}),
 });
 await app.listen({ port: Number(values.port), host: values.host ?? '127.0.0.1' });
 process.stdout.write(`vanilla @fastify/http-proxy on ${values.port} → ${upstreams.join(', ')}\n`);

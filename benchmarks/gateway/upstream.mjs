@@ -1,6 +1,6 @@
 // The upstream of the proxy benchmark: plain node:http answering every request with 1 KiB
 // (200, text/plain, keep-alive). The same process serves every target, directly or behind a proxy.
-//   node --import tsx benchmarks/gateway/upstream.ts --port 9000
+//   node benchmarks/gateway/upstream.mjs --port 9000
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 
