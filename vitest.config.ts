@@ -9,5 +9,7 @@ export default defineConfig({
     pool: 'forks',
     // Two cores: more workers only add scheduling noise to timing-sensitive failover tests.
     maxWorkers: 2,
+    // The JSON report lets .ci/run print a plain 'N passed, N failed' line.
+    reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
   },
 });
