@@ -296,7 +296,7 @@ try {
     const md: string[] = [
       '# Where the proxies spend their time',
       '',
-      `\`tsx benchmarks/gateway.ts --profile${values.targets ? ` --targets ${values.targets}` : ''}\` on ${formatMachine(machine)}, ${new Date().toISOString()}: each proxy ran under \`node --cpu-prof\` from start to SIGTERM. Shares are of the CPU time the proxy used (idle samples left out); "CPU per request" divides it by the requests the proxy served (warm-up included).`,
+      `\`tsx benchmarks/gateway.ts --profile${values.targets ? ` --targets ${values.targets}` : ''}\` on ${formatMachine(machine)}, ${new Date().toISOString()}, gateway at ${describeRevision(measured)}: each proxy ran under \`node --cpu-prof\` from start to SIGTERM. Shares are of the CPU time the proxy used (idle samples left out); "CPU per request" divides it by the requests the proxy served (warm-up included).`,
       '',
     ];
     for (const { name, summary: p, requests } of profiles) {

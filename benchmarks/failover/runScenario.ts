@@ -60,7 +60,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
       cookies,
       durationSec: o.durationSec,
       logins: DEMO_LOGINS,
-      onSecond: o.onSecond,
+      ...(o.onSecond ? { onSecond: o.onSecond } : {}),
       onStart: (startedAt) => {
         for (const e of o.events) {
           timers.push(
