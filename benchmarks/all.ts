@@ -36,7 +36,7 @@ const STEPS: Step[] = [
   // 3 interleaved rounds of 1.5 s per operation: ~70 s.
   { name: 'store', args: [], env: { PHASE_MS: quick ? '1000' : '1500', ROUNDS: quick ? '2' : '3' } },
   { name: 'gateway', args: ['--duration', quick ? '5' : '8', '--warmup', '2'] },
-  // 3 systems × (start + 8 s warm-up + 60 s + stop): ~4 minutes.
+  // 4 systems × (start + 8 s warm-up + 60 s + stop): ~5 minutes.
   { name: 'failover', args: quick ? ['--duration', '30', '--warmup', '4'] : ['--duration', '60', '--warmup', '8'] },
 ];
 const only = values.only?.split(',').map((s) => s.trim());

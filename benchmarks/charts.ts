@@ -68,8 +68,9 @@ export function renderFailoverCharts(jsonFile = join(RESULTS_DIR, 'failover.json
     series: runs.map((r) => ({ name: r.system.short, points: r.seconds.map((s) => [s.t + 0.5, s.p99Ms] as const) })),
     events,
   });
-  // A burst of errors within one second is a single point between gaps: drawn bigger than lineChart's dots.
-  const failedDots = failed.replaceAll(' r="2" ', ' r="4" ');
+  // A burst of errors within one second is a single point between gaps: drawn bigger than lineChart's
+  // dots, the first series' (webtier, blue) biggest so that another system's dot on it leaves a ring.
+  const failedDots = failed.replaceAll(' r="2" fill="#1f77b4"', ' r="7" fill="#1f77b4"').replaceAll(' r="2" ', ' r="4" ');
   return [write('failover-rps.svg', rps), write('failover-errors.svg', failedDots), write('failover-p99.svg', p99)];
 }
 

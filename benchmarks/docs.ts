@@ -21,7 +21,7 @@ const SECTIONS: Section[] = [
     name: 'failover',
     title: 'Failover: logged-in users through node failures',
     command: 'npm run bench:failover',
-    intro: 'The promise of webtier: users stay logged in and their requests keep succeeding while memcached and webmail nodes are killed, restarted empty and frozen. Compared with the same web tier on connect-memjs, and behind a vanilla @fastify/http-proxy.',
+    intro: 'The promise of webtier: users stay logged in and their requests keep succeeding while memcached and webmail nodes are killed, restarted empty and frozen. Compared with the same web tier on connect-memjs (with and without memjs failover), and behind a vanilla @fastify/http-proxy.',
   },
   {
     name: 'gateway',
@@ -79,6 +79,9 @@ export function writeDocs(): string {
   parts.push('## Contents', '', ...present.map((s) => `- [${s.title}](#${s.title.toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')})`), '');
   for (const s of present) {
     parts.push(`## ${s.title}`, '', `${s.intro} Command: \`${s.command}\`.`, '', embed(readFileSync(join(RESULTS_DIR, `${s.name}.md`), 'utf8')), '');
+    if (s.name === 'gateway' && existsSync(join(RESULTS_DIR, 'gateway-profile.md'))) {
+      parts.push('Where the proxies spend their CPU time (`tsx benchmarks/gateway.ts --profile`): [benchmarks/results/gateway-profile.md](../benchmarks/results/gateway-profile.md).', '');
+    }
   }
   mkdirSync(dirname(DOCS_FILE), { recursive: true });
   writeFileSync(DOCS_FILE, `${parts.join('\n').replace(/\n{3,}/g, '\n\n').trim()}\n`);

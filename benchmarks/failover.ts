@@ -134,8 +134,18 @@ const recoveryCell = (rec: Recovery | undefined): string => {
 };
 const recoveryRows: Cell[][] = measured.map((e, i) => [e.atSec, e.label, ...runs.map((r) => recoveryCell(r.recoveries[i]))]);
 
+// What failed, by request and answer: explains the error counts (which status, which request).
+const failureHeaders = ['system', 'request → answer', 'count'];
+const failureRows: Cell[][] = runs.flatMap((r) =>
+  Object.entries(r.statuses)
+    .filter(([what]) => !what.endsWith(' 200'))
+    .sort((a, b) => b[1] - a[1])
+    .map(([what, n]) => [r.system.label, what.replace(/ (\d{3})$/, ' → $1'), formatInteger(n)]),
+);
+
 printTable(headers, rows, `Failover: ${durationSec} s per system, ${connections} logged-in users`);
 printTable(recoveryHeaders, recoveryRows, 'Time to recover after each event (errors and lost sessions until the next event)');
+if (failureRows.length > 0) printTable(failureHeaders, failureRows, 'What failed');
 
 const totalSec = Math.round((Date.now() - t0) / 1000);
 const md = [
@@ -160,6 +170,12 @@ const md = [
   'Seconds from the event to the first whole second with successful req/s back to at least 90 % of the median of the 5 seconds before the event, no error and no lost session (0 s: no second was degraded; "not recovered": not before the next event or the end of the run). In brackets: errors and lost sessions between the event and the next one.',
   '',
   markdownTable(recoveryHeaders, recoveryRows),
+  '',
+  '## What failed',
+  '',
+  'Every answer other than 200, by request, and every socket error. 401: the session was gone ("login required"); 500: the webmail node failed the request (its session store failed); 502: the proxy lost the connection to the webmail node while the request was on it; 503: the proxy had no webmail node to send the request to; 504: a webmail node did not answer in time.',
+  '',
+  failureRows.length > 0 ? markdownTable(failureHeaders, failureRows) : 'Nothing failed.',
   '',
   ...(smoke ? [] : ['![successful requests per second](failover-rps.svg)', '', '![failed requests per second](failover-errors.svg)', '', '![p99 latency](failover-p99.svg)', '']),
 ].join('\n');

@@ -60,7 +60,7 @@ export const SYSTEMS: readonly SystemSpec[] = [
 ];
 
 /** What `--systems` selects when not given. */
-export const DEFAULT_SYSTEMS = ['webtier', 'connect-memjs', 'vanilla-proxy'] as const;
+export const DEFAULT_SYSTEMS = ['webtier', 'connect-memjs', 'connect-memjs-failover', 'vanilla-proxy'] as const;
 
 export function systemById(id: string): SystemSpec {
   const s = SYSTEMS.find((x) => x.id === id);
