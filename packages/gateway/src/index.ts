@@ -2,9 +2,9 @@
  * @webtier/gateway: a reverse proxy for groupware web tiers (webmail, ActiveSync, assets) on
  * fastify + undici, with Envoy's vocabulary: listeners → routes → clusters → endpoints.
  */
-export { createGateway, startGateway, type CreateGatewayOptions, type RunningGateway } from './server.js';
+export { createGateway, startGateway, type CreateGatewayOptions, type GatewayConfigSource, type RunningGateway } from './server.js';
 export { webtierGateway, type WebtierGatewayOptions } from './plugin.js';
-export { loadConfig, parseConfig, formatPath } from './config/load.js';
+export { loadConfig, parseConfig, validateConfig, formatPath } from './config/load.js';
 export {
   GatewayConfigSchema,
   DEFAULT_RETRY,

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { parseConfig } from './config/load.js';
+import { loadConfig, parseConfig } from './config/load.js';
 import type { GatewayConfig, GatewayConfigInput } from './config/schema.js';
 import { GatewayRuntime } from './Gateway.js';
 import { Forwarder, type RequestInfo } from './proxy/Forwarder.js';
@@ -7,7 +7,8 @@ import { createWebSocketProxy } from './proxy/WebSocketProxy.js';
 
 /** Options of the webtierGateway fastify plugin: a config (validated here) or a runtime to share. */
 export interface WebtierGatewayOptions {
-  config?: GatewayConfig | GatewayConfigInput;
+  /** A config object or the path of a YAML/JSON file. */
+  config?: GatewayConfig | GatewayConfigInput | string;
   runtime?: GatewayRuntime;
   /** Start active health checks when the plugin loads. @default true */
   startHealthChecks?: boolean;
@@ -44,7 +45,8 @@ export const webtierGateway: FastifyPluginAsync<WebtierGatewayOptions> = async (
   let runtime = opts.runtime;
   if (!runtime) {
     if (!opts.config) throw new TypeError('webtierGateway: pass { config } or { runtime }');
-    runtime = new GatewayRuntime(Object.isFrozen(opts.config) ? (opts.config as GatewayConfig) : parseConfig(opts.config));
+    const c = opts.config;
+    runtime = new GatewayRuntime(typeof c === 'string' ? loadConfig(c) : Object.isFrozen(c) ? (c as GatewayConfig) : parseConfig(c));
   }
   const rt = runtime;
   rt.log = fastify.log;

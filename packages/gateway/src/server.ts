@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { createAdminServer } from './admin/AdminServer.js';
-import { parseConfig } from './config/load.js';
+import { loadConfig, parseConfig } from './config/load.js';
 import type { GatewayConfig, GatewayConfigInput } from './config/schema.js';
 import { GatewayRuntime } from './Gateway.js';
 import { LogStream } from './LogStream.js';
@@ -21,15 +21,20 @@ export interface CreateGatewayOptions {
   loggerInstance?: FastifyBaseLogger;
 }
 
-function toConfig(config: GatewayConfig | GatewayConfigInput): GatewayConfig {
+/** A config object (validated here unless already parsed and frozen) or the path of a YAML/JSON file. */
+export type GatewayConfigSource = GatewayConfig | GatewayConfigInput | string;
+
+function toConfig(config: GatewayConfigSource): GatewayConfig {
+  if (typeof config === 'string') return loadConfig(config);
   return Object.isFrozen(config) ? (config as GatewayConfig) : parseConfig(config);
 }
 
 /**
  * Builds the public fastify instance of a gateway (not listening yet; `app.gateway` is the
- * runtime). Validates the config (GW_ERR_BAD_CONFIG) unless it is already a parsed, frozen one.
+ * runtime). Takes a config object or a YAML/JSON file path (GW_ERR_CONFIG_READ); validates the
+ * config (GW_ERR_BAD_CONFIG) unless it is already a parsed, frozen one.
  */
-export async function createGateway(config: GatewayConfig | GatewayConfigInput, options: CreateGatewayOptions = {}): Promise<FastifyInstance> {
+export async function createGateway(config: GatewayConfigSource, options: CreateGatewayOptions = {}): Promise<FastifyInstance> {
   const cfg = toConfig(config);
   const runtime = new GatewayRuntime(cfg);
   const logStream = options.loggerInstance ? undefined : new LogStream();
@@ -62,7 +67,7 @@ export interface RunningGateway {
   urls: string[];
   adminUrl: string | undefined;
   /** Applies a new config without dropping connections (listeners/admin addresses stay). Throws GW_ERR_BAD_CONFIG and keeps the old one. */
-  reload(config: GatewayConfig | GatewayConfigInput): { added: string[]; removed: string[] };
+  reload(config: GatewayConfigSource): { added: string[]; removed: string[] };
   /** Stops accepting, lets in-flight requests finish for up to drainTimeoutMs, then closes everything. Resolves true when nothing had to be cut. */
   close(drainTimeoutMs?: number): Promise<boolean>;
 }
@@ -73,7 +78,7 @@ function urlOf(host: string, server: Server): string {
 }
 
 /** createGateway, then listen on every listener and on the admin listener. */
-export async function startGateway(config: GatewayConfig | GatewayConfigInput, options: CreateGatewayOptions = {}): Promise<RunningGateway> {
+export async function startGateway(config: GatewayConfigSource, options: CreateGatewayOptions = {}): Promise<RunningGateway> {
   const cfg = toConfig(config);
   const app = await createGateway(cfg, options);
   const runtime = app.gateway;

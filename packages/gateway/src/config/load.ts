@@ -94,6 +94,20 @@ export function parseConfig(input: unknown, source?: string): GatewayConfig {
   return deepFreeze(result.data);
 }
 
+/**
+ * Checks a config object without throwing: every problem with its path
+ * (`clusters.webmail.endpoints[1].weight: expected a positive integer`), or `[]` when it is valid.
+ */
+export function validateConfig(input: unknown): ConfigProblem[] {
+  try {
+    parseConfig(input);
+    return [];
+  } catch (err) {
+    if ((err as { code?: string }).code === GatewayErrorCodes.BAD_CONFIG) return [...(err as GatewayConfigError).problems];
+    throw err;
+  }
+}
+
 /** Reads a YAML (.yaml/.yml, also the fallback) or JSON (.json) file and validates it with parseConfig. */
 export function loadConfig(file: string): GatewayConfig {
   let text: string;
