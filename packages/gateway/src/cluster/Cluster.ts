@@ -33,8 +33,10 @@ export interface Selection {
  * drained endpoints never get new requests; the highest-priority group that has a healthy
  * endpoint takes the traffic (with `preempt: false` traffic stays on the group it moved to while
  * that group stays healthy); `backup` endpoints only when no other is healthy; below
- * `healthyPanicThreshold` percent healthy (but at least one) every non-drained endpoint is a
- * candidate. With no healthy endpoint there is no pick (503).
+ * `healthyPanicThreshold` percent healthy (but at least one) every non-drained primary is a
+ * candidate. With no healthy endpoint at all (and a threshold above 0), panic routes to every
+ * non-drained endpoint that passes its active health check, outlier-ejected ones included; only
+ * when none passes active checks (or all are drained) is there no pick (503).
  */
 export class Cluster {
   readonly name: string;
@@ -81,7 +83,12 @@ export class Cluster {
       const group = this.priorityGroup(primaries.filter((e) => e.healthy), exclude);
       if (group.length > 0) return { candidates: group, panic: false };
     }
-    return { candidates: this.endpoints.filter((e) => e.backup && !e.drained && e.healthy && usable(e)), panic: false };
+    const backups = this.endpoints.filter((e) => e.backup && !e.drained && e.healthy);
+    if (backups.length > 0 || healthyPrimaries > 0 || this.config.healthyPanicThreshold === 0) return { candidates: backups.filter(usable), panic: false };
+    // 0% healthy is below any panic threshold: passive ejection alone must not empty the cluster (it 503'd
+    // everyone while ejected endpoints could serve); only failing active checks (or drain) leave nothing (503).
+    const alive = this.endpoints.filter((e) => !e.drained && e.activeHealthy);
+    return { candidates: alive.filter(usable), panic: alive.length > 0 };
   }
 
   private priorityGroup(healthy: Endpoint[], exclude?: ReadonlySet<Endpoint>): Endpoint[] {

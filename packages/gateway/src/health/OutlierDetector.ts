@@ -11,7 +11,8 @@ export type EjectionListener = (endpoint: Endpoint, ejectionMs: number, reason: 
  * Passive health (Envoy's outlier detection): consecutive gateway failures (connect failure,
  * reset, timeout) or consecutive 5xx answers eject an endpoint for baseEjectionTimeMs × the number
  * of times it was ejected (capped at maxEjectionTimeMs). At most maxEjectionPercent of the cluster
- * (at least one endpoint) is ejected at a time. Ejection ends by time; an endpoint that stayed in
+ * (at least one endpoint) is ejected at a time, never the last endpoint that is neither ejected nor
+ * drained. Ejection ends by time; an endpoint that stayed in
  * for maxEjectionTimeMs starts again from one ejection.
  */
 export class OutlierDetector {
@@ -44,6 +45,8 @@ export class OutlierDetector {
     if (this.config.maxEjectionPercent === 0) return;
     const ejectedNow = this.endpoints.filter((x) => x.ejected).length;
     if (ejectedNow >= maxEjected) return;
+    // Never the last endpoint still in rotation: the Math.max(1, …) floor let a small cluster go to zero (503 for all).
+    if (!this.endpoints.some((x) => x !== e && !x.ejected && !x.drained)) return;
     const lastEnd = this.lastEjectionEnd.get(e);
     if (lastEnd !== undefined && now - lastEnd > this.config.maxEjectionTimeMs) e.ejections = 0;
     e.ejections++;

@@ -1,0 +1,102 @@
+import { createServer as createNetServer } from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { RunningGateway } from '../src/index.js';
+import { startUpstream, waitFor, type TestUpstream } from './support/upstreams.js';
+import { gatewayFor, get } from './support/gateway.js';
+
+// Regressions found by the failover benchmark (issue 6), one describe per fix.
+
+const cleanup: Array<() => Promise<unknown>> = [];
+afterAll(async () => {
+  for (const c of cleanup.reverse()) await c().catch(() => undefined);
+});
+
+async function upstreams(...names: string[]): Promise<TestUpstream[]> {
+  const ups = await Promise.all(names.map((n) => startUpstream(n)));
+  cleanup.push(() => Promise.all(ups.map((u) => u.close())));
+  return ups;
+}
+
+async function gateway(config: Parameters<typeof gatewayFor>[0]): Promise<RunningGateway> {
+  const g = await gatewayFor(config);
+  cleanup.push(() => g.close(500));
+  return g;
+}
+
+async function closedPort(): Promise<number> {
+  const s = createNetServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as { port: number };
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+const endpointOf = (g: RunningGateway, url: string) => g.runtime.state.clusters.get('c')!.cluster.endpoints.find((e) => e.url === url)!;
+const who = async (g: RunningGateway) => {
+  const res = await get(`${g.urls[0]}/x`);
+  return res.headers.get('x-upstream') ?? `status ${res.status}`;
+};
+
+describe('panic routing at 0% healthy', () => {
+  it('one endpoint dead (active check), the other outlier-ejected for 500s: the ejected one still gets the traffic, not 503', async () => {
+    const [b] = await upstreams('b');
+    const dead = `http://127.0.0.1:${await closedPort()}`;
+    const g = await gateway({
+      routes: [{ match: { prefix: '/' }, cluster: 'c' }],
+      clusters: {
+        c: {
+          endpoints: [{ url: dead }, { url: b!.url }],
+          healthCheck: { intervalMs: 100, timeoutMs: 80, healthyThreshold: 1, unhealthyThreshold: 1 },
+          outlierDetection: { consecutive5xx: 3, consecutiveGatewayFailures: 0, baseEjectionTimeMs: 60_000, maxEjectionPercent: 50 },
+        },
+      },
+    });
+    await waitFor(() => !endpointOf(g, dead).activeHealthy, 3000, 'dead endpoint fails its checks');
+    b!.forceStatus = 500;
+    for (let i = 0; i < 10 && !endpointOf(g, b!.url).ejected; i++) await who(g);
+    // The dead one is not ejected (no traffic reached it), so ejecting b is allowed: 0% healthy.
+    expect(endpointOf(g, b!.url).ejected).toBe(true);
+    b!.forceStatus = undefined;
+    for (let i = 0; i < 10; i++) expect(await who(g)).toBe('b');
+    expect(g.runtime.status().clusters[0]).toMatchObject({ panic: true, healthyEndpoints: 0 });
+  });
+
+  it('outlier detection never ejects the last endpoint in rotation, even at maxEjectionPercent 100', async () => {
+    const [a, b] = await upstreams('a', 'b');
+    const g = await gateway({
+      routes: [{ match: { prefix: '/' }, cluster: 'c' }],
+      clusters: { c: { endpoints: [{ url: a!.url }, { url: b!.url }], outlierDetection: { consecutive5xx: 2, baseEjectionTimeMs: 60_000, maxEjectionPercent: 100 } } },
+    });
+    a!.forceStatus = 500;
+    b!.forceStatus = 500;
+    for (let i = 0; i < 12; i++) await who(g);
+    const ejected = [endpointOf(g, a!.url), endpointOf(g, b!.url)].filter((e) => e.ejected);
+    expect(ejected).toHaveLength(1);
+    // A single-endpoint cluster is never ejected either.
+    const [solo] = await upstreams('solo');
+    solo!.forceStatus = 500;
+    const g1 = await gateway({ routes: [{ match: { prefix: '/' }, cluster: 'c' }], clusters: { c: { endpoints: [{ url: solo!.url }], outlierDetection: { consecutive5xx: 2 } } } });
+    for (let i = 0; i < 6; i++) expect((await get(`${g1.urls[0]}/x`)).status).toBe(500);
+    expect(endpointOf(g1, solo!.url).ejected).toBe(false);
+  });
+
+  it('still 503 GW_ERR_NO_HEALTHY_UPSTREAM when no endpoint passes its active check, or all are drained', async () => {
+    const [a, b] = await upstreams('a', 'b');
+    const g = await gateway({
+      routes: [{ match: { prefix: '/' }, cluster: 'c' }],
+      clusters: { c: { endpoints: [{ url: a!.url }, { url: b!.url }], healthCheck: { intervalMs: 100, timeoutMs: 80, healthyThreshold: 1, unhealthyThreshold: 1 } } },
+    });
+    g.runtime.setDrained('c', a!.url, true);
+    g.runtime.setDrained('c', b!.url, true);
+    let res = await get(`${g.urls[0]}/x`);
+    expect([res.status, JSON.parse(res.text).code]).toEqual([503, 'GW_ERR_NO_HEALTHY_UPSTREAM']);
+    g.runtime.setDrained('c', a!.url, false);
+    g.runtime.setDrained('c', b!.url, false);
+    a!.healthy = false;
+    b!.healthy = false;
+    await waitFor(() => !endpointOf(g, a!.url).activeHealthy && !endpointOf(g, b!.url).activeHealthy, 3000, 'both fail their checks');
+    res = await get(`${g.urls[0]}/x`);
+    expect([res.status, JSON.parse(res.text).code]).toEqual([503, 'GW_ERR_NO_HEALTHY_UPSTREAM']);
+    expect(a!.hits + b!.hits).toBe(0);
+  });
+});
