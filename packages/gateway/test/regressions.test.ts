@@ -1,7 +1,7 @@
 import { createServer as createNetServer } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RunningGateway } from '../src/index.js';
-import { startUpstream, waitFor, type TestUpstream } from './support/upstreams.js';
+import { spawnUpstream, startUpstream, waitFor, type TestUpstream } from './support/upstreams.js';
 import { gatewayFor, get } from './support/gateway.js';
 
 // Regressions found by the failover benchmark (issue 6), one describe per fix.
@@ -98,5 +98,50 @@ describe('panic routing at 0% healthy', () => {
     res = await get(`${g.urls[0]}/x`);
     expect([res.status, JSON.parse(res.text).code]).toEqual([503, 'GW_ERR_NO_HEALTHY_UPSTREAM']);
     expect(a!.hits + b!.hits).toBe(0);
+  });
+});
+
+describe('in-flight idempotent requests on a killed endpoint', () => {
+  it('16 concurrent GET loops, one of two upstreams SIGKILLed mid-run: every reset GET is retried on the other (0 failed), past the retry budget', async () => {
+    const a = await spawnUpstream('a');
+    const b = await spawnUpstream('b');
+    cleanup.push(() => a.kill(), () => b.kill());
+    const g = await gateway({
+      admin: undefined,
+      routes: [{ match: { prefix: '/' }, cluster: 'c' }],
+      clusters: { c: { endpoints: [{ url: a.url }, { url: b.url }], healthCheck: { intervalMs: 250, timeoutMs: 200, healthyThreshold: 1, unhealthyThreshold: 2 } } },
+    });
+    const loops = 16;
+    const deadline = Date.now() + 20_000;
+    const failed: string[] = [];
+    const served = { a: 0, b: 0 };
+    let done = 0;
+    let killedAt = -1;
+    const loop = async () => {
+      // Bounded in count and time; the upstream holds each answer 50 ms so that requests are in flight on b when it dies.
+      for (let i = 0; i < 40 && Date.now() < deadline; i++) {
+        if (done === 160 && killedAt < 0) {
+          killedAt = done;
+          void b.kill();
+        }
+        try {
+          const res = await fetch(`${g.urls[0]}/sleep/50`, { signal: AbortSignal.timeout(10_000) });
+          const text = await res.text();
+          if (res.status !== 200) failed.push(`${res.status} ${text}`);
+          else served[(res.headers.get('x-upstream') ?? 'a') as 'a' | 'b']++;
+        } catch (err) {
+          failed.push((err as Error).message);
+        }
+        done++;
+      }
+    };
+    await Promise.all(Array.from({ length: loops }, loop));
+    expect(killedAt).toBe(160);
+    expect(done).toBeGreaterThan(400);
+    expect(served.b).toBeGreaterThan(0);
+    expect(failed).toEqual([]);
+    // The resets were retried (more than the budget's minimum of 3 concurrent retries would allow at once).
+    const retries = await g.runtime.metrics.registry.getSingleMetricAsString('gateway_retries_total');
+    expect(retries).toMatch(/reason="reset"\} [1-9]/);
   });
 });

@@ -361,8 +361,7 @@ export class Forwarder {
         cs.outlier.record(endpoint, 'gateway-failure');
         this.runtime.metrics.upstreamError(cs.cluster.name, endpoint.address, kind);
         request.log.warn({ cluster: cs.cluster.name, endpoint: endpoint.address, kind, code: (err as { code?: string }).code, attempt: tried.size }, 'upstream attempt failed');
-        if (this.mayRetry(kind, method, replayable, route, info, cs, ex.holdsRetry)) {
-          if (kind !== 'connect') ex.holdsRetry = true;
+        if (this.mayRetry(kind, method, replayable, route, info)) {
           info.retries++;
           this.runtime.metrics.retry(cs.cluster.name, kind);
           continue;
@@ -379,16 +378,17 @@ export class Forwarder {
     }
   }
 
-  private mayRetry(kind: FailureKind, method: string, replayable: boolean, route: ResolvedRoute, info: RequestInfo, cs: ClusterState, holdsRetry: boolean): boolean {
+  /** Whether a failed attempt is retried on another endpoint (without the retry budget, which caps 5xx retries). */
+  private mayRetry(kind: FailureKind, method: string, replayable: boolean, route: ResolvedRoute, info: RequestInfo): boolean {
     if (!replayable || info.retries >= route.retry.maxRetries) return false;
     const on = route.retry.retryOn;
-    const eligible = (kind === 'connect' && on.has('connect-failure')) || (kind === 'reset' && on.has('reset') && IDEMPOTENT.has(method));
-    if (!eligible) return false;
     // Connect failures are exempt from the budget: nothing reached an upstream, the number of
-    // endpoints bounds them, and a dead endpoint leaves the rotation after the health checks or
-    // outlier detection notice it. The budget caps retries that do load upstreams (reset, 5xx).
-    if (kind === 'connect') return true;
-    return holdsRetry || cs.budget.tryAcquire(route.retry);
+    // endpoints bounds them (each retry goes to an untried one), and a dead endpoint leaves the
+    // rotation after the health checks or outlier detection notice it.
+    if (kind === 'connect') return on.has('connect-failure');
+    // So is a reset of an idempotent request before any response byte: a SIGKILLed endpoint resets all its
+    // in-flight requests at once and the budget (min 3) turned most of those GETs into 502s.
+    return kind === 'reset' && on.has('reset') && IDEMPOTENT.has(method);
   }
 
   private failFor(reply: FastifyReply, info: RequestInfo, kind: FailureKind, cs: ClusterState, attempts: number): void {
