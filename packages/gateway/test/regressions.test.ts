@@ -1,6 +1,7 @@
 import { createServer as createNetServer } from 'node:net';
+import type { FastifyBaseLogger } from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { RunningGateway } from '../src/index.js';
+import { startGateway, type RunningGateway } from '../src/index.js';
 import { spawnUpstream, startUpstream, waitFor, type TestUpstream } from './support/upstreams.js';
 import { gatewayFor, get } from './support/gateway.js';
 
@@ -143,5 +144,46 @@ describe('in-flight idempotent requests on a killed endpoint', () => {
     // The resets were retried (more than the budget's minimum of 3 concurrent retries would allow at once).
     const retries = await g.runtime.metrics.registry.getSingleMetricAsString('gateway_retries_total');
     expect(retries).toMatch(/reason="reset"\} [1-9]/);
+  });
+});
+
+type LogLine = Record<string, unknown>;
+
+/** A fastify logger that keeps every line (with its child bindings) in `lines`. */
+function captureLogger(lines: LogLine[], bindings: LogLine = {}): FastifyBaseLogger {
+  const at = (level: string) => (obj: unknown, msg?: string) => {
+    lines.push({ level, ...bindings, ...(obj !== null && typeof obj === 'object' ? (obj as LogLine) : { msg: obj }), ...(msg !== undefined ? { msg } : {}) });
+  };
+  const noop = () => undefined;
+  return { level: 'info', fatal: at('fatal'), error: at('error'), warn: at('warn'), info: at('info'), debug: noop, trace: noop, silent: noop, child: (b: LogLine) => captureLogger(lines, { ...bindings, ...b }) } as unknown as FastifyBaseLogger;
+}
+
+describe('access log when the upstream dies mid-response', () => {
+  it('writes the access-log line (route, cluster, endpoint, status, durationMs, retries, error code), not only a warning', async () => {
+    // Headers and part of a 100,000-byte body, then a reset.
+    const midReset = createNetServer((s) =>
+      s.once('data', () => {
+        s.write('HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\npartial');
+        setTimeout(() => s.resetAndDestroy(), 50);
+      }),
+    );
+    await new Promise<void>((r) => midReset.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise((r) => midReset.close(r)));
+    const endpoint = `127.0.0.1:${(midReset.address() as { port: number }).port}`;
+    const lines: LogLine[] = [];
+    const g = await startGateway(
+      { listeners: [{ host: '127.0.0.1', port: 0 }], routes: [{ match: { prefix: '/mail/' }, cluster: 'c' }], clusters: { c: { endpoints: [{ url: `http://${endpoint}` }] } } },
+      { loggerInstance: captureLogger(lines) },
+    );
+    cleanup.push(() => g.close(500));
+    await expect(get(`${g.urls[0]}/mail/big`)).rejects.toThrow();
+    await waitFor(() => lines.some((l) => l['msg'] === 'access'), 3000, 'the access-log line');
+    const access = lines.filter((l) => l['msg'] === 'access');
+    expect(access).toHaveLength(1);
+    expect(access[0]).toMatchObject({ level: 'info', route: '/mail/', cluster: 'c', endpoint, status: 200, retries: 0, error: 'GW_ERR_UPSTREAM_RESET', url: '/mail/big' });
+    expect(access[0]!['durationMs']).toBeGreaterThanOrEqual(40);
+    expect(lines.some((l) => l['msg'] === 'upstream response body failed')).toBe(true);
+    // Counted in the request metrics too, and the gateway keeps serving.
+    expect(await g.runtime.metrics.registry.getSingleMetricAsString('gateway_requests_total')).toMatch(/cluster="c",status="200"\} 1/);
   });
 });

@@ -247,8 +247,12 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     this.endpoint!.inFlight--;
     if (this.clientGone) return;
-    // A reset mid-body after the headers went out: the client connection ends; log only.
+    // A reset mid-body after the headers went out: the client connection ends.
     this.reply.log.warn({ cluster: this.endpoint!.cluster, endpoint: this.endpoint!.address, code: (err as { code?: string }).code }, 'upstream response body failed');
+    this.info.error = classifyUpstreamError(err) === 'timeout' ? GatewayErrorCodes.UPSTREAM_TIMEOUT : GatewayErrorCodes.UPSTREAM_RESET;
+    // fastify runs onResponse (the access log, metrics) on the response's 'finish' or 'error', and a bare
+    // destroy() emits neither: such requests had no access-log line (guarded: 'error' without a listener throws).
+    if (this.res.listenerCount('error') > 0) this.res.emit('error', err);
     this.res.destroy();
   }
 }
