@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { AccessLog, type LogDestination } from './AccessLog.js';
 import { loadConfig, parseConfig } from './config/load.js';
 import type { GatewayConfig, GatewayConfigInput } from './config/schema.js';
 import { GatewayRuntime } from './Gateway.js';
@@ -12,24 +13,36 @@ export interface WebtierGatewayOptions {
   runtime?: GatewayRuntime;
   /** Start active health checks when the plugin loads. @default true */
   startHealthChecks?: boolean;
+  /**
+   * The destination the instance's pino logger writes to, when the caller made it (createGateway
+   * does): access lines are then written to it directly in pino's format. @default undefined (log.info)
+   */
+  logDestination?: LogDestination;
 }
 
 /** Methods besides fastify's defaults that groupware clients send (WebDAV/CalDAV/CardDAV). */
 export const EXTRA_HTTP_METHODS = ['PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'REPORT', 'SEARCH', 'MKCALENDAR'];
 
-/** Logger levels at which an info line (the access log) is dropped anyway: skip building it. */
-const QUIET_LEVELS = new Set(['warn', 'error', 'fatal', 'silent']);
-
-function accessLog(runtime: GatewayRuntime, enabled: boolean) {
+function accessLog(runtime: GatewayRuntime, enabled: boolean, destination: LogDestination | undefined) {
+  const lines = new AccessLog(destination);
   return (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const info = (request as unknown as { gw: RequestInfo | null }).gw;
     if (info) {
       const ms = reply.elapsedTime;
       runtime.metrics.request(info.route, info.cluster, reply.statusCode, ms / 1000);
-      if (enabled && !QUIET_LEVELS.has(request.log.level)) {
-        const line: Record<string, unknown> = { route: info.route, cluster: info.cluster, endpoint: info.endpoint, method: request.raw.method, url: request.raw.url, status: reply.statusCode, durationMs: Math.round(ms * 10) / 10, retries: info.retries, requestId: info.requestId };
-        if (info.error) line['error'] = info.error;
-        request.log.info(line, 'access');
+      if (enabled) {
+        lines.write(request.log, {
+          route: info.route,
+          cluster: info.cluster,
+          endpoint: info.endpoint,
+          method: request.raw.method,
+          url: request.raw.url,
+          status: reply.statusCode,
+          durationMs: Math.round(ms * 10) / 10,
+          retries: info.retries,
+          requestId: info.requestId,
+          error: info.error,
+        });
       }
     }
     done();
@@ -59,7 +72,7 @@ export const webtierGateway: FastifyPluginAsync<WebtierGatewayOptions> = async (
     if (rt.draining) reply.header('connection', 'close');
     done();
   });
-  fastify.addHook('onResponse', accessLog(rt, rt.state.config.accessLog));
+  fastify.addHook('onResponse', accessLog(rt, rt.state.config.accessLog, opts.logDestination));
   // Leftovers (client errors from fastify itself, bugs): 4xx stay 4xx, nothing becomes a 500.
   fastify.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 502;

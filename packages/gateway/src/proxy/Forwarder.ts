@@ -248,7 +248,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.endpoint!.inFlight--;
     if (this.clientGone) return;
     // A reset mid-body after the headers went out: the client connection ends.
-    this.reply.log.warn({ cluster: this.endpoint!.cluster, endpoint: this.endpoint!.address, code: (err as { code?: string }).code }, 'upstream response body failed');
+    this.reply.log.warn({ cluster: this.endpoint!.cluster, endpoint: this.endpoint!.address, code: (err as { code?: string }).code, requestId: this.info.requestId }, 'upstream response body failed');
     this.info.error = classifyUpstreamError(err) === 'timeout' ? GatewayErrorCodes.UPSTREAM_TIMEOUT : GatewayErrorCodes.UPSTREAM_RESET;
     // fastify runs onResponse (the access log, metrics) on the response's 'finish' or 'error', and a bare
     // destroy() emits neither: such requests had no access-log line (guarded: 'error' without a listener throws).
@@ -364,7 +364,7 @@ export class Forwarder {
         lastFailure = kind;
         cs.outlier.record(endpoint, 'gateway-failure');
         this.runtime.metrics.upstreamError(cs.cluster.name, endpoint.address, kind);
-        request.log.warn({ cluster: cs.cluster.name, endpoint: endpoint.address, kind, code: (err as { code?: string }).code, attempt: tried.size }, 'upstream attempt failed');
+        request.log.warn({ cluster: cs.cluster.name, endpoint: endpoint.address, kind, code: (err as { code?: string }).code, attempt: tried.size, requestId: info.requestId }, 'upstream attempt failed');
         if (this.mayRetry(kind, method, replayable, route, info)) {
           info.retries++;
           this.runtime.metrics.retry(cs.cluster.name, kind);
