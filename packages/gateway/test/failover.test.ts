@@ -11,7 +11,7 @@ afterAll(async () => {
 interface Outcome {
   method: string;
   status: number;
-  code?: string;
+  code?: string | undefined;
   upstream?: string | null;
 }
 

@@ -57,7 +57,7 @@ export async function startUpstream(name: string, handler?: Handler, port = 0): 
       const sleep = /\/sleep\/(\d+)/.exec(req.url ?? '');
       const echo = () => {
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ name, method: req.method, url: req.url, headers: req.headers, body } satisfies Echo));
+        res.end(JSON.stringify({ name, method: req.method ?? '', url: req.url ?? '', headers: req.headers, body } satisfies Echo));
       };
       if (sleep) setTimeout(echo, Number(sleep[1]));
       else echo();
