@@ -90,7 +90,7 @@ export const RetryPolicySchema = z
     retryOn: z.array(z.enum(RETRY_ON, { error: `expected one of ${RETRY_ON.join(', ')}` })).optional(),
     /** Request bodies up to this size are buffered so that they can be replayed on another endpoint. @default 1048576 */
     maxBufferedBodyBytes: nonNegativeInt.optional(),
-    /** Retries in flight may be at most this percentage of requests in flight (Envoy's retry budget; connect-failure retries are exempt). @default 20 */
+    /** Retries in flight may be at most this percentage of requests in flight (Envoy's retry budget; connect-failure retries, and retries of idempotent requests reset before any response byte, are exempt: they are bounded by maxRetries and the endpoints not yet tried). @default 20 */
     budgetPercent: percent.optional(),
     /** Retries in flight always allowed regardless of the budget. @default 3 */
     minRetryConcurrency: nonNegativeInt.optional(),
@@ -203,7 +203,7 @@ export const ClusterSchema = z
     /** Active health checks; without it endpoints count as healthy unless ejected. */
     healthCheck: HealthCheckSchema.optional(),
     outlierDetection: OutlierDetectionSchema.prefault({}),
-    /** Below this percentage of healthy endpoints, all (non-drained) endpoints get traffic. @default 50 */
+    /** Below this percentage of healthy endpoints, all (non-drained) endpoints get traffic; at 0 % healthy, every non-drained endpoint that passes its active check, outlier-ejected ones included (503 only when none does). 0 turns panic off. @default 50 */
     healthyPanicThreshold: percent.default(50),
     /** Move traffic back to a higher-priority group when it recovers. @default true */
     preempt: z.boolean().default(true),
