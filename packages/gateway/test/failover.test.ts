@@ -1,12 +1,9 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import { spawnUpstream, startUpstream, type ChildUpstream, type TestUpstream } from './support/upstreams.js';
-import { gatewayFor } from './support/gateway.js';
+import { describe, expect, it } from 'vitest';
+import { spawnUpstream, startUpstream, type ChildUpstream } from './support/upstreams.js';
+import { gatewayFor, testScope } from './support/gateway.js';
 import type { RunningGateway } from '../src/index.js';
 
-const cleanup: Array<() => Promise<unknown>> = [];
-afterAll(async () => {
-  for (const c of cleanup.reverse()) await c().catch(() => undefined);
-});
+const { defer } = testScope();
 
 interface Outcome {
   method: string;
@@ -30,9 +27,9 @@ async function send(url: string, method: 'GET' | 'POST', i: number): Promise<Out
 describe('failover', () => {
   it('a refused POST is retried on a different endpoint (never 502)', async () => {
     const live = await startUpstream('live');
-    cleanup.push(() => live.close());
+    defer(() => live.close());
     const gw = await gatewayFor({ admin: undefined, routes: [{ match: { prefix: '/' }, cluster: 'c' }], clusters: { c: { endpoints: [{ url: 'http://127.0.0.1:1' }, { url: live.url }], outlierDetection: { consecutiveGatewayFailures: 0, consecutive5xx: 0 } } } });
-    cleanup.push(() => gw.close(500));
+    defer(() => gw.close(500));
     const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => send(`${gw.urls[0]}/form`, 'POST', i)));
     expect(outcomes.filter((o) => o.status !== 200)).toEqual([]);
     expect(outcomes.every((o) => o.upstream === 'live')).toBe(true);
@@ -44,13 +41,13 @@ describe('failover', () => {
   it('kill one of two endpoints under concurrent load: 0 failed GETs, 0 failed POSTs whose connection was refused', async () => {
     const a: ChildUpstream = await spawnUpstream('a');
     const b: ChildUpstream = await spawnUpstream('b');
-    cleanup.push(() => a.kill(), () => b.kill());
+    defer(() => a.kill(), () => b.kill());
     const gw: RunningGateway = await gatewayFor({
       admin: undefined,
       routes: [{ match: { prefix: '/' }, cluster: 'web' }],
       clusters: { web: { endpoints: [{ url: a.url }, { url: b.url }], healthCheck: { intervalMs: 250, timeoutMs: 200, healthyThreshold: 1, unhealthyThreshold: 2 } } },
     });
-    cleanup.push(() => gw.close(1000));
+    defer(() => gw.close(1000));
     const url = `${gw.urls[0]}/load`;
     const total = 1200;
     const concurrency = 8;

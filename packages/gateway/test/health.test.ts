@@ -1,24 +1,9 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunningGateway } from '../src/index.js';
-import { startUpstream, waitFor, type TestUpstream } from './support/upstreams.js';
-import { gatewayFor, get } from './support/gateway.js';
+import { waitFor, type TestUpstream } from './support/upstreams.js';
+import { get, testScope } from './support/gateway.js';
 
-const cleanup: Array<() => Promise<unknown>> = [];
-afterAll(async () => {
-  for (const c of cleanup.reverse()) await c().catch(() => undefined);
-});
-
-async function upstreams(...names: string[]): Promise<TestUpstream[]> {
-  const ups = await Promise.all(names.map((n) => startUpstream(n)));
-  cleanup.push(() => Promise.all(ups.map((u) => u.close())));
-  return ups;
-}
-
-async function gateway(config: Parameters<typeof gatewayFor>[0]): Promise<RunningGateway> {
-  const g = await gatewayFor(config);
-  cleanup.push(() => g.close(500));
-  return g;
-}
+const { upstreams, gateway } = testScope();
 
 async function who(g: RunningGateway, path = '/x'): Promise<string> {
   const res = await get(`${g.urls[0]}${path}`);

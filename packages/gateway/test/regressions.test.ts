@@ -1,28 +1,13 @@
 import { createServer as createNetServer } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startGateway, type RunningGateway } from '../src/index.js';
-import { spawnUpstream, startUpstream, waitFor, type TestUpstream } from './support/upstreams.js';
-import { gatewayFor, get } from './support/gateway.js';
+import { spawnUpstream, waitFor } from './support/upstreams.js';
+import { get, testScope } from './support/gateway.js';
 
 // Regressions found by the failover benchmark (issue 6), one describe per fix.
 
-const cleanup: Array<() => Promise<unknown>> = [];
-afterAll(async () => {
-  for (const c of cleanup.reverse()) await c().catch(() => undefined);
-});
-
-async function upstreams(...names: string[]): Promise<TestUpstream[]> {
-  const ups = await Promise.all(names.map((n) => startUpstream(n)));
-  cleanup.push(() => Promise.all(ups.map((u) => u.close())));
-  return ups;
-}
-
-async function gateway(config: Parameters<typeof gatewayFor>[0]): Promise<RunningGateway> {
-  const g = await gatewayFor(config);
-  cleanup.push(() => g.close(500));
-  return g;
-}
+const { defer, upstreams, gateway } = testScope();
 
 async function closedPort(): Promise<number> {
   const s = createNetServer();
@@ -106,7 +91,7 @@ describe('in-flight idempotent requests on a killed endpoint', () => {
   it('16 concurrent GET loops, one of two upstreams SIGKILLed mid-run: every reset GET is retried on the other (0 failed), past the retry budget', async () => {
     const a = await spawnUpstream('a');
     const b = await spawnUpstream('b');
-    cleanup.push(() => a.kill(), () => b.kill());
+    defer(() => a.kill(), () => b.kill());
     const g = await gateway({
       admin: undefined,
       routes: [{ match: { prefix: '/' }, cluster: 'c' }],
@@ -168,14 +153,14 @@ describe('access log when the upstream dies mid-response', () => {
       }),
     );
     await new Promise<void>((r) => midReset.listen(0, '127.0.0.1', r));
-    cleanup.push(() => new Promise((r) => midReset.close(r)));
+    defer(() => new Promise((r) => midReset.close(r)));
     const endpoint = `127.0.0.1:${(midReset.address() as { port: number }).port}`;
     const lines: LogLine[] = [];
     const g = await startGateway(
       { listeners: [{ host: '127.0.0.1', port: 0 }], routes: [{ match: { prefix: '/mail/' }, cluster: 'c' }], clusters: { c: { endpoints: [{ url: `http://${endpoint}` }] } } },
       { loggerInstance: captureLogger(lines) },
     );
-    cleanup.push(() => g.close(500));
+    defer(() => g.close(500));
     await expect(get(`${g.urls[0]}/mail/big`)).rejects.toThrow();
     await waitFor(() => lines.some((l) => l['msg'] === 'access'), 3000, 'the access-log line');
     const access = lines.filter((l) => l['msg'] === 'access');

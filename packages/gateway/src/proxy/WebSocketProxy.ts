@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { GatewayRuntime } from '../Gateway.js';
 import { upstreamRequestHeaders } from './headers.js';
 
