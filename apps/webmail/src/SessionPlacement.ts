@@ -1,5 +1,4 @@
 import type { Store } from 'express-session';
-import { HashRing } from '@webtier/hash-ring';
 
 /** One memcached node as the page shows it. */
 export interface NodeView {
@@ -24,74 +23,22 @@ export interface StoreView {
 
 export type NodeLabels = Readonly<Record<string, string>>;
 
-interface HealthLike {
-  node?: string;
-  address?: string;
-  id?: string;
-  state?: string;
-  status?: string;
-}
-
-/** The store's health, as a map address → state, whatever shape `health()` returns. */
+/** The store's health, as a map address → state (empty for a store without `health()`). */
 export function storeHealth(store: Store): Map<string, string> {
-  const out = new Map<string, string>();
-  const health = (store as { health?: () => unknown }).health;
-  if (typeof health !== 'function') return out;
-  const report = health.call(store) as unknown;
-  const nodes = (report as { nodes?: unknown })?.nodes ?? report;
-  if (Array.isArray(nodes)) {
-    for (const n of nodes as HealthLike[]) {
-      const address = n.address ?? n.node ?? n.id;
-      if (address) out.set(address, n.state ?? n.status ?? 'unknown');
-    }
-  } else if (nodes && typeof nodes === 'object') {
-    for (const [address, n] of Object.entries(nodes as Record<string, HealthLike | string>)) {
-      out.set(address, typeof n === 'string' ? n : (n.state ?? n.status ?? 'unknown'));
-    }
-  }
-  return out;
-}
-
-/** The placement options a ReplicatedMemcachedStore exposes as `store.options`. */
-interface PlacementOptions {
-  mode: 'ring' | 'pairs';
-  nodes: readonly string[];
-  pairs: ReadonlyArray<readonly [string, string]>;
-  replicas: number;
-  prefix: string;
-}
-
-const rings = new WeakMap<object, HashRing>();
-
-function ringOf(o: PlacementOptions): HashRing {
-  let ring = rings.get(o);
-  if (!ring) {
-    ring = new HashRing(o.mode === 'pairs' ? o.pairs.map((p) => p[0]) : [...o.nodes]);
-    rings.set(o, ring);
-  }
-  return ring;
+  const health = (store as { health?: () => Array<{ node: string; state: string }> }).health;
+  if (typeof health !== 'function') return new Map();
+  return new Map(health.call(store).map((n) => [n.node, n.state]));
 }
 
 /**
- * The session's nodes, computed the way ReplicatedMemcachedStore places keys (its Placement.ts):
- * the key is `prefix + sid`; in ring mode its copies go to the first `replicas` live nodes of the
- * ketama preference list, in pairs mode to both members of the pair whose first member owns the key.
- * Returned: the owners (where the copies belong), then any live fallback a down owner's copy went to.
- * The store exposes no placement method, so this follows its documented rules with @webtier/hash-ring.
+ * The session's nodes as ReplicatedMemcachedStore places them (`store.placement(sid)`): the owners,
+ * then any live node standing in for a down owner. Empty for a store that does not replicate
+ * (the failover benchmark runs this app on connect-memjs too).
  */
-export function sessionNodes(store: Store, sid: string, isUp: (node: string) => boolean = () => true): string[] {
-  const o = (store as { options?: Partial<PlacementOptions> }).options;
-  if (!o || (o.mode !== 'ring' && o.mode !== 'pairs') || !o.nodes || !o.pairs || !o.replicas || o.prefix === undefined) return [];
-  const options = o as PlacementOptions;
-  const key = options.prefix + sid;
-  const ring = ringOf(options);
-  if (options.mode === 'pairs') {
-    const first = ring.get(key);
-    const pair = options.pairs.find((p) => p[0] === first);
-    return pair ? [pair[0], pair[1]] : [];
-  }
-  const owners = ring.nodesFor(key, options.replicas);
-  const targets = ring.nodesFor(key, options.replicas, { skip: (n) => !isUp(n) });
+export function sessionNodes(store: Store, sid: string): string[] {
+  const placement = (store as { placement?: (sid: string) => { owners: string[]; targets: string[] } }).placement;
+  if (typeof placement !== 'function') return [];
+  const { owners, targets } = placement.call(store, sid);
   return [...owners, ...targets.filter((t) => !owners.includes(t))];
 }
 
@@ -99,7 +46,7 @@ export function describeStore(store: Store, sid: string | undefined, labels: Nod
   const health = storeHealth(store);
   const view = (address: string): NodeView => ({ address, name: labels[address] ?? address, state: health.get(address) ?? 'unknown' });
   return {
-    sessionNodes: sid ? sessionNodes(store, sid, (n) => (health.get(n) ?? 'up') === 'up').map(view) : [],
+    sessionNodes: sid ? sessionNodes(store, sid).map(view) : [],
     nodes: [...health.keys()].map(view),
   };
 }

@@ -174,6 +174,17 @@ export class ReplicatedMemcachedStore extends session.Store {
   }
 
   /**
+   * Where session `sid` lives: `owners`, the nodes its copies belong on (the preference list, or
+   * both members of its pair), and `targets`, where reads and writes go now (the live owners and,
+   * in ring mode, the live nodes standing in for down ones).
+   */
+  placement(sid: string): { owners: string[]; targets: string[] } {
+    const key = this.#key(sid);
+    const p = this.#replicator.placement;
+    return { owners: p.owners(key), targets: p.targets(key, this.#replicator.isUp) };
+  }
+
+  /**
    * Copies to `node` every session it should hold and lacks (or holds an older version of), reading
    * the keys from its peers with `lru_crawler metadump`. Runs at most `resyncRatePerSec` keys per second.
    */
