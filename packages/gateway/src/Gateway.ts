@@ -1,64 +1,35 @@
+import { readFileSync } from 'node:fs';
+import { GatewayMetrics } from './admin/metrics.js';
+import type { AdminRuntime } from './admin/AdminServer.js';
+import type { GatewayStatus } from './admin/status.js';
 import { Cluster } from './cluster/Cluster.js';
 import type { Endpoint } from './cluster/Endpoint.js';
 import { resolveRoute, type ResolvedRoute } from './config/resolve.js';
 import type { GatewayConfig } from './config/schema.js';
-import { GatewayError, GatewayErrorCodes } from './errors.js';
+import { GatewayConfigError, GatewayError, GatewayErrorCodes } from './errors.js';
 import { HealthChecker } from './health/HealthChecker.js';
 import { OutlierDetector } from './health/OutlierDetector.js';
-import { GatewayMetrics } from './admin/metrics.js';
+import { CLIENT_IP_HEADERS, TrustedProxies } from './proxy/headers.js';
 import { RetryBudget } from './proxy/RetryBudget.js';
 import { RouteTable } from './proxy/RouteTable.js';
-import { TrustedProxies } from './proxy/headers.js';
+import type { ClusterState, GatewayLogger, GatewayState, ProxyRuntime } from './proxy/state.js';
 
-/** The part of pino the runtime logs through (fastify's logger). */
-export interface GatewayLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+export type { ClusterState, GatewayLogger, GatewayState } from './proxy/state.js';
+export type { EndpointStatus, GatewayStatus } from './admin/status.js';
 
-/** A cluster with its health checker, outlier detector and retry budget. */
-export interface ClusterState {
-  readonly cluster: Cluster;
-  readonly outlier: OutlierDetector;
-  readonly health: HealthChecker | undefined;
-  readonly budget: RetryBudget;
-}
-
-/** One immutable snapshot of the routing state; a reload swaps the whole snapshot. */
-export interface GatewayState {
-  readonly config: GatewayConfig;
-  readonly routes: RouteTable;
-  readonly clusters: ReadonlyMap<string, ClusterState>;
-  readonly trusted: TrustedProxies;
-}
-
-/** /status JSON: one entry per endpoint. */
-export interface EndpointStatus {
-  url: string;
-  address: string;
-  healthy: boolean;
-  activeHealthy: boolean;
-  ejected: boolean;
-  ejectedUntil: string | null;
-  ejections: number;
-  drained: boolean;
-  priority: number;
-  /** The priority it competes with: its priority while healthy, -1 while not (a failing check lowers it). */
-  effectivePriority: number;
-  weight: number;
-  backup: boolean;
-  inFlight: number;
-  requests: number;
-  lastCheck: { at: string; ok: boolean; status?: number; error?: string } | null;
-}
-
-/** /status JSON. */
-export interface GatewayStatus {
-  startedAt: string;
-  draining: boolean;
-  routes: Array<{ name: string; prefixes: string[]; caseInsensitive: boolean; cluster: string; timeoutMs: number; bodyLimitBytes: number; longPoll: boolean }>;
-  clusters: Array<{ name: string; lbPolicy: string; preempt: boolean; activePriority: number | null; panic: boolean; healthyEndpoints: number; endpoints: EndpointStatus[] }>;
+/** Reads the operator's error pages (`errorPages`): a missing file is a config problem, not a crash later. */
+function readErrorPages(pages: Readonly<Record<string, string>>): Map<number, string> {
+  const out = new Map<number, string>();
+  const problems: Array<{ path: string; message: string }> = [];
+  for (const [status, file] of Object.entries(pages)) {
+    try {
+      out.set(Number(status), readFileSync(file, 'utf8'));
+    } catch (err) {
+      problems.push({ path: `errorPages.${status}`, message: `cannot read ${file}: ${(err as Error).message}` });
+    }
+  }
+  if (problems.length > 0) throw new GatewayConfigError(problems);
+  return out;
 }
 
 const silentLogger: GatewayLogger = { info() {}, warn() {}, error() {} };
@@ -67,7 +38,7 @@ const silentLogger: GatewayLogger = { info() {}, warn() {}, error() {} };
  * The gateway's runtime: routing snapshot, clusters, health checks, metrics. Shared by the public
  * fastify instance (plugin), the admin server and the CLI (reload/close).
  */
-export class GatewayRuntime {
+export class GatewayRuntime implements ProxyRuntime, AdminRuntime {
   state: GatewayState;
   readonly metrics: GatewayMetrics;
   readonly startedAt = new Date();
@@ -99,10 +70,18 @@ export class GatewayRuntime {
       // Without active checks nothing would ever mark an endpoint down again after a reload
       // removed its checker; start from healthy.
       if (!cc.healthCheck) for (const e of cluster.endpoints) e.activeHealthy = true;
-      clusters.set(name, { cluster, outlier, health, budget: previous?.clusters.get(name)?.budget ?? new RetryBudget() });
+      const before = previous?.clusters.get(name);
+      clusters.set(name, { cluster, outlier, health, budget: before?.budget ?? new RetryBudget(), webSockets: before?.webSockets ?? { open: 0 } });
     }
     const routes: ResolvedRoute[] = config.routes.map((r) => resolveRoute(r, r.cluster, config.clusters[r.cluster], config));
-    return { config, routes: new RouteTable(routes), clusters, trusted: new TrustedProxies(config.trustedProxies) };
+    return {
+      config,
+      routes: new RouteTable(routes),
+      clusters,
+      trusted: new TrustedProxies(config.trustedProxies),
+      stripHeaders: new Set([...CLIENT_IP_HEADERS, ...config.stripHeaders]),
+      errorPages: { retryAfterSeconds: config.retryAfterSeconds, html: readErrorPages(config.errorPages) },
+    };
   }
 
   /** Starts the active health checks (idempotent). */
@@ -133,7 +112,7 @@ export class GatewayRuntime {
       for (const e of c.cluster.endpoints) {
         if (kept.has(e)) continue;
         removed.push(`${e.cluster}/${e.address}`);
-        void e.pool.close().catch(() => undefined);
+        void e.closePool();
       }
     }
     if (this.started) for (const c of next.clusters.values()) c.health?.start();
@@ -150,12 +129,18 @@ export class GatewayRuntime {
   /** Drains (true) or undrains (false) one endpoint; throws GW_ERR_UNKNOWN_ENDPOINT. */
   setDrained(clusterName: string, url: string, drained: boolean): Endpoint {
     const c = this.state.clusters.get(clusterName);
-    if (!c) throw new GatewayError(GatewayErrorCodes.UNKNOWN_ENDPOINT, `no cluster named "${clusterName}" (clusters: ${[...this.state.clusters.keys()].join(', ')})`, { statusCode: 404 });
+    if (!c) throw new GatewayError(GatewayErrorCodes.UNKNOWN_ENDPOINT, `no cluster named "${clusterName}" (clusters: ${[...this.state.clusters.keys()].join(', ')})`);
     const e = c.cluster.find(url);
-    if (!e) throw new GatewayError(GatewayErrorCodes.UNKNOWN_ENDPOINT, `cluster "${clusterName}" has no endpoint ${url} (endpoints: ${c.cluster.endpoints.map((x) => x.url).join(', ')})`, { statusCode: 404 });
+    if (!e) throw new GatewayError(GatewayErrorCodes.UNKNOWN_ENDPOINT, `cluster "${clusterName}" has no endpoint ${url} (endpoints: ${c.cluster.endpoints.map((x) => x.url).join(', ')})`);
     e.drained = drained;
     this.log.info({ cluster: clusterName, endpoint: e.address, drained }, drained ? 'endpoint drained' : 'endpoint undrained');
     return e;
+  }
+
+  /** Whether any cluster has an endpoint that is healthy and not drained (/readyz). */
+  ready(): boolean {
+    for (const c of this.state.clusters.values()) if (c.cluster.endpoints.some((e) => e.healthy && !e.drained)) return true;
+    return false;
   }
 
   status(): GatewayStatus {
@@ -198,6 +183,6 @@ export class GatewayRuntime {
   /** Stops health checks; `force` destroys upstream connections at once, else they close after in-flight requests. */
   async close(force = false): Promise<void> {
     for (const c of this.state.clusters.values()) c.health?.stop();
-    await Promise.all([...this.allEndpoints()].map((e) => (force ? e.pool.destroy() : e.pool.close()).catch(() => undefined)));
+    await Promise.all([...this.allEndpoints()].map((e) => e.closePool(force)));
   }
 }

@@ -1,31 +1,63 @@
 /**
- * The gateway's error table. Callers match on `err.code`, never on `instanceof`.
- * Upstream faults carry the HTTP status the gateway answers with (502/503/504), never 500.
+ * The gateway's error table, in fastify's `createError(code, message, statusCode)` shape: each
+ * code carries the HTTP status the gateway answers with, so a call site throws a code and never
+ * picks a status. Callers match on `err.code`, never on `instanceof`. Upstream faults are
+ * 502/503/504, never 500.
  */
-export const GatewayErrorCodes = {
+const TABLE = {
   /** The configuration failed validation; `problems` lists every problem by path. */
-  BAD_CONFIG: 'GW_ERR_BAD_CONFIG',
+  BAD_CONFIG: ['GW_ERR_BAD_CONFIG', 500],
   /** The configuration file could not be read or parsed as YAML/JSON. */
-  CONFIG_READ: 'GW_ERR_CONFIG_READ',
+  CONFIG_READ: ['GW_ERR_CONFIG_READ', 500],
+  /** A TLS certificate or key could not be read, parsed, or they do not match (or the certificate expired). */
+  TLS: ['GW_ERR_TLS', 500],
   /** No route matches the request path. */
-  NO_ROUTE: 'GW_ERR_NO_ROUTE',
-  /** The cluster has no healthy endpoint (503). */
-  NO_HEALTHY_UPSTREAM: 'GW_ERR_NO_HEALTHY_UPSTREAM',
-  /** Connecting to the upstream failed on every endpoint tried (502). */
-  UPSTREAM_CONNECT: 'GW_ERR_UPSTREAM_CONNECT',
-  /** The upstream did not answer within the route's timeout (504). */
-  UPSTREAM_TIMEOUT: 'GW_ERR_UPSTREAM_TIMEOUT',
-  /** The upstream reset the connection or sent an invalid response (502). */
-  UPSTREAM_RESET: 'GW_ERR_UPSTREAM_RESET',
-  /** The request body exceeds the route's `bodyLimitBytes` (413). */
-  BODY_TOO_LARGE: 'GW_ERR_BODY_TOO_LARGE',
-  /** Drain/undrain named a cluster or endpoint that does not exist (404). */
-  UNKNOWN_ENDPOINT: 'GW_ERR_UNKNOWN_ENDPOINT',
-  /** A request to the admin API was malformed (400). */
-  BAD_ADMIN_REQUEST: 'GW_ERR_BAD_ADMIN_REQUEST',
-} as const;
+  NO_ROUTE: ['GW_ERR_NO_ROUTE', 404],
+  /** The request path holds dot-segments, encoded slashes or backslashes the listener rejects. */
+  BAD_PATH: ['GW_ERR_BAD_PATH', 400],
+  /** The request is malformed in a way fastify/Node let through (duplicate Host). */
+  BAD_REQUEST: ['GW_ERR_BAD_REQUEST', 400],
+  /** More request header fields than the listener accepts. */
+  TOO_MANY_HEADERS: ['GW_ERR_TOO_MANY_HEADERS', 431],
+  /** The cluster has no healthy endpoint. */
+  NO_HEALTHY_UPSTREAM: ['GW_ERR_NO_HEALTHY_UPSTREAM', 503],
+  /** Too many WebSocket connections to the cluster (`maxWebSocketConnections`). */
+  TOO_MANY_WEBSOCKETS: ['GW_ERR_TOO_MANY_WEBSOCKETS', 503],
+  /** Connecting to the upstream failed on every endpoint tried. */
+  UPSTREAM_CONNECT: ['GW_ERR_UPSTREAM_CONNECT', 502],
+  /** The upstream did not answer within the route's timeout. */
+  UPSTREAM_TIMEOUT: ['GW_ERR_UPSTREAM_TIMEOUT', 504],
+  /** The upstream reset the connection or sent an invalid response, or the client went away mid-request. */
+  UPSTREAM_RESET: ['GW_ERR_UPSTREAM_RESET', 502],
+  /** The client aborted or stalled its request body. */
+  CLIENT_ABORTED: ['GW_ERR_CLIENT_ABORTED', 400],
+  /** The client did not send its body within `clientBodyTimeoutMs`. */
+  CLIENT_TIMEOUT: ['GW_ERR_CLIENT_TIMEOUT', 408],
+  /** The request body exceeds the route's `bodyLimitBytes`. */
+  BODY_TOO_LARGE: ['GW_ERR_BODY_TOO_LARGE', 413],
+  /** Drain/undrain named a cluster or endpoint that does not exist. */
+  UNKNOWN_ENDPOINT: ['GW_ERR_UNKNOWN_ENDPOINT', 404],
+  /** A request to the admin API was malformed. */
+  BAD_ADMIN_REQUEST: ['GW_ERR_BAD_ADMIN_REQUEST', 400],
+  /** A state-changing admin request without the right bearer token. */
+  ADMIN_UNAUTHORIZED: ['GW_ERR_ADMIN_UNAUTHORIZED', 401],
+  /** An admin request whose Host is not the admin listener's own address (DNS rebinding). */
+  ADMIN_MISDIRECTED: ['GW_ERR_ADMIN_MISDIRECTED', 421],
+} as const satisfies Record<string, readonly [string, number]>;
 
-export type GatewayErrorCode = (typeof GatewayErrorCodes)[keyof typeof GatewayErrorCodes];
+type Table = typeof TABLE;
+
+/** Every code, by name: `GatewayErrorCodes.NO_ROUTE === 'GW_ERR_NO_ROUTE'`. */
+export const GatewayErrorCodes = Object.freeze(Object.fromEntries(Object.entries(TABLE).map(([k, [code]]) => [k, code]))) as { readonly [K in keyof Table]: Table[K][0] };
+
+export type GatewayErrorCode = Table[keyof Table][0];
+
+const STATUS = new Map<string, number>(Object.values(TABLE).map(([code, status]) => [code, status]));
+
+/** The HTTP status the gateway answers with for a code. */
+export function statusOf(code: GatewayErrorCode): number {
+  return STATUS.get(code) ?? 500;
+}
 
 /** One validation problem: where (`clusters.webmail.endpoints[1].weight`) and what. */
 export interface ConfigProblem {
@@ -33,17 +65,17 @@ export interface ConfigProblem {
   message: string;
 }
 
-/** Every error thrown or answered by the gateway. */
+/** Every error thrown or answered by the gateway; `statusCode` comes from the error table. */
 export class GatewayError extends Error {
   readonly code: GatewayErrorCode;
-  /** The HTTP status the gateway answers with for this error, when it is a request error. */
+  /** The HTTP status the gateway answers with for this error. */
   readonly statusCode: number;
 
-  constructor(code: GatewayErrorCode, message: string, options: { statusCode?: number; cause?: unknown } = {}) {
+  constructor(code: GatewayErrorCode, message: string, options: { cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'GatewayError';
     this.code = code;
-    this.statusCode = options.statusCode ?? 500;
+    this.statusCode = statusOf(code);
   }
 }
 

@@ -1,15 +1,14 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { AccessLog, type LogDestination } from './AccessLog.js';
-import { loadConfig, parseConfig } from './config/load.js';
-import type { GatewayConfig, GatewayConfigInput } from './config/schema.js';
+import { toConfig, type GatewayConfigSource } from './config/load.js';
 import { GatewayRuntime } from './Gateway.js';
-import { Forwarder, type RequestInfo } from './proxy/Forwarder.js';
+import { Forwarder } from './proxy/Forwarder.js';
 import { createWebSocketProxy } from './proxy/WebSocketProxy.js';
 
 /** Options of the webtierGateway fastify plugin: a config (validated here) or a runtime to share. */
 export interface WebtierGatewayOptions {
   /** A config object or the path of a YAML/JSON file. */
-  config?: GatewayConfig | GatewayConfigInput | string;
+  config?: GatewayConfigSource;
   runtime?: GatewayRuntime;
   /** Start active health checks when the plugin loads. @default true */
   startHealthChecks?: boolean;
@@ -26,7 +25,7 @@ export const EXTRA_HTTP_METHODS = ['PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MO
 function accessLog(runtime: GatewayRuntime, enabled: boolean, destination: LogDestination | undefined) {
   const lines = new AccessLog(destination);
   return (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-    const info = (request as unknown as { gw: RequestInfo | null }).gw;
+    const info = request.gw;
     if (info) {
       const ms = reply.elapsedTime;
       runtime.metrics.request(info.route, info.cluster, reply.statusCode, ms / 1000);
@@ -58,8 +57,7 @@ export const webtierGateway: FastifyPluginAsync<WebtierGatewayOptions> = async (
   let runtime = opts.runtime;
   if (!runtime) {
     if (!opts.config) throw new TypeError('webtierGateway: pass { config } or { runtime }');
-    const c = opts.config;
-    runtime = new GatewayRuntime(typeof c === 'string' ? loadConfig(c) : Object.isFrozen(c) ? (c as GatewayConfig) : parseConfig(c));
+    runtime = new GatewayRuntime(toConfig(opts.config));
   }
   const rt = runtime;
   rt.log = fastify.log;

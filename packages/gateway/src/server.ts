@@ -1,11 +1,12 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { createAdminServer } from './admin/AdminServer.js';
-import { loadConfig, parseConfig } from './config/load.js';
-import type { GatewayConfig, GatewayConfigInput } from './config/schema.js';
+import pino from 'pino';
+import { readRegularFile, toConfig, type GatewayConfigSource } from './config/load.js';
+import { GatewayError, GatewayErrorCodes } from './errors.js';
 import { GatewayRuntime } from './Gateway.js';
-import { LogStream } from './LogStream.js';
+import { Listener } from './listener/Listener.js';
 import { EXTRA_HTTP_METHODS, webtierGateway } from './plugin.js';
 
 declare module 'fastify' {
@@ -21,12 +22,28 @@ export interface CreateGatewayOptions {
   loggerInstance?: FastifyBaseLogger;
 }
 
-/** A config object (validated here unless already parsed and frozen) or the path of a YAML/JSON file. */
-export type GatewayConfigSource = GatewayConfig | GatewayConfigInput | string;
+export type { GatewayConfigSource } from './config/load.js';
 
-function toConfig(config: GatewayConfigSource): GatewayConfig {
-  if (typeof config === 'string') return loadConfig(config);
-  return Object.isFrozen(config) ? (config as GatewayConfig) : parseConfig(config);
+/**
+ * stdout through pino's own asynchronous destination: one synchronous write per access-log line
+ * cost about a quarter of the proxy's throughput, so lines are batched (4 KiB, or every 100 ms
+ * when traffic is light); pino flushes what is left on exit.
+ */
+function logDestination(): { stream: pino.DestinationStream & { flush(): void; flushSync(): void; write(s: string): unknown }; close(): void } {
+  const stream = pino.destination({ dest: 1, minLength: 4096, sync: false });
+  const timer = setInterval(() => stream.flush(), 100);
+  timer.unref();
+  return {
+    stream,
+    close() {
+      clearInterval(timer);
+      try {
+        stream.flushSync();
+      } catch {
+        /* not ready yet (nothing written): nothing to flush */
+      }
+    },
+  };
 }
 
 /**
@@ -37,9 +54,9 @@ function toConfig(config: GatewayConfigSource): GatewayConfig {
 export async function createGateway(config: GatewayConfigSource, options: CreateGatewayOptions = {}): Promise<FastifyInstance> {
   const cfg = toConfig(config);
   const runtime = new GatewayRuntime(cfg);
-  const logStream = options.loggerInstance ? undefined : new LogStream();
+  const logStream = options.loggerInstance ? undefined : logDestination();
   const app = Fastify({
-    ...(logStream ? { logger: { level: cfg.logLevel, stream: logStream } } : { loggerInstance: options.loggerInstance! }),
+    ...(logStream ? { logger: { level: cfg.logLevel, stream: logStream.stream } } : { loggerInstance: options.loggerInstance! }),
     logController: new LogController({ disableRequestLogging: true }),
     // The Forwarder routes; fastify's router only sees the catch-all, so long paths are fine.
     routerOptions: { maxParamLength: 65_536 },
@@ -51,7 +68,7 @@ export async function createGateway(config: GatewayConfigSource, options: Create
   });
   for (const m of EXTRA_HTTP_METHODS) if (!app.supportedMethods.includes(m)) app.addHttpMethod(m, { hasBody: true });
   app.decorate('gateway', runtime);
-  await app.register(webtierGateway, logStream ? { runtime, logDestination: logStream } : { runtime });
+  await app.register(webtierGateway, logStream ? { runtime, logDestination: logStream.stream } : { runtime });
   app.addHook('onClose', async () => {
     await runtime.close(true);
     logStream?.close();
@@ -66,13 +83,25 @@ export interface RunningGateway {
   /** The admin fastify instance, or undefined when the config has no `admin`. */
   admin: FastifyInstance | undefined;
   runtime: GatewayRuntime;
-  /** `http://host:port` of every listener, in config order (port 0 resolved). */
+  /** `http(s)://host:port` of every listener, in config order (port 0 resolved). */
   urls: string[];
   adminUrl: string | undefined;
-  /** Applies a new config without dropping connections (listeners/admin addresses stay). Throws GW_ERR_BAD_CONFIG and keeps the old one. */
+  /**
+   * Applies a new config without dropping connections (listener and admin addresses stay) and
+   * re-reads every TLS listener's certificate and key files (new handshakes get them, open
+   * connections keep theirs). Throws GW_ERR_BAD_CONFIG or GW_ERR_TLS and keeps the old config and certificates.
+   */
   reload(config: GatewayConfigSource): { added: string[]; removed: string[] };
   /** Stops accepting, lets in-flight requests finish for up to drainTimeoutMs, then closes everything. Resolves true when nothing had to be cut. */
   close(drainTimeoutMs?: number): Promise<boolean>;
+}
+
+/** The admin bearer token from `admin.tokenFile` (trimmed; shorter than 16 characters is refused). */
+function adminToken(file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  const token = readRegularFile(file, 4096, 'admin token file').trim();
+  if (token.length < 16) throw new GatewayError(GatewayErrorCodes.CONFIG_READ, `the admin token file ${file} holds ${token.length} characters; use at least 16 (e.g. openssl rand -hex 32 > ${file})`);
+  return token;
 }
 
 function urlOf(host: string, server: Server): string {
@@ -83,35 +112,31 @@ function urlOf(host: string, server: Server): string {
 /** createGateway, then listen on every listener and on the admin listener. */
 export async function startGateway(config: GatewayConfigSource, options: CreateGatewayOptions = {}): Promise<RunningGateway> {
   const cfg = toConfig(config);
+  // Certificates and the admin token are read before anything listens: a bad file is a clear start error.
+  const token = cfg.admin ? adminToken(cfg.admin.tokenFile) : undefined;
   const app = await createGateway(cfg, options);
   const runtime = app.gateway;
-  const extra: Server[] = [];
+  const listeners: Listener[] = [];
   let admin: FastifyInstance | undefined;
   try {
-    const [first, ...rest] = cfg.listeners;
-    await app.listen({ host: first!.host, port: first!.port });
-    for (const l of rest) {
-      // Further listeners feed the same fastify instance, like fastify's own secondary servers.
-      const s = createServer((req, res) => app.routing(req, res));
-      s.on('upgrade', (...args) => app.server.emit('upgrade', ...args));
-      s.keepAliveTimeout = app.server.keepAliveTimeout;
-      await new Promise<void>((resolve, reject) => {
-        s.once('error', reject);
-        s.listen(l.port, l.host, () => resolve());
-      });
-      extra.push(s);
+    for (const l of cfg.listeners) {
+      // Every listener feeds the same fastify instance (its own server never listens), like fastify's secondary servers.
+      const listener = new Listener(l, (req, res) => app.routing(req, res));
+      listener.server.on('upgrade', (...args: unknown[]) => app.server.emit('upgrade', ...args));
+      await listener.listen();
+      listeners.push(listener);
     }
     if (cfg.admin) {
-      admin = createAdminServer(runtime, app.log);
+      admin = createAdminServer(runtime, app.log, { token, allowedHosts: cfg.admin.allowedHosts ?? [] });
       await admin.listen({ host: cfg.admin.host, port: cfg.admin.port });
     }
   } catch (err) {
-    for (const s of extra) s.close();
+    await Promise.all(listeners.map((l) => l.close()));
     await admin?.close();
     await app.close();
     throw err;
   }
-  const urls = [urlOf(cfg.listeners[0]!.host, app.server), ...extra.map((s, i) => urlOf(cfg.listeners[i + 1]!.host, s))];
+  const urls = listeners.map((l) => l.url);
   const adminUrl = admin && cfg.admin ? urlOf(cfg.admin.host, admin.server) : undefined;
   let closing: Promise<boolean> | undefined;
   return {
@@ -122,26 +147,32 @@ export async function startGateway(config: GatewayConfigSource, options: CreateG
     adminUrl,
     reload(next) {
       const parsed = toConfig(next);
+      // Certificates first: a bad pair throws before anything changes. Listeners keep their
+      // addresses, so the files are those of the listener at the same index.
+      const swaps = listeners.map((l, i) => {
+        const lc = parsed.listeners[i];
+        return lc?.tls && l.config.tls ? { l, certs: l.prepareCertificates(lc) } : undefined;
+      });
       const result = runtime.reload(parsed);
-      app.log.info({ ...result, routes: parsed.routes.length, clusters: Object.keys(parsed.clusters) }, 'config reloaded');
+      for (const s of swaps) if (s) s.l.applyCertificates(s.certs);
+      app.log.info({ ...result, routes: parsed.routes.length, clusters: Object.keys(parsed.clusters), certificates: swaps.filter(Boolean).length }, 'config reloaded');
       return result;
     },
     close(drainTimeoutMs = runtime.state.config.drainTimeoutMs) {
       closing ??= (async () => {
         runtime.draining = true;
-        const servers = [app.server, ...extra];
         let cut = false;
         // Keep-alive connections whose request finished are closed as soon as they are idle.
-        const idle = setInterval(() => servers.forEach((s) => s.closeIdleConnections()), 100);
+        const idle = setInterval(() => listeners.forEach((l) => l.closeIdleConnections()), 100);
         const force = setTimeout(() => {
           cut = true;
           app.log.warn({ drainTimeoutMs }, 'drain timeout: closing the remaining connections');
-          servers.forEach((s) => s.closeAllConnections());
+          listeners.forEach((l) => l.closeAllConnections());
         }, drainTimeoutMs);
-        const extraClosed = extra.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+        const closed = listeners.map((l) => l.close());
         try {
+          await Promise.all(closed);
           await app.close();
-          await Promise.all(extraClosed);
         } finally {
           clearInterval(idle);
           clearTimeout(force);

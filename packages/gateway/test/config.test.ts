@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { dispatchTimeouts, GatewayErrorCodes, loadConfig, parseConfig, resolveRoute, type GatewayConfigInput } from '../src/index.js';
+import { GatewayErrorCodes, loadConfig, parseConfig, type GatewayConfigInput } from '../src/index.js';
+import { resolveRoute } from '../src/config/resolve.js';
+import { dispatchTimeouts } from '../src/proxy/Forwarder.js';
 
 /** Issue 4's example, as written. */
 export const ISSUE_EXAMPLE = {

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dispatchTimeouts, loadConfig, startGateway, type RunningGateway } from '../src/index.js';
+import { loadConfig, startGateway, type RunningGateway } from '../src/index.js';
+import { dispatchTimeouts } from '../src/proxy/Forwarder.js';
 import { startUpstream, type TestUpstream } from './support/upstreams.js';
 import { get } from './support/gateway.js';
 

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeActiveSyncBase64Query, Endpoint, hashKeyOf, RoundRobin, type LbPolicy, type RunningGateway } from '../src/index.js';
+import type { LbPolicy, RunningGateway } from '../src/index.js';
+import { Endpoint } from '../src/cluster/Endpoint.js';
+import { decodeActiveSyncBase64Query, hashKeyOf } from '../src/cluster/hashKey.js';
+import { RoundRobin } from '../src/cluster/lb/RoundRobin.js';
 import { startUpstream, type TestUpstream } from './support/upstreams.js';
 import { gatewayFor } from './support/gateway.js';
 

@@ -1,7 +1,27 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Endpoint } from '../cluster/Endpoint.js';
 import { GatewayError, GatewayErrorCodes } from '../errors.js';
-import type { GatewayRuntime } from '../Gateway.js';
+import type { GatewayStatus } from './status.js';
 import { statusPage } from './statusPage.js';
+
+/** What the admin listener needs of the gateway runtime (GatewayRuntime implements it). */
+export interface AdminRuntime {
+  readonly draining: boolean;
+  readonly metrics: { readonly registry: { readonly contentType: string; metrics(): Promise<string> } };
+  status(): GatewayStatus;
+  setDrained(cluster: string, url: string, drained: boolean): Endpoint;
+  /** Whether any cluster has an endpoint that is healthy and not drained. */
+  ready(): boolean;
+}
+
+/** Who may use the admin listener. */
+export interface AdminAccess {
+  /** Bearer token of state-changing endpoints; undefined = none needed (loopback-only listeners). */
+  token: string | undefined;
+  /** Host header values accepted besides the listener's own address. */
+  allowedHosts: readonly string[];
+}
 
 function wantsHtml(request: FastifyRequest): boolean {
   const q = request.query as Record<string, string | undefined>;
@@ -11,23 +31,57 @@ function wantsHtml(request: FastifyRequest): boolean {
   return accept.includes('text/html');
 }
 
+function hostOf(address: string | undefined, port: number | undefined): string {
+  return address?.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/** The Host header is the listener's own address (as the client connected to it), localhost on loopback, or an allowed name. */
+function hostAllowed(request: FastifyRequest, allowed: ReadonlySet<string>): boolean {
+  const host = request.headers.host?.toLowerCase();
+  if (!host) return false;
+  const s = request.raw.socket;
+  if (host === hostOf(s.localAddress, s.localPort)) return true;
+  if (s.localAddress?.startsWith('::ffff:') && host === hostOf(s.localAddress.slice(7), s.localPort)) return true;
+  const loopback = s.localAddress === '::1' || s.localAddress?.startsWith('127.') || s.localAddress?.startsWith('::ffff:127.');
+  if (loopback && host === `localhost:${s.localPort}`) return true;
+  return allowed.has(host) || allowed.has(host.replace(/:\d+$/, ''));
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  if (!header?.startsWith('Bearer ')) return false;
+  const given = Buffer.from(header.slice(7).trim());
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
 /**
  * The admin listener (a fastify instance of its own, never the public one): /metrics, /status
  * (JSON, or HTML for browsers and /status.html), POST /endpoints/drain and /endpoints/undrain
  * with { cluster, url }, /healthz (the process is up) and /readyz (503 while draining or when no
- * cluster has a healthy endpoint).
+ * cluster has a healthy endpoint). A Host that is not the listener's own address gets 421 (DNS
+ * rebinding); with a token, every request that is not GET/HEAD needs `Authorization: Bearer`.
  */
-export function createAdminServer(runtime: GatewayRuntime, logger: FastifyBaseLogger): FastifyInstance {
+export function createAdminServer(runtime: AdminRuntime, logger: FastifyBaseLogger, access: AdminAccess = { token: undefined, allowedHosts: [] }): FastifyInstance {
   const admin = Fastify({ loggerInstance: logger.child({ listener: 'admin' }), logController: new LogController({ disableRequestLogging: true }) });
+  const allowed = new Set(access.allowedHosts.map((h) => h.toLowerCase()));
   admin.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _request, reply) => {
     const status = err.statusCode ?? 500;
     void reply.code(status).send({ statusCode: status, code: err.code, message: err.message });
+  });
+  admin.addHook('onRequest', async (request) => {
+    if (!hostAllowed(request, allowed)) {
+      throw new GatewayError(GatewayErrorCodes.ADMIN_MISDIRECTED, `Host "${request.headers.host ?? ''}" is not this admin listener; add it to admin.allowedHosts if it is a name of this listener`);
+    }
+    const m = request.method;
+    if (access.token !== undefined && m !== 'GET' && m !== 'HEAD' && !tokenMatches(request.headers.authorization, access.token)) {
+      throw new GatewayError(GatewayErrorCodes.ADMIN_UNAUTHORIZED, 'this admin endpoint changes state: send Authorization: Bearer <the token in admin.tokenFile>');
+    }
   });
   admin.get('/metrics', async (_request, reply) => {
     reply.header('content-type', runtime.metrics.registry.contentType);
     return runtime.metrics.registry.metrics();
   });
-  const status = async (request: FastifyRequest, reply: import('fastify').FastifyReply) => {
+  const status = async (request: FastifyRequest, reply: FastifyReply) => {
     const s = runtime.status();
     reply.header('cache-control', 'no-store');
     if (wantsHtml(request)) return reply.type('text/html; charset=utf-8').send(statusPage(s));
@@ -39,7 +93,7 @@ export function createAdminServer(runtime: GatewayRuntime, logger: FastifyBaseLo
   const drain = (drained: boolean) => async (request: FastifyRequest) => {
     const body = request.body as { cluster?: unknown; url?: unknown } | undefined;
     if (!body || typeof body.cluster !== 'string' || typeof body.url !== 'string') {
-      throw new GatewayError(GatewayErrorCodes.BAD_ADMIN_REQUEST, 'expected a JSON body { "cluster": "<name>", "url": "http://host:port" }', { statusCode: 400 });
+      throw new GatewayError(GatewayErrorCodes.BAD_ADMIN_REQUEST, 'expected a JSON body { "cluster": "<name>", "url": "http://host:port" }');
     }
     const e = runtime.setDrained(body.cluster, body.url, drained);
     return { cluster: body.cluster, url: e.url, drained: e.drained, inFlight: e.inFlight };
@@ -48,9 +102,7 @@ export function createAdminServer(runtime: GatewayRuntime, logger: FastifyBaseLo
   admin.post('/endpoints/undrain', drain(false));
   admin.get('/healthz', async () => ({ status: 'ok' }));
   admin.get('/readyz', async (_request, reply) => {
-    const clusters = [...runtime.state.clusters.values()];
-    const anyHealthy = clusters.some((c) => c.cluster.endpoints.some((e) => e.healthy && !e.drained));
-    if (runtime.draining || !anyHealthy) return reply.code(503).send({ status: runtime.draining ? 'draining' : 'no healthy endpoint' });
+    if (runtime.draining || !runtime.ready()) return reply.code(503).send({ status: runtime.draining ? 'draining' : 'no healthy endpoint' });
     return { status: 'ready' };
   });
   return admin;

@@ -1,4 +1,4 @@
-import type { GatewayStatus } from '../Gateway.js';
+import type { GatewayStatus } from './status.js';
 
 const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 

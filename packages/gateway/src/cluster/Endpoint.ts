@@ -28,7 +28,8 @@ export class Endpoint {
   weight: number;
   priority: number;
   backup: boolean;
-  readonly pool: Pool;
+  private readonly poolOptions: EndpointPoolOptions;
+  private dispatcher: Pool | undefined;
   /** Result of the active health checks (true until a check says otherwise). */
   activeHealthy = true;
   consecutiveCheckPasses = 0;
@@ -53,15 +54,30 @@ export class Endpoint {
     this.weight = config.weight;
     this.priority = config.priority;
     this.backup = config.backup;
-    // Timeouts per request come from the route (Forwarder.dispatchOptions); these pool-level
-    // values only replace undici's 300 s defaults so that nothing cuts a long poll by accident.
-    this.pool = new Pool(this.url, {
-      connections: pool.connections,
-      connect: { timeout: pool.connectTimeoutMs },
-      keepAliveTimeout: pool.keepAliveTimeoutMs,
+    this.poolOptions = pool;
+  }
+
+  /**
+   * The endpoint's undici Pool, made on first use: selection logic (Cluster, load balancers,
+   * outlier detection) can be tested on endpoints that never open a socket.
+   */
+  get pool(): Pool {
+    return (this.dispatcher ??= new Pool(this.url, {
+      connections: this.poolOptions.connections,
+      connect: { timeout: this.poolOptions.connectTimeoutMs },
+      keepAliveTimeout: this.poolOptions.keepAliveTimeoutMs,
+      // Timeouts per request come from the route (dispatchTimeouts); these pool-level values only
+      // replace undici's 300 s defaults so that nothing cuts a long poll by accident.
       headersTimeout: 0,
       bodyTimeout: 0,
-    });
+    }));
+  }
+
+  /** Closes the pool if one was made: `force` destroys connections at once, else in-flight requests finish. */
+  async closePool(force = false): Promise<void> {
+    const p = this.dispatcher;
+    if (!p) return;
+    await (force ? p.destroy() : p.close()).catch(() => undefined);
   }
 
   /** Applies weight/priority/backup from a reloaded config. */

@@ -1,9 +1,19 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { GatewayConfigError, GatewayError, GatewayErrorCodes, type ConfigProblem } from '../errors.js';
-import { GatewayConfigSchema, type GatewayConfig } from './schema.js';
+import { GatewayConfigSchema, type GatewayConfig, type GatewayConfigInput } from './schema.js';
+
+/** A config file larger than this is refused (a real one is a few KiB; `/dev/zero` must not eat memory). */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** Whether an admin `host` is a loopback address (reads may stay open there, and no token is required). */
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost' || host === '::1') return true;
+  return isIP(host) === 4 && host.startsWith('127.');
+}
 
 /** `['clusters', 'webmail', 'endpoints', 1, 'weight']` → `clusters.webmail.endpoints[1].weight` */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
@@ -40,6 +50,21 @@ function crossProblems(input: unknown): ConfigProblem[] {
         problems.push({ path: `routes[${i}].cluster`, message: `no cluster named "${route['cluster']}" (clusters: ${Object.keys(clusters).join(', ') || 'none'})` });
       }
     });
+  }
+  if (Array.isArray(input['listeners'])) {
+    input['listeners'].forEach((l: unknown, i) => {
+      if (!isObject(l)) return;
+      if (l['tls'] === undefined) {
+        if (l['http2'] === true) problems.push({ path: `listeners[${i}].http2`, message: 'HTTP/2 is offered through TLS ALPN: add tls { certFile, keyFile }' });
+        if (l['hsts'] !== undefined) problems.push({ path: `listeners[${i}].hsts`, message: 'HSTS is only sent on HTTPS: add tls { certFile, keyFile }' });
+      } else if (l['redirectToHttps'] === true) {
+        problems.push({ path: `listeners[${i}].redirectToHttps`, message: 'a TLS listener serves HTTPS itself; redirect from a plain HTTP listener' });
+      }
+    });
+  }
+  const admin = input['admin'];
+  if (isObject(admin) && typeof admin['host'] === 'string' && !isLoopbackHost(admin['host']) && admin['tokenFile'] === undefined) {
+    problems.push({ path: 'admin.tokenFile', message: `required when the admin listener is not on loopback (host ${admin['host']}): drain/undrain would be open to the network` });
   }
   for (const [name, cluster] of Object.entries(clusters ?? {})) {
     if (!isObject(cluster)) continue;
@@ -108,19 +133,55 @@ export function validateConfig(input: unknown): ConfigProblem[] {
   }
 }
 
-/** Reads a YAML (.yaml/.yml, also the fallback) or JSON (.json) file and validates it with parseConfig. */
-export function loadConfig(file: string): GatewayConfig {
-  let text: string;
+/**
+ * Reads a small regular file: a FIFO, a device (`/dev/zero`) or a file of `maxBytes` or more is
+ * refused before a byte is read (opened non-blocking, so a FIFO without a writer cannot hang us).
+ */
+export function readRegularFile(file: string, maxBytes: number, what: string): string {
+  let fd: number;
   try {
-    text = readFileSync(file, 'utf8');
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
-    throw new GatewayError(GatewayErrorCodes.CONFIG_READ, `cannot read the gateway config ${file}: ${(err as Error).message}`, { cause: err });
+    throw new GatewayError(GatewayErrorCodes.CONFIG_READ, `cannot read the ${what} ${file}: ${(err as Error).message}`, { cause: err });
   }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new GatewayError(GatewayErrorCodes.CONFIG_READ, `the ${what} ${file} is not a regular file (a FIFO, device or directory); point to a file`);
+    if (st.size >= maxBytes) throw new GatewayError(GatewayErrorCodes.CONFIG_READ, `the ${what} ${file} is ${st.size} bytes; the limit is ${maxBytes - 1} bytes`);
+    return readFileSync(fd, 'utf8');
+  } catch (err) {
+    if ((err as { code?: string }).code === GatewayErrorCodes.CONFIG_READ) throw err;
+    throw new GatewayError(GatewayErrorCodes.CONFIG_READ, `cannot read the ${what} ${file}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Reads a YAML (.yaml/.yml, also the fallback) or JSON (.json) file and validates it with
+ * parseConfig. The file must be a regular file under 1 MiB; a key repeated in one object is an
+ * error in JSON as in YAML (JSON.parse would silently keep the last one).
+ */
+export function loadConfig(file: string): GatewayConfig {
+  const text = readRegularFile(file, MAX_CONFIG_BYTES, 'gateway config');
   let data: unknown;
   try {
-    data = extname(file).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
+    if (extname(file).toLowerCase() === '.json') {
+      JSON.parse(text);
+      // JSON is YAML 1.2: the YAML parser reports the duplicate keys JSON.parse drops.
+      data = parseYaml(text, { uniqueKeys: true, version: '1.2', schema: 'json' });
+    } else data = parseYaml(text, { uniqueKeys: true });
   } catch (err) {
     throw new GatewayError(GatewayErrorCodes.CONFIG_READ, `cannot parse the gateway config ${file}: ${(err as Error).message}`, { cause: err });
   }
   return parseConfig(data, file);
+}
+
+/** A config object (validated here unless already parsed and frozen) or the path of a YAML/JSON file. */
+export type GatewayConfigSource = GatewayConfig | GatewayConfigInput | string;
+
+/** The one normalisation of a config source: a path is loaded, an object validated, a frozen (parsed) config passed through. */
+export function toConfig(config: GatewayConfigSource): GatewayConfig {
+  if (typeof config === 'string') return loadConfig(config);
+  return Object.isFrozen(config) ? (config as GatewayConfig) : parseConfig(config);
 }

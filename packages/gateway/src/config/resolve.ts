@@ -8,7 +8,7 @@ export const LONG_POLL_BODY_LIMIT_BYTES = 20 * 1024 * 1024;
 export const DEFAULT_BODY_LIMIT_BYTES = 25 * 1024 * 1024;
 
 /** A route's retry policy with the top-level defaults applied. */
-export interface RetryPolicy {
+export interface ResolvedRetry {
   maxRetries: number;
   retryOn: ReadonlySet<RetryOn>;
   maxBufferedBodyBytes: number;
@@ -24,12 +24,18 @@ export interface ResolvedRoute {
   /** Prefixes as compared (lower-cased when caseInsensitive). */
   matchPrefixes: string[];
   caseInsensitive: boolean;
+  /** Prefixes match on a segment boundary (`/a` matches `/a`, `/a/…`, never `/ab`). */
+  boundary: boolean;
   cluster: string;
   longPoll: boolean;
   /** 0 = no timeout. */
   timeoutMs: number;
   bodyLimitBytes: number;
-  retry: RetryPolicy;
+  /** Longest pause between request body chunks (0 = none). */
+  clientBodyTimeoutMs: number;
+  /** Longest a response write may make no progress (0 = none). */
+  clientSendTimeoutMs: number;
+  retry: ResolvedRetry;
 }
 
 /**
@@ -48,10 +54,13 @@ export function resolveRoute(route: RouteConfig, clusterName: string, cluster: C
     prefixes,
     matchPrefixes: route.match.caseInsensitive ? prefixes.map((p) => p.toLowerCase()) : prefixes,
     caseInsensitive: route.match.caseInsensitive,
+    boundary: route.match.boundary,
     cluster: clusterName,
     longPoll,
     timeoutMs,
     bodyLimitBytes: route.bodyLimitBytes ?? (longPoll ? LONG_POLL_BODY_LIMIT_BYTES : DEFAULT_BODY_LIMIT_BYTES),
+    clientBodyTimeoutMs: route.clientBodyTimeoutMs,
+    clientSendTimeoutMs: route.clientSendTimeoutMs,
     retry: {
       maxRetries: r.maxRetries,
       retryOn: new Set(r.retryOn),

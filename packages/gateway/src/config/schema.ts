@@ -21,6 +21,20 @@ const port = z
   .int({ error: 'expected a port number (0-65535)' })
   .min(0, { error: 'expected a port number (0-65535)' })
   .max(65535, { error: 'expected a port number (0-65535)' });
+/** The longest delay Node's timers can schedule (2^31−1 ms, ~24.8 days); larger values fire at once, every tick. */
+export const MAX_TIMER_MS = 2_147_483_647;
+const timerMsError = { error: `expected at most ${MAX_TIMER_MS} ms (2^31-1, the longest delay Node can schedule)` };
+/** A delay in ms, 0 allowed. */
+const timerMs = nonNegativeInt.max(MAX_TIMER_MS, timerMsError);
+/** A delay in ms, at least 1. */
+const positiveTimerMs = positiveInt.max(MAX_TIMER_MS, timerMsError);
+/** Names that would reach Object.prototype when used as keys. */
+const RESERVED_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
+const notReserved = (s: string) => !RESERVED_NAMES.has(s);
+const reservedError = { error: 'the names __proto__, constructor and prototype are reserved; choose another name' };
+/** Request headers that frame or route the message, or are hop-by-hop: never a request-id header. */
+const FRAMING_HEADERS = new Set(['content-length', 'transfer-encoding', 'host', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'expect', 'proxy-authenticate', 'proxy-authorization', 'http2-settings', 'content-type', 'content-encoding', 'cookie', 'authorization']);
+const headerName = z.string({ error: 'expected a header name' }).regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: 'expected a header name (letters, digits and !#$%&\'*+.^_`|~-)' });
 const host = z.string({ error: 'expected a host name or IP address' }).min(1, { error: 'expected a host name or IP address' });
 const path = z.string({ error: 'expected a path starting with "/"' }).startsWith('/', { error: 'expected a path starting with "/"' });
 
@@ -56,12 +70,85 @@ const statusSpec = z.union([
   z.string().regex(/^[1-5]\d\d-[1-5]\d\d$/),
 ], { error: 'expected a status code (200) or a range ("200-399")' });
 
+const tlsFile = z.string({ error: 'expected the path of a PEM file' }).min(1, { error: 'expected the path of a PEM file' });
+
+export const SniSchema = z
+  .object({
+    /** Server names (SNI) served with this certificate; `*.example.org` matches one label. */
+    serverNames: z.array(z.string().min(1)).min(1, { error: 'expected at least one server name' }),
+    /** PEM certificate chain. */
+    certFile: tlsFile,
+    /** PEM private key. */
+    keyFile: tlsFile,
+  })
+  .strict();
+
+export const TlsSchema = z
+  .object({
+    /** PEM certificate chain of the default certificate. */
+    certFile: tlsFile,
+    /** PEM private key of the default certificate. */
+    keyFile: tlsFile,
+    /** Oldest TLS version accepted. @default 'TLSv1.2' */
+    minVersion: z.enum(['TLSv1.2', 'TLSv1.3'], { error: 'expected TLSv1.2 or TLSv1.3' }).default('TLSv1.2'),
+    /** More certificates, chosen by the client's server name. @default [] */
+    sni: z.array(SniSchema).default([]),
+  })
+  .strict();
+
+export const HstsSchema = z
+  .object({
+    /** max-age of Strict-Transport-Security. */
+    maxAgeSeconds: nonNegativeInt,
+    /** @default false */
+    includeSubDomains: z.boolean().default(false),
+  })
+  .strict();
+
+/** Defaults of the listener fields left out (applied by the listener, so a parsed config shows what was written). */
+export const DEFAULT_LISTENER = {
+  http2: false,
+  redirectToHttps: false,
+  redirectPort: 443,
+  pathNormalization: 'reject' as 'normalize' | 'reject',
+  clientHeaderTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 75_000,
+  maxConnections: 10_000,
+  maxHeaderCount: 100,
+};
+
+export const PATH_NORMALIZATION = ['normalize', 'reject'] as const;
+
 export const ListenerSchema = z
   .object({
     /** Address to listen on. @default '0.0.0.0' */
     host: host.default('0.0.0.0'),
     /** Port (0 picks a free one). */
     port,
+    /** Serve HTTPS with these certificates. @default undefined (plain HTTP) */
+    tls: TlsSchema.optional(),
+    /** Offer HTTP/2 through ALPN (h2, with http/1.1 for the rest); needs `tls`. @default false */
+    http2: z.boolean().optional(),
+    /** Send Strict-Transport-Security on every answer; needs `tls`. @default undefined (none) */
+    hsts: HstsSchema.optional(),
+    /** Answer every request with 308 to https://host/path?query; no routing. @default false */
+    redirectToHttps: z.boolean().optional(),
+    /** Port of the https:// redirect target. @default 443 */
+    redirectPort: port.optional(),
+    /**
+     * Paths holding dot-segments (also %2e), encoded slashes (%2f) or backslashes: `reject` answers 400,
+     * `normalize` routes and forwards the RFC 3986 §5.2.4 normalised path (a `..` above the root is still 400).
+     * @default 'reject'
+     */
+    pathNormalization: z.enum(PATH_NORMALIZATION, { error: 'expected normalize or reject' }).optional(),
+    /** The request line and headers must arrive within this time (408, then close). @default 60000 */
+    clientHeaderTimeoutMs: positiveTimerMs.optional(),
+    /** Idle keep-alive connections of clients close after this. @default 75000 */
+    keepAliveTimeoutMs: positiveTimerMs.optional(),
+    /** Connections open at once on this listener; further ones are closed at once (0 = no limit). @default 10000 */
+    maxConnections: nonNegativeInt.optional(),
+    /** Request header fields accepted; more get 431 (never silently dropped). @default 100 */
+    maxHeaderCount: positiveInt.max(10_000).optional(),
   })
   .strict();
 
@@ -71,6 +158,13 @@ export const AdminSchema = z
     host: host.default('127.0.0.1'),
     /** Port of the admin listener. @default 9901 */
     port: port.default(9901),
+    /**
+     * File holding the bearer token state-changing endpoints (drain, undrain) require. Required when `host`
+     * is not a loopback address. @default undefined (state-changing endpoints only from loopback peers)
+     */
+    tokenFile: z.string().min(1).optional(),
+    /** Host header values accepted besides the listener's own address (DNS names of the admin listener). @default [] */
+    allowedHosts: z.array(z.string().min(1)).optional(),
   })
   .strict();
 
@@ -108,13 +202,18 @@ export const DEFAULT_RETRY = {
 export const RouteSchema = z
   .object({
     /** Name used in logs and metrics. @default the first prefix */
-    name: z.string().min(1).optional(),
+    name: z.string().min(1).refine(notReserved, reservedError).optional(),
     match: z
       .object({
         /** One prefix or a list; the first route (in order) with a matching prefix wins. */
         prefix: z.union([path, z.array(path).min(1, { error: 'expected at least one prefix' })], { error: 'expected a path starting with "/" or a list of them' }),
         /** Compare prefixes case-insensitively (ActiveSync clients vary the case). @default false */
         caseInsensitive: z.boolean().default(false),
+        /**
+         * Match on a segment boundary: `/Microsoft-Server-ActiveSync` matches itself, `/Microsoft-Server-ActiveSync/…`
+         * and `…?query`, never `/Microsoft-Server-ActiveSyncEvil`. A prefix ending in `/` always matches as written. @default true
+         */
+        boundary: z.boolean().default(true),
       })
       .strict(),
     /** Name of a cluster in `clusters`. */
@@ -124,11 +223,18 @@ export const RouteSchema = z
      * pause between body chunks. @default cluster `timeoutMs`, else 3660000 for long-poll routes
      * (cluster named `activesync` or `longPoll: true`), 30000 for a cluster named `assets`, else 60000
      */
-    timeoutMs: nonNegativeInt.optional(),
+    timeoutMs: timerMs.optional(),
     /** The upstream may hold the request open (ActiveSync Ping). @default true for the cluster named activesync */
     longPoll: z.boolean().optional(),
     /** Largest request body accepted (413 above). @default 20 MiB on long-poll routes, else 25 MiB */
     bodyLimitBytes: positiveInt.optional(),
+    /** Longest pause between two chunks of the client's request body (408 and close; 0 = none). @default 60000 */
+    clientBodyTimeoutMs: timerMs.default(60_000),
+    /**
+     * A response write to the client that makes no progress for this long closes that client and frees the
+     * upstream connection (0 = none). Waiting for the upstream (a Ping's long poll) never counts. @default 60000
+     */
+    clientSendTimeoutMs: timerMs.default(60_000),
     retry: RetryPolicySchema.optional(),
   })
   .strict();
@@ -160,9 +266,9 @@ export const HealthCheckSchema = z
     /** Path requested with GET. @default '/healthz' */
     path: path.default('/healthz'),
     /** Time between checks. @default 5000 */
-    intervalMs: positiveInt.default(5000),
+    intervalMs: positiveTimerMs.default(5000),
     /** A check slower than this fails. @default 1000 */
-    timeoutMs: positiveInt.default(1000),
+    timeoutMs: positiveTimerMs.default(1000),
     /** Consecutive passes that bring an unhealthy endpoint back. @default 2 */
     healthyThreshold: positiveInt.default(2),
     /** Consecutive failures that take an endpoint out. @default 2 */
@@ -170,7 +276,7 @@ export const HealthCheckSchema = z
     /** Statuses that pass. @default ['200-399'] */
     expectedStatuses: z.array(statusSpec).min(1).default(['200-399']),
     /** Random extra delay (0..jitterMs) added to each interval. @default 0 */
-    jitterMs: nonNegativeInt.default(0),
+    jitterMs: timerMs.default(0),
     /** Host header of the check. @default the endpoint's host:port */
     host: z.string().min(1).optional(),
   })
@@ -183,9 +289,9 @@ export const OutlierDetectionSchema = z
     /** Eject after this many consecutive 5xx answers (0 = off). @default 5 */
     consecutive5xx: nonNegativeInt.default(5),
     /** Ejection time = base × number of times ejected (capped by maxEjectionTimeMs). @default 30000 */
-    baseEjectionTimeMs: positiveInt.default(30_000),
+    baseEjectionTimeMs: positiveTimerMs.default(30_000),
     /** @default 300000 */
-    maxEjectionTimeMs: positiveInt.default(300_000),
+    maxEjectionTimeMs: positiveTimerMs.default(300_000),
     /** At most this share of the cluster is ejected at once (at least one endpoint). @default 50 */
     maxEjectionPercent: percent.default(50),
   })
@@ -208,15 +314,17 @@ export const ClusterSchema = z
     /** Move traffic back to a higher-priority group when it recovers. @default true */
     preempt: z.boolean().default(true),
     /** Default upstream timeout of the cluster's routes (see routes[].timeoutMs). */
-    timeoutMs: nonNegativeInt.optional(),
+    timeoutMs: timerMs.optional(),
     /** The cluster serves long polls (see routes[].longPoll). @default true when the cluster is named activesync */
     longPoll: z.boolean().optional(),
     /** TCP connect timeout per attempt. @default 2000 */
-    connectTimeoutMs: positiveInt.default(2000),
+    connectTimeoutMs: positiveTimerMs.default(2000),
     /** Connections per endpoint (undici Pool). @default 256 */
     connectionsPerEndpoint: positiveInt.default(256),
     /** Idle keep-alive time of upstream connections. @default 4000 */
-    keepAliveTimeoutMs: positiveInt.default(4000),
+    keepAliveTimeoutMs: positiveTimerMs.default(4000),
+    /** WebSocket connections open to the cluster at once; further upgrades get 503. @default 1024 */
+    maxWebSocketConnections: positiveInt.default(1024),
   })
   .strict();
 
@@ -228,9 +336,18 @@ export const GatewayConfigSchema = z
     /** Peers (CIDRs) whose X-Forwarded-* and X-Request-Id are trusted; others' are dropped. @default [] */
     trustedProxies: z.array(cidr).default([]),
     /** Header carrying the request id. @default 'x-request-id' */
-    requestIdHeader: z.string().min(1).default('x-request-id'),
+    requestIdHeader: headerName
+      .transform((h) => h.toLowerCase())
+      .refine((h) => !FRAMING_HEADERS.has(h), { error: 'a framing, routing or hop-by-hop header cannot carry the request id; use e.g. x-request-id' })
+      .default('x-request-id'),
+    /** Extra request headers dropped from untrusted peers, besides X-Forwarded-* and the client-IP list (X-Real-IP, X-Client-IP, True-Client-IP, CF-Connecting-IP, X-Original-URL, X-Rewrite-URL, ...). @default [] */
+    stripHeaders: z.array(headerName.transform((h) => h.toLowerCase())).default([]),
+    /** Seconds in the Retry-After header of 503 answers. @default 5 */
+    retryAfterSeconds: nonNegativeInt.max(86_400).default(5),
+    /** The operator's HTML page by status (`{ 503: /etc/webtier/503.html }`), served to clients that prefer text/html. @default {} */
+    errorPages: z.record(z.string().regex(/^[45]\d\d$/, { error: 'expected an HTTP status 400-599' }), z.string().min(1)).default({}),
     /** On SIGTERM/close, in-flight requests get this long to finish. @default 30000 */
-    drainTimeoutMs: nonNegativeInt.default(30_000),
+    drainTimeoutMs: timerMs.default(30_000),
     /** One access-log line per request. @default true */
     accessLog: z.boolean().default(true),
     /** pino level. @default 'info' */
@@ -238,7 +355,7 @@ export const GatewayConfigSchema = z
     /** Default retry policy of every route. */
     retry: RetryPolicySchema.prefault({}),
     routes: z.array(RouteSchema).min(1, { error: 'expected at least one route' }),
-    clusters: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, { error: 'cluster names use letters, digits, _ . -' }), ClusterSchema),
+    clusters: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, { error: 'cluster names use letters, digits, _ . -' }).refine(notReserved, reservedError), ClusterSchema),
   })
   .strict();
 
@@ -246,6 +363,7 @@ export const GatewayConfigSchema = z
 export type GatewayConfigInput = z.input<typeof GatewayConfigSchema>;
 /** The validated, defaulted and frozen config. */
 export type GatewayConfig = Readonly<z.output<typeof GatewayConfigSchema>>;
+export type ListenerConfig = z.output<typeof ListenerSchema>;
 export type ClusterConfig = z.output<typeof ClusterSchema>;
 export type EndpointConfig = z.output<typeof EndpointSchema>;
 export type RouteConfig = z.output<typeof RouteSchema>;

@@ -1,4 +1,4 @@
-import type { RetryPolicy } from '../config/resolve.js';
+import type { ResolvedRetry } from '../config/resolve.js';
 
 /**
  * Envoy's retry budget for one cluster: retries in flight may be at most `budgetPercent` of the
@@ -10,7 +10,7 @@ export class RetryBudget {
   activeRetries = 0;
 
   /** Takes a retry slot; false when the budget is spent. Release with `release()`. */
-  tryAcquire(policy: RetryPolicy): boolean {
+  tryAcquire(policy: Pick<ResolvedRetry, 'minRetryConcurrency' | 'budgetPercent'>): boolean {
     const allowed = Math.max(policy.minRetryConcurrency, Math.floor((this.activeRequests * policy.budgetPercent) / 100));
     if (this.activeRetries >= allowed) return false;
     this.activeRetries++;

@@ -1,6 +1,10 @@
 import type { ResolvedRoute } from '../config/resolve.js';
 
-/** First-match prefix routing, like the order of the config's `routes`. */
+/**
+ * First-match prefix routing, like the order of the config's `routes`. A prefix matches on a
+ * segment boundary unless it ends with `/` or its route says `boundary: false`: `/eas` matches
+ * `/eas` and `/eas/…`, never `/easEvil` (which nginx's `location /eas` would also refuse to share).
+ */
 export class RouteTable {
   constructor(readonly routes: readonly ResolvedRoute[]) {}
 
@@ -11,7 +15,10 @@ export class RouteTable {
     let lower: string | undefined;
     for (const route of this.routes) {
       const p = route.caseInsensitive ? (lower ??= path.toLowerCase()) : path;
-      for (const prefix of route.matchPrefixes) if (p.startsWith(prefix)) return route;
+      for (const prefix of route.matchPrefixes) {
+        if (!p.startsWith(prefix)) continue;
+        if (!route.boundary || p.length === prefix.length || prefix.endsWith('/') || p.charCodeAt(prefix.length) === 47 /* / */) return route;
+      }
     }
     return undefined;
   }

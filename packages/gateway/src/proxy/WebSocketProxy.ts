@@ -1,8 +1,10 @@
 import type { IncomingMessage, Server } from 'node:http';
 import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { GatewayRuntime } from '../Gateway.js';
+import { GatewayErrorCodes } from '../errors.js';
+import { sendError } from './errorResponse.js';
 import { upstreamRequestHeaders } from './headers.js';
+import type { ProxyRuntime } from './state.js';
 
 const WS_DROP = new Set(['host', 'content-length', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol', 'sec-websocket-accept']);
 
@@ -10,10 +12,11 @@ const WS_DROP = new Set(['host', 'content-length', 'sec-websocket-key', 'sec-web
  * WebSocket upgrades go through @fastify/http-proxy (websocket: true). It runs in a fastify
  * instance of its own that shares the public http.Server (serverFactory) and never listens: it
  * sees only `upgrade` events, so its catch-all HTTP routes never compete with the Forwarder's.
- * Its onRequest hook does the route match and endpoint pick (503 when none is healthy) and
+ * Its onRequest hook does the route match and endpoint pick, answering with the same error table
+ * as the Forwarder (404, 503, and 503 past the cluster's `maxWebSocketConnections`);
  * `replyOptions.getUpstream` hands the picked endpoint to the proxy.
  */
-export async function createWebSocketProxy(server: Server, runtime: GatewayRuntime, logger: FastifyBaseLogger): Promise<FastifyInstance> {
+export async function createWebSocketProxy(server: Server, runtime: ProxyRuntime, logger: FastifyBaseLogger): Promise<FastifyInstance> {
   const wsApp = Fastify({
     serverFactory: () => server,
     loggerInstance: logger,
@@ -22,21 +25,24 @@ export async function createWebSocketProxy(server: Server, runtime: GatewayRunti
     clientErrorHandler: () => undefined,
   });
   const targets = new WeakMap<object, string>();
+  // The upgrade's upstream headers, computed once with the request id the log line names.
+  const upstreamHeaders = new WeakMap<object, Record<string, string | string[]>>();
   wsApp.addHook('onRequest', (request, reply, done) => {
     const state = runtime.state;
+    const { headers, requestId } = upstreamRequestHeaders(request.raw, { trusted: state.trusted, requestIdHeader: state.config.requestIdHeader, stripHeaders: state.stripHeaders });
     const route = state.routes.match(request.url);
     const cs = route ? state.clusters.get(route.cluster) : undefined;
-    if (!route || !cs) {
-      reply.code(404).send({ statusCode: 404, code: 'GW_ERR_NO_ROUTE', message: `no route matches ${request.url.split('?')[0]}` });
-      return;
-    }
+    if (!route || !cs) return sendError(request, reply, GatewayErrorCodes.NO_ROUTE, `no route matches ${request.url.split('?')[0]}`, requestId, state.errorPages);
+    const max = cs.cluster.config.maxWebSocketConnections;
+    if (cs.webSockets.open >= max) return sendError(request, reply, GatewayErrorCodes.TOO_MANY_WEBSOCKETS, `cluster "${cs.cluster.name}" has ${max} WebSocket connections open (maxWebSocketConnections)`, requestId, state.errorPages);
     const { endpoint } = cs.cluster.pick(cs.cluster.hashKey(request.url, request.headers));
-    if (!endpoint) {
-      reply.code(503).send({ statusCode: 503, code: 'GW_ERR_NO_HEALTHY_UPSTREAM', message: `cluster "${cs.cluster.name}" has no healthy endpoint` });
-      return;
-    }
+    if (!endpoint) return sendError(request, reply, GatewayErrorCodes.NO_HEALTHY_UPSTREAM, `cluster "${cs.cluster.name}" has no healthy endpoint`, requestId, state.errorPages);
+    const counter = cs.webSockets;
+    counter.open++;
+    request.raw.socket.once('close', () => counter.open--);
     targets.set(request, endpoint.url);
-    request.log.info({ route: route.name, cluster: cs.cluster.name, endpoint: endpoint.address, url: request.url }, 'websocket upgrade');
+    upstreamHeaders.set(request.raw, headers);
+    request.log.info({ route: route.name, cluster: cs.cluster.name, endpoint: endpoint.address, url: request.url, requestId }, 'websocket upgrade');
     done();
   });
   // Typed loosely: the plugin's types want http2-capable request types this server never has.
@@ -45,8 +51,8 @@ export async function createWebSocketProxy(server: Server, runtime: GatewayRunti
     websocket: true,
     replyOptions: { getUpstream: (request: object) => targets.get(request) ?? 'http://127.0.0.1:9' },
     wsClientOptions: {
-      rewriteRequestHeaders: (_headers: Record<string, unknown>, request: { raw: unknown }) => {
-        const { headers } = upstreamRequestHeaders(request.raw as IncomingMessage, { trusted: runtime.state.trusted, requestIdHeader: runtime.state.config.requestIdHeader });
+      rewriteRequestHeaders: (_headers: Record<string, unknown>, request: { raw: IncomingMessage }) => {
+        const headers = upstreamHeaders.get(request.raw) ?? {};
         for (const k of Object.keys(headers)) if (WS_DROP.has(k)) delete headers[k];
         return headers;
       },

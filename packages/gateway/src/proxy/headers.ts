@@ -1,12 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { BlockList, isIPv4 } from 'node:net';
-import { util as undiciUtil } from 'undici';
 
 /** RFC 9110 7.6.1 hop-by-hop headers, plus `expect` (the gateway answers 100-continue itself). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'expect', 'http2-settings']);
-/** Dropped from requests of untrusted peers: only the gateway sets them. */
-const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', 'x-real-ip']);
+
+/**
+ * Client-IP and URL-override headers some upstreams believe: dropped from untrusted peers (a
+ * client must not choose the address an upstream logs or rate-limits, nor the path it serves).
+ */
+export const CLIENT_IP_HEADERS: readonly string[] = ['x-real-ip', 'x-client-ip', 'true-client-ip', 'cf-connecting-ip', 'x-cluster-client-ip', 'fastly-client-ip', 'x-original-url', 'x-rewrite-url'];
+/** Dropped from requests of untrusted peers: only the gateway (or a trusted proxy) sets them. */
+const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', ...CLIENT_IP_HEADERS]);
 
 /** The trustedProxies list: which peers may send X-Forwarded-* and X-Request-Id. */
 export class TrustedProxies {
@@ -44,12 +49,13 @@ function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+
 /** Options of upstreamRequestHeaders. */
 export interface ForwardingInfo {
   trusted: TrustedProxies;
   requestIdHeader: string;
-  /** Whether the request came over TLS (the listeners are plain HTTP today). */
-  encrypted?: boolean;
+  /** Extra headers (lower-case) dropped from untrusted peers, besides X-Forwarded-* and CLIENT_IP_HEADERS. */
+  stripHeaders?: ReadonlySet<string>;
 }
 
 /**
@@ -68,14 +74,14 @@ export function upstreamRequestHeaders(req: IncomingMessage, info: ForwardingInf
   for (const key in src) {
     const v = src[key];
     if (v === undefined || HOP_BY_HOP.has(key) || key === idHeader) continue;
-    if (!trusted && FORWARDING.has(key)) continue;
+    if (!trusted && (FORWARDING.has(key) || info.stripHeaders?.has(key))) continue;
     if (drop.length > 0 && drop.includes(key)) continue;
     out[key] = v;
   }
   const clientIp = peer?.startsWith('::ffff:') ? peer.slice(7) : (peer ?? 'unknown');
   const prior = trusted ? first(src['x-forwarded-for']) : undefined;
   out['x-forwarded-for'] = prior ? `${prior}, ${clientIp}` : clientIp;
-  const proto = (trusted && first(src['x-forwarded-proto'])) || (info.encrypted ? 'https' : 'http');
+  const proto = (trusted && first(src['x-forwarded-proto'])) || ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http');
   out['x-forwarded-proto'] = proto;
   const host = (trusted && first(src['x-forwarded-host'])) || src.host;
   if (host) out['x-forwarded-host'] = host;
@@ -100,41 +106,20 @@ export function downstreamResponseHeaders(src: IncomingHttpHeaders | Record<stri
 }
 
 /**
- * downstreamResponseHeaders on undici's raw response header list: appends the kept headers to
- * `out` as a flat [name, value, ...] list (lower-case names, duplicates such as Set-Cookie kept
- * as separate entries) ready for ServerResponse.writeHead. Returns whether the upstream sent an
- * X-Request-Id.
+ * The upstream's response headers (undici's parsed object: lower-case names, repeated ones such
+ * as Set-Cookie as arrays) appended to `out` as a flat [name, value, ...] list for writeHead,
+ * without hop-by-hop headers and those the upstream's Connection names. Returns whether the
+ * upstream sent an X-Request-Id.
  */
-export function downstreamRawHeaders(raw: ReadonlyArray<Buffer | string>, out: string[]): boolean {
-  const start = out.length;
-  let connection: string | undefined;
+export function downstreamHeaders(headers: Record<string, string | string[] | undefined>, out: string[]): boolean {
+  const drop = connectionTokens(headers['connection']);
   let requestId = false;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const n = raw[i]!;
-    const name = typeof n === 'string' ? n.toLowerCase() : undiciUtil.headerNameToString(n);
-    const v = raw[i + 1]!;
-    const value = typeof v === 'string' ? v : v.toString('latin1');
-    if (HOP_BY_HOP.has(name)) {
-      if (name === 'connection') connection = connection === undefined ? value : `${connection},${value}`;
-      continue;
-    }
+  for (const name in headers) {
+    const v = headers[name];
+    if (v === undefined || HOP_BY_HOP.has(name) || (drop.length > 0 && drop.includes(name))) continue;
     if (name === 'x-request-id') requestId = true;
-    out.push(name, value);
-  }
-  if (connection !== undefined) {
-    const drop = connectionTokens(connection).filter((t) => !HOP_BY_HOP.has(t));
-    if (drop.length > 0) {
-      let w = start;
-      for (let r = start; r < out.length; r += 2) {
-        if (drop.includes(out[r]!)) {
-          if (out[r] === 'x-request-id') requestId = false;
-          continue;
-        }
-        out[w++] = out[r]!;
-        out[w++] = out[r + 1]!;
-      }
-      out.length = w;
-    }
+    if (Array.isArray(v)) for (const x of v) out.push(name, x);
+    else out.push(name, v);
   }
   return requestId;
 }

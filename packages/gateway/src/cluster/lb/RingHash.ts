@@ -1,48 +1,35 @@
-import { createHash } from 'node:crypto';
+import { HashRing } from '@webtier/hash-ring';
 import type { Endpoint } from '../Endpoint.js';
 import { weightedRandom, type LoadBalancer, type PickContext } from './LoadBalancer.js';
 
-/** Points per unit of weight on the ring. */
-const POINTS_PER_WEIGHT = 160;
-
-function hash32(s: string): number {
-  return createHash('md5').update(s).digest().readUInt32BE(0);
-}
-
 /**
- * Consistent hashing: the ring holds every endpoint of the cluster (healthy or not), so a key
- * keeps its endpoint while that endpoint is up; when it is not a candidate, the next point on the
- * ring that is one takes the key. Requests without a key go to a weighted random candidate.
+ * Consistent hashing on @webtier/hash-ring (libmemcached's weighted ketama, md5 hand-written and
+ * faster than a createHash per lookup): the ring holds every endpoint of the cluster (healthy or
+ * not), so a key keeps its endpoint while that endpoint is up; when it is not a candidate, the
+ * ring's walk (`skip`) gives the next endpoint that is. Requests without a key go to a weighted
+ * random candidate.
  */
 export class RingHash implements LoadBalancer {
-  private readonly points: Uint32Array;
-  private readonly owners: Endpoint[];
+  private readonly ring: HashRing | undefined;
+  private readonly byId = new Map<string, Endpoint>();
+  private allowed: ReadonlySet<Endpoint> = new Set();
+  private readonly skip = (id: string) => !this.allowed.has(this.byId.get(id)!);
 
   constructor(endpoints: readonly Endpoint[]) {
-    const entries: Array<[number, Endpoint]> = [];
-    for (const e of endpoints) {
-      for (let i = 0; i < e.weight * POINTS_PER_WEIGHT; i++) entries.push([hash32(`${e.url}#${i}`), e]);
-    }
-    entries.sort((a, b) => a[0] - b[0]);
-    this.points = Uint32Array.from(entries.map((x) => x[0]));
-    this.owners = entries.map((x) => x[1]);
+    if (endpoints.length === 0) return;
+    const nodes = endpoints.map((e) => {
+      const u = new URL(e.url);
+      return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 80), weight: e.weight };
+    });
+    this.ring = new HashRing(nodes);
+    this.ring.nodes.forEach((n, i) => this.byId.set(n.id, endpoints[i]!));
   }
 
   pick({ candidates, hashKey }: PickContext): Endpoint {
-    if (hashKey === undefined || this.points.length === 0) return weightedRandom(candidates);
-    const allowed = new Set(candidates);
-    const h = hash32(hashKey);
-    let lo = 0;
-    let hi = this.points.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.points[mid]! < h) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let i = 0; i < this.owners.length; i++) {
-      const owner = this.owners[(lo + i) % this.owners.length]!;
-      if (allowed.has(owner)) return owner;
-    }
-    return weightedRandom(candidates);
+    if (hashKey === undefined || this.ring === undefined) return weightedRandom(candidates);
+    if (candidates.length === this.byId.size) return this.byId.get(this.ring.get(hashKey))!;
+    this.allowed = new Set(candidates);
+    const id = this.ring.nodesFor(hashKey, 1, { skip: this.skip })[0];
+    return id === undefined ? weightedRandom(candidates) : this.byId.get(id)!;
   }
 }

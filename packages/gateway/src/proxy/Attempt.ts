@@ -1,0 +1,152 @@
+import type { Dispatcher } from 'undici';
+import type { Endpoint } from '../cluster/Endpoint.js';
+import type { AttemptOutcome, OutlierDetector } from '../health/OutlierDetector.js';
+
+/** How one upstream attempt ended before the response was committed to the client. */
+export const enum Outcome {
+  /** Headers went to the client; the body streams on its own. */
+  Committed,
+  /** The attempt failed before any response header (`Attempt.error` holds why). */
+  Failed,
+  /** A 502/503/504 that is retried on another endpoint (its body is read and dropped). */
+  RetryStatus,
+}
+
+/** Where an attempt is. */
+const enum Phase {
+  /** Waiting for the response headers. */
+  Headers,
+  /** Streaming the response body to the client. */
+  Streaming,
+  /** Reading and dropping the body of a 5xx that is retried. */
+  Dropping,
+  /** Ended (complete, failed or aborted). */
+  Done,
+}
+
+/** What an attempt asks of its request (the Exchange): retry decisions and the client side. */
+export interface AttemptOwner {
+  /** The client is gone: abort at once. */
+  readonly clientGone: boolean;
+  /** Whether an answer with this status is dropped and retried elsewhere. */
+  retryStatus(status: number): boolean;
+  /** Commits the response to the client (headers written); returns false to pause the upstream. */
+  commit(status: number, headers: Record<string, string | string[] | undefined>): void;
+  /** One body chunk for the client; false when the client's socket is full (the attempt pauses). */
+  write(chunk: Buffer, resume: () => void): boolean;
+  /** The upstream body ended. */
+  end(): void;
+  /** The upstream failed after the headers went out. */
+  failAfterCommit(err: Error): void;
+}
+
+/**
+ * One upstream attempt: the undici 7 dispatch handler (onRequestStart, onResponseStart, ...) of
+ * one try on one endpoint. It owns that endpoint's bookkeeping: `inFlight` goes up when the
+ * attempt starts and down exactly once when it ends, and the outcome is recorded with outlier
+ * detection exactly once.
+ */
+export class Attempt implements Dispatcher.DispatchHandler {
+  /** Why the attempt failed, when it settled as Failed. */
+  error: Error | undefined;
+  /** The status of an attempt that settled as RetryStatus. */
+  status = 0;
+  private phase = Phase.Headers;
+  private controller: Dispatcher.DispatchController | undefined;
+  private released = false;
+  private recorded = false;
+  private settle!: (o: Outcome) => void;
+  /** Resolves when the attempt's fate at the response headers is known. */
+  readonly outcome: Promise<Outcome>;
+
+  constructor(
+    readonly endpoint: Endpoint,
+    private readonly outlier: OutlierDetector,
+    private readonly owner: AttemptOwner,
+  ) {
+    endpoint.inFlight++;
+    endpoint.requests++;
+    this.outcome = new Promise<Outcome>((resolve) => {
+      this.settle = resolve;
+    });
+  }
+
+  /** Dispatches the attempt through the endpoint's pool. */
+  start(options: Dispatcher.DispatchOptions): this {
+    this.endpoint.pool.dispatch(options, this);
+    return this;
+  }
+
+  /** Records the outcome for outlier detection (once; later calls are ignored). */
+  record(outcome: AttemptOutcome): void {
+    if (this.recorded) return;
+    this.recorded = true;
+    this.outlier.record(this.endpoint, outcome);
+  }
+
+  /** Gives the endpoint's in-flight slot back (once). */
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.endpoint.inFlight--;
+  }
+
+  /** Aborts the upstream request (the client went away). */
+  abort(reason: Error): void {
+    this.controller?.abort(reason);
+  }
+
+  private readonly resume = () => this.controller?.resume();
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.owner.clientGone) controller.abort(new ClientGone('the client went away'));
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (this.owner.retryStatus(statusCode)) {
+      this.record('5xx');
+      this.release();
+      this.status = statusCode;
+      this.phase = Phase.Dropping;
+      return;
+    }
+    this.record(statusCode >= 500 ? '5xx' : 'success');
+    this.phase = Phase.Streaming;
+    this.owner.commit(statusCode, headers);
+    this.settle(Outcome.Committed);
+    void controller;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.phase !== Phase.Streaming) return;
+    if (!this.owner.write(chunk, this.resume)) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    const phase = this.phase;
+    this.phase = Phase.Done;
+    if (phase === Phase.Dropping) return this.settle(Outcome.RetryStatus);
+    this.release();
+    this.owner.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    const phase = this.phase;
+    if (phase === Phase.Done) return;
+    this.phase = Phase.Done;
+    this.release();
+    if (phase === Phase.Headers) {
+      this.error = err;
+      return this.settle(Outcome.Failed);
+    }
+    // The dropped body of a retried 5xx failed: retry all the same.
+    if (phase === Phase.Dropping) return this.settle(Outcome.RetryStatus);
+    this.owner.failAfterCommit(err);
+  }
+}
+
+/** The reason the upstream request is aborted when the client goes away. */
+export class ClientGone extends Error {
+  override name = 'AbortError';
+}
