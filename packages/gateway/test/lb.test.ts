@@ -79,16 +79,21 @@ describe('load-balancing policies: distribution', () => {
   });
 
   it('least_request sends new requests away from the endpoint holding slow ones', async () => {
-    const base = await gatewayWith('least_request', [1, 1]);
-    // Park 6 slow requests; they spread over both. Then fast requests go to whichever holds fewer.
+    const g = await gatewayFor({ admin: undefined, routes: [{ match: { prefix: '/' }, cluster: 'c' }], clusters: { c: { lbPolicy: 'least_request', endpoints: [{ url: ups[0]!.url }, { url: ups[1]!.url }] } } });
+    gateways.push(g);
+    const base = g.urls[0]!;
+    // Park 6 slow requests on u0 (u1 drained meanwhile), then u1 comes back: every fast request
+    // whose two draws include u1 goes there (P = 3/4), so u1 must get most of them. Asserted
+    // unconditionally (the old test asserted only inside ifs and could not fail on equal parking).
+    g.runtime.setDrained('c', ups[1]!.url, true);
     const slow = Array.from({ length: 6 }, () => fetch(`${base}/sleep/1500`).then((r) => r.json() as Promise<{ name: string }>));
     await new Promise((r) => setTimeout(r, 300));
+    g.runtime.setDrained('c', ups[1]!.url, false);
     const counts = await countUpstreams(() => `${base}/fast`, 60, 1);
     const parked = await Promise.all(slow);
-    const parkedOn = (n: string) => parked.filter((p) => p.name === n).length;
-    // Equal parking is possible; otherwise the less loaded endpoint gets at least as many fast requests.
-    if (parkedOn('u0') < parkedOn('u1')) expect(counts['u0'] ?? 0).toBeGreaterThanOrEqual(counts['u1'] ?? 0);
-    if (parkedOn('u1') < parkedOn('u0')) expect(counts['u1'] ?? 0).toBeGreaterThanOrEqual(counts['u0'] ?? 0);
+    expect(parked.map((p) => p.name)).toEqual(Array(6).fill('u0'));
+    expect(counts['u1'] ?? 0).toBeGreaterThanOrEqual(30);
+    expect(counts['u1'] ?? 0).toBeGreaterThan(counts['u0'] ?? 0);
     expect((counts['u0'] ?? 0) + (counts['u1'] ?? 0)).toBe(60);
   });
 });
