@@ -66,8 +66,8 @@ export const webtierGateway: FastifyPluginAsync<WebtierGatewayOptions> = async (
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', (_request, _payload, done) => done(null));
   if (!fastify.hasRequestDecorator('gw')) fastify.decorateRequest('gw', null);
-  fastify.addHook('onRequest', (_request, reply, done) => {
-    if (rt.draining) reply.header('connection', 'close');
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (rt.draining && request.raw.httpVersionMajor === 1) reply.header('connection', 'close');
     done();
   });
   fastify.addHook('onResponse', accessLog(rt, rt.state.config.accessLog, opts.logDestination));

@@ -155,7 +155,7 @@ class Exchange implements AttemptOwner {
       else out.push(k, String(v));
     }
     if (!downstreamHeaders(headers, out)) out.push('x-request-id', this.info.requestId);
-    if (this.draining() && extra['connection'] === undefined) out.push('connection', 'close');
+    if (this.draining() && extra['connection'] === undefined && this.reply.request.raw.httpVersionMajor === 1) out.push('connection', 'close');
     this.reply.hijack();
     this.res.writeHead(status, out);
   }
@@ -182,6 +182,11 @@ class Exchange implements AttemptOwner {
     if (this.res.listenerCount('error') > 0) this.res.emit('error', err);
     this.res.destroy();
   }
+}
+
+/** Ends the client connection after this answer (HTTP/1.x only: h2 forbids the header and multiplexes). */
+function closeConnection(reply: FastifyReply): void {
+  if (reply.request.raw.httpVersionMajor === 1) reply.header('connection', 'close');
 }
 
 /** The error code a failure kind answers with. */
@@ -227,7 +232,7 @@ export class Forwarder {
     const declared = cl === undefined ? undefined : Number(cl);
     const hasBody = declared !== undefined ? declared > 0 : raw.headers['transfer-encoding'] !== undefined;
     const tooLarge = () => {
-      reply.header('connection', 'close');
+      closeConnection(reply);
       return this.fail(request, reply, info, GatewayErrorCodes.BODY_TOO_LARGE, `request body${declared !== undefined ? ` of ${declared} bytes` : ''} exceeds the route's limit of ${route.bodyLimitBytes} bytes`);
     };
     if (declared !== undefined && declared > route.bodyLimitBytes) return tooLarge();
@@ -243,7 +248,7 @@ export class Forwarder {
         }
       } catch (err) {
         if (err instanceof BodyTooLarge) return tooLarge();
-        reply.header('connection', 'close');
+        closeConnection(reply);
         if (err instanceof BodyTimeout) return this.fail(request, reply, info, GatewayErrorCodes.CLIENT_TIMEOUT, `the request body stalled for more than ${route.clientBodyTimeoutMs} ms`);
         return this.fail(request, reply, info, GatewayErrorCodes.CLIENT_ABORTED, 'the client aborted the request body');
       }
@@ -279,7 +284,7 @@ export class Forwarder {
         if (kind === 'aborted' || ex.clientGone) return this.fail(request, reply, info, GatewayErrorCodes.UPSTREAM_RESET, 'the client went away');
         if (err instanceof BodyTooLarge) return tooLarge();
         if (err instanceof BodyTimeout || (err as { cause?: unknown }).cause instanceof BodyTimeout) {
-          reply.header('connection', 'close');
+          closeConnection(reply);
           return this.fail(request, reply, info, GatewayErrorCodes.CLIENT_TIMEOUT, `the request body stalled for more than ${route.clientBodyTimeoutMs} ms`);
         }
         lastFailure = kind;

@@ -73,7 +73,8 @@ export function upstreamRequestHeaders(req: IncomingMessage, info: ForwardingInf
   const idHeader = info.requestIdHeader;
   for (const key in src) {
     const v = src[key];
-    if (v === undefined || HOP_BY_HOP.has(key) || key === idHeader) continue;
+    // h2 pseudo-headers (:method, :path, :authority, :scheme) are not HTTP/1.1 header fields.
+    if (v === undefined || HOP_BY_HOP.has(key) || key === idHeader || key.charCodeAt(0) === 58) continue;
     if (!trusted && (FORWARDING.has(key) || info.stripHeaders?.has(key))) continue;
     if (drop.length > 0 && drop.includes(key)) continue;
     out[key] = v;
