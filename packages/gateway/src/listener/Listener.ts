@@ -47,6 +47,8 @@ export class Listener {
     for (const [k, v] of Object.entries(written)) if (v !== undefined) (config as Record<string, unknown>)[k] = v;
     this.config = config;
     const onRequest = (req: Req, res: Res) => this.onRequest(req, res);
+    // Node enforces headersTimeout on a sweep of this period (30 s by default): short header timeouts need a finer one.
+    const httpOptions = { connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(config.clientHeaderTimeoutMs / 4))) };
     if (config.tls) {
       this.certs = loadListenerCertificates(config.tls);
       const tlsOptions = {
@@ -57,9 +59,9 @@ export class Listener {
       };
       this.server = config.http2
         ? createSecureServer({ ...tlsOptions, allowHTTP1: true, maxHeaderListPairs: config.maxHeaderCount + 1, settings: { maxHeaderListSize: 65_536 } }, onRequest as never)
-        : (createHttpsServer(tlsOptions, onRequest as never) as unknown as Server);
+        : (createHttpsServer({ ...httpOptions, ...tlsOptions }, onRequest as never) as unknown as Server);
     } else {
-      this.server = createHttpServer(onRequest as never);
+      this.server = createHttpServer(httpOptions, onRequest as never);
     }
     const s = this.server as Server;
     // Node counts a header past maxHeadersCount by dropping it: one more than the limit lets us see it and answer 431.

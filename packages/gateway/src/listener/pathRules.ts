@@ -36,10 +36,11 @@ function removeDotSegments(path: string): string | undefined {
  * `..` above the root is refused in both modes. Returns the (possibly rewritten) target.
  */
 export function applyPathRules(url: string, mode: 'normalize' | 'reject'): PathVerdict {
+  // Absolute-form (http://host/…) and other targets: an upstream could pick the host from them.
+  if (url.charCodeAt(0) !== 47 /* / */) return url === '*' ? { ok: true, url } : { ok: false, reason: 'the request target must be a path starting with /' };
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
   if (!SUSPECT.test(path)) return { ok: true, url };
-  if (!path.startsWith('/')) return { ok: false, reason: 'the request target must be an absolute path' };
   const plain = path.replace(/%2e/gi, '.').replace(/%2f|%5c|\\/gi, '/');
   const hasDots = /\/\.\.?(\/|$)/.test(plain);
   const changed = plain !== path || hasDots;

@@ -117,11 +117,15 @@ class Exchange implements AttemptOwner {
   current: Attempt | undefined;
   private resumeUpstream: (() => void) | undefined;
   private readonly onResClose = () => {
+    this.clearSendTimer();
     if (this.res.writableFinished) return;
     this.clientGone = true;
     this.current?.abort(new ClientGone('the client went away'));
   };
-  private readonly onResDrain = () => this.resumeUpstream?.();
+  private readonly onResDrain = () => {
+    this.clearSendTimer();
+    this.resumeUpstream?.();
+  };
 
   constructor(
     private readonly reply: FastifyReply,
@@ -130,6 +134,7 @@ class Exchange implements AttemptOwner {
     private readonly cs: ClusterState,
     readonly retry: RetryPolicy,
     private readonly draining: () => boolean,
+    private readonly sendTimeoutMs: number,
   ) {
     res.once('close', this.onResClose);
   }
@@ -164,14 +169,34 @@ class Exchange implements AttemptOwner {
     if (this.res.write(chunk)) return true;
     this.resumeUpstream = resume;
     this.res.once('drain', this.onResDrain);
+    // A client that stops reading must not hold the upstream connection: no progress for
+    // clientSendTimeoutMs closes it (and onResClose aborts the upstream request).
+    if (this.sendTimeoutMs > 0) {
+      if (this.sendTimer) this.sendTimer.refresh();
+      else this.sendTimer = setTimeout(this.onSendTimeout, this.sendTimeoutMs);
+    }
     return false;
   }
 
   end(): void {
+    this.clearSendTimer();
     this.res.end();
   }
 
+  private sendTimer: NodeJS.Timeout | undefined;
+  private readonly onSendTimeout = () => {
+    this.sendTimer = undefined;
+    this.info.error = GatewayErrorCodes.CLIENT_TIMEOUT;
+    this.res.destroy();
+  };
+
+  private clearSendTimer(): void {
+    if (this.sendTimer) clearTimeout(this.sendTimer);
+    this.sendTimer = undefined;
+  }
+
   failAfterCommit(err: Error): void {
+    this.clearSendTimer();
     if (this.clientGone) return;
     const endpoint = this.current!.endpoint;
     // A reset mid-body after the headers went out: the client connection ends.
@@ -259,7 +284,7 @@ export class Forwarder {
     }
 
     const retry = new RetryPolicy(route.retry, cs.budget, method, replayable);
-    const ex = new Exchange(reply, reply.raw, info, cs, retry, this.draining);
+    const ex = new Exchange(reply, reply.raw, info, cs, retry, this.draining, route.clientSendTimeoutMs);
     const hashKey = cs.cluster.hashKey(url, raw.headers);
     const tried = ex.tried;
     const options: Dispatcher.DispatchOptions = { path: url, method: method as Dispatcher.HttpMethod, headers, body, ...dispatchTimeouts(route) };
