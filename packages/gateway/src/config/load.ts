@@ -4,7 +4,7 @@ import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { GatewayConfigError, GatewayError, GatewayErrorCodes, type ConfigProblem } from '../errors.js';
-import { GatewayConfigSchema, type GatewayConfig, type GatewayConfigInput } from './schema.js';
+import { GatewayConfigSchema, RESERVED_NAMES, type GatewayConfig, type GatewayConfigInput } from './schema.js';
 
 /** A config file larger than this is refused (a real one is a few KiB; `/dev/zero` must not eat memory). */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -43,6 +43,11 @@ function crossProblems(input: unknown): ConfigProblem[] {
   if (!isObject(input)) return problems;
   const clusters = isObject(input['clusters']) ? input['clusters'] : undefined;
   if (clusters && Object.keys(clusters).length === 0) problems.push({ path: 'clusters', message: 'expected at least one cluster' });
+  // JSON.parse and YAML make `__proto__` an own key; zod's record skips it (and would assign it
+  // to the output's prototype), so reserved names are checked here on the raw input.
+  for (const name of Object.keys(clusters ?? {})) {
+    if (RESERVED_NAMES.has(name)) problems.push({ path: `clusters.${name}`, message: 'the names __proto__, constructor and prototype are reserved; choose another cluster name' });
+  }
   if (Array.isArray(input['routes']) && clusters) {
     input['routes'].forEach((route: unknown, i) => {
       if (!isObject(route) || typeof route['cluster'] !== 'string') return;
