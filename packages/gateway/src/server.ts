@@ -19,6 +19,8 @@ declare module 'fastify' {
 export interface CreateGatewayOptions {
   /** A pino logger to use instead of a new one at the config's logLevel (the CLI passes its own). */
   loggerInstance?: FastifyBaseLogger;
+  /** Run the active health checks in this process; false when another process runs them and feeds results through `runtime.applyHealth` (the CLI's workers). @default true */
+  startHealthChecks?: boolean;
 }
 
 /** A config object (validated here unless already parsed and frozen) or the path of a YAML/JSON file. */
@@ -51,7 +53,8 @@ export async function createGateway(config: GatewayConfigSource, options: Create
   });
   for (const m of EXTRA_HTTP_METHODS) if (!app.supportedMethods.includes(m)) app.addHttpMethod(m, { hasBody: true });
   app.decorate('gateway', runtime);
-  await app.register(webtierGateway, logStream ? { runtime, logDestination: logStream } : { runtime });
+  const startHealthChecks = options.startHealthChecks ?? true;
+  await app.register(webtierGateway, logStream ? { runtime, logDestination: logStream, startHealthChecks } : { runtime, startHealthChecks });
   app.addHook('onClose', async () => {
     await runtime.close(true);
     logStream?.close();
