@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 
-const CLI = fileURLToPath(new URL('../dist/esm/cli.js', import.meta.url));
+// The bin exactly as npm links it (node_modules/.bin/webtier-gateway points here).
+const CLI = fileURLToPath(new URL('../../bin/webtier-gateway.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'gw-cli-'));
 const children: ChildProcess[] = [];
 const servers: Server[] = [];
@@ -52,8 +53,8 @@ interface Running {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-async function startCli(file: string, port: number, adminPort: number): Promise<Running> {
-  const child = spawn(process.execPath, [CLI, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function startCli(file: string, port: number, adminPort: number, extra: string[] = []): Promise<Running> {
+  const child = spawn(process.execPath, [CLI, '--config', file, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
@@ -100,7 +101,7 @@ describe('webtier-gateway --check', () => {
     writeFileSync(file, stringify(configFor(8080, 9901, ['http://10.0.0.11:8000'])));
     const r = spawnSync(process.execPath, [CLI, '--config', file, '--check'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/OK \(1 listener\(s\), 1 route\(s\), 1 cluster\(s\), 1 endpoint\(s\)\)/);
+    expect(r.stdout).toMatch(/OK \(1 listener\(s\), 1 route\(s\), 1 cluster\(s\), 1 endpoint\(s\), 1 worker\(s\)\)/);
   });
 
   it('exits non-zero listing every problem by path', () => {
@@ -121,6 +122,48 @@ describe('webtier-gateway --check', () => {
 
   it('exits 2 without --config', () => {
     expect(spawnSync(process.execPath, [CLI], { encoding: 'utf8' }).status).toBe(2);
+  });
+});
+
+describe('command line', () => {
+  const version = (JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }).version;
+  const cases: Array<{ args: string[]; status: number; stdout?: RegExp; stderr?: RegExp }> = [
+    { args: ['--version'], status: 0, stdout: new RegExp(`^webtier-gateway ${version.replace(/\./g, '\\.')} \\(node v\\d+`) },
+    { args: ['--help'], status: 0, stdout: /exit codes: 0 ok, 1 config invalid/ },
+    { args: ['--config'], status: 2, stderr: /argument missing/ },
+    { args: ['--config', 'x.yaml', '--workers', 'many'], status: 2, stderr: /--workers: "many" is not a whole number/ },
+    { args: ['--config', 'x.yaml', '--log-format', 'xml'], status: 2, stderr: /--log-format: "xml" is not json or pretty/ },
+    { args: ['--bogus'], status: 2, stderr: /Unknown option '--bogus'/ },
+    { args: ['--config', '/nonexistent/gw.yaml'], status: 1, stderr: /GW_ERR_CONFIG_READ/ },
+    { args: ['check', '--timeout-ms', '0'], status: 2, stderr: /--timeout-ms: "0"/ },
+  ];
+  for (const c of cases) {
+    it(`${c.args.join(' ') || '(none)'} → exit ${c.status}`, () => {
+      const r = spawnSync(process.execPath, [CLI, ...c.args], { encoding: 'utf8' });
+      expect(r.status).toBe(c.status);
+      if (c.stdout) expect(r.stdout).toMatch(c.stdout);
+      if (c.stderr) expect(r.stderr).toMatch(c.stderr);
+    });
+  }
+
+  it('--log-format pretty prints one readable line per record; the default is one JSON object per line', async () => {
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const file = join(dir, 'pretty.yaml');
+    writeFileSync(file, stringify(configFor(port, adminPort, [a])));
+    for (const format of ['pretty', 'json']) {
+      const gw = await startCli(file, port, adminPort, ['--log-format', format]);
+      expect(await who(gw.base)).toBe('a');
+      gw.child.kill('SIGTERM');
+      await gw.exit;
+      const lines = gw.output().trim().split('\n');
+      if (format === 'pretty') {
+        expect(lines.some((l) => /^\d\d:\d\d:\d\d\.\d{3} INFO  gateway listening {2}listeners=\["http:\/\/127\.0\.0\.1:\d+"\]/.test(l))).toBe(true);
+        expect(lines.some((l) => /INFO  access {2}.*route=.* status=200/.test(l))).toBe(true);
+      } else {
+        const records = lines.map((l) => JSON.parse(l) as { msg: string });
+        expect(records.map((r) => r.msg)).toEqual(expect.arrayContaining(['gateway listening', 'access', 'gateway stopped']));
+      }
+    }
   });
 });
 
