@@ -56,25 +56,29 @@ export async function runPrimary(file: string, config: GatewayConfig, n: number,
   let lastSent = '';
 
   let nextId = 1;
-  const pending = new Map<number, (reply: Extract<FromWorker, { webtier: 'reply' }> | undefined) => void>();
+  type Reply = Extract<FromWorker, { webtier: 'reply' }> | undefined;
+  const pending = new Map<number, { worker: Worker; done: (reply: Reply) => void }>();
   const live = () => slots.flatMap((s) => (s.worker && s.listening ? [s.worker] : []));
   const send = (w: Worker, m: ToWorker) => {
     if (w.isConnected()) w.send(m);
   };
+  // A worker that dies before answering answers undefined (at once, not after the timeout).
   const request = (w: Worker, make: (id: number) => ToWorker) =>
-    new Promise<Extract<FromWorker, { webtier: 'reply' }> | undefined>((resolve) => {
+    new Promise<Reply>((resolve) => {
+      if (!w.isConnected()) return resolve(undefined);
       const id = nextId++;
-      const t = setTimeout(() => {
-        pending.delete(id);
-        resolve(undefined);
-      }, REPLY_TIMEOUT_MS);
-      pending.set(id, (r) => {
+      const t = setTimeout(() => done(undefined), REPLY_TIMEOUT_MS);
+      const done = (r: Reply) => {
         clearTimeout(t);
         pending.delete(id);
         resolve(r);
-      });
-      send(w, make(id));
+      };
+      pending.set(id, { worker: w, done });
+      w.send(make(id));
     });
+  const abandon = (w: Worker) => {
+    for (const p of [...pending.values()]) if (p.worker === w) p.done(undefined);
+  };
 
   let stopping = false;
   let everListened = false;
@@ -87,6 +91,7 @@ export async function runPrimary(file: string, config: GatewayConfig, n: number,
     slot.startedAt = Date.now();
     const w = cluster.fork({ [WORKER_ENV]: '1', [HEALTH_ENV]: JSON.stringify(snapshot()) });
     slot.worker = w;
+    w.on('disconnect', () => abandon(w));
     w.on('message', (m: unknown) => {
       if (!isFromWorker(m)) return;
       if (m.webtier === 'listening') {
@@ -95,7 +100,7 @@ export async function runPrimary(file: string, config: GatewayConfig, n: number,
           everListened = true;
           log.info({ listeners: m.urls, admin: adminUrl, config: file, workers: n, pid: process.pid }, 'gateway listening');
         }
-      } else if (m.webtier === 'reply') pending.get(m.id)?.(m);
+      } else if (m.webtier === 'reply') pending.get(m.id)?.done(m);
     });
   };
 
@@ -113,6 +118,7 @@ export async function runPrimary(file: string, config: GatewayConfig, n: number,
     if (!slot) return;
     slot.worker = undefined;
     slot.listening = false;
+    abandon(w);
     if (stopping) {
       if (code !== EXIT.OK) exitCode = EXIT.STOP_FAILED;
       void finish();
