@@ -4,7 +4,15 @@
  * keeps the line-per-request log at a few percent. Lines are flushed on process exit (stdout to a
  * file or pipe is synchronous on POSIX), so nothing logged before exit is lost.
  */
+import cluster from 'node:cluster';
+
 const open = new Set<LogStream>();
+/**
+ * A write to a pipe is atomic only up to PIPE_BUF (4096 bytes on Linux). The CLI's workers share
+ * one stdout: above that, lines of two workers could interleave, so a worker writes whole lines in
+ * pieces of at most 4 KiB. One process alone keeps the 64 KiB writes.
+ */
+const MAX_WRITE_BYTES = cluster.isWorker ? 4096 : Infinity;
 let exitHook = false;
 
 export class LogStream {
@@ -12,7 +20,7 @@ export class LogStream {
   private scheduled = false;
   private readonly flushBound = () => this.flush();
 
-  constructor(private readonly out: { write(chunk: string): unknown } = process.stdout) {
+  constructor(private readonly out: { write(chunk: string | Buffer): unknown } = process.stdout) {
     open.add(this);
     if (!exitHook) {
       exitHook = true;
@@ -41,6 +49,19 @@ export class LogStream {
     if (this.buffer === '') return;
     const chunk = this.buffer;
     this.buffer = '';
-    this.out.write(chunk);
+    if (chunk.length * 3 <= MAX_WRITE_BYTES) {
+      this.out.write(chunk);
+      return;
+    }
+    const bytes = Buffer.from(chunk);
+    for (let start = 0; start < bytes.length; ) {
+      let end = Math.min(start + MAX_WRITE_BYTES, bytes.length);
+      if (end < bytes.length) {
+        const nl = bytes.lastIndexOf(10, end - 1);
+        if (nl >= start) end = nl + 1;
+      }
+      this.out.write(bytes.subarray(start, end));
+      start = end;
+    }
   }
 }
