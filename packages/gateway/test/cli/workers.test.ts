@@ -85,7 +85,17 @@ describe('webtier-gateway with workers: 2', () => {
     expect(m).toMatch(/gateway_workers 2\n/);
   });
 
+  it('a burst of 300 concurrent requests: 300 access lines, every stdout line whole JSON (workers write lines in pieces below PIPE_BUF)', async () => {
+    const before = accessLines().length;
+    // 300 at once can make the upstream miss a 150 ms health check (503s then): what counts here is one whole line per request.
+    const answers = await Promise.all(Array.from({ length: 300 }, (_, i) => who(gw.base, `/burst/${i}/${'p'.repeat(200)}`)));
+    expect(answers.filter((x) => x !== 'a' && x !== 'status 503')).toEqual([]);
+    await until('300 access lines', () => accessLines().length - before === 300);
+    for (const line of gw.output().split('\n').filter((l) => l.startsWith('{'))) expect(() => JSON.parse(line)).not.toThrow();
+  });
+
   it('SIGHUP to the primary reloads every worker', async () => {
+    await until('upstream a healthy again', async () => (await status()).clusters[0]!.endpoints[0]!.healthy);
     writeFileSync(file, stringify(config(b)));
     gw.child.kill('SIGHUP');
     await until('config reloaded in 2 workers', () => /"workers":2,"reloaded":2/.test(gw.output()));
