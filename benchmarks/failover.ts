@@ -78,7 +78,7 @@ interface SystemRun {
 }
 
 const machine = machineInfo();
-const measuredRevision = revision(['packages/gateway', 'apps/gateway', 'packages/session-store', 'apps/webmail']);
+const measuredRevision = revision(['packages/gateway', 'packages/session-store', 'apps/webmail']);
 const t0 = Date.now();
 console.log(`Failover benchmark on ${formatMachine(machine)}`);
 console.log(`${systems.length} systems, one after another: ${durationSec} s each (after ${warmupSec} s warm-up), ${connections} connections = ${connections} logged-in users`);

@@ -16,11 +16,11 @@ import type { SystemSpec } from './systems.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 
-/** The gateway CLI: WEBTIER_GATEWAY_CLI, else apps/gateway's build. */
+/** The gateway CLI: WEBTIER_GATEWAY_CLI, else @webtier/gateway's webtier-gateway bin. */
 export function gatewayCli(): string {
   const fromEnv = process.env['WEBTIER_GATEWAY_CLI'];
   if (fromEnv) return fromEnv;
-  return join(dirname(require.resolve('@webtier/app-gateway/package.json')), 'dist', 'esm', 'cli.js');
+  return join(dirname(require.resolve('@webtier/gateway/package.json')), 'bin', 'webtier-gateway.js');
 }
 
 /** The gateway config (issue 4's format): everything to the webmail cluster, health-checked like the demo. */

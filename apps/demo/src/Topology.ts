@@ -80,7 +80,13 @@ class MemcachedMember {
   }
 }
 
-function appScript(pkg: string): string {
+/** @webtier/gateway's webtier-gateway bin (it loads the package's build; appScript checks that build exists). */
+function gatewayBin(): string {
+  appScript('@webtier/gateway', join('dist', 'esm', 'cli', 'main.js'));
+  return join(dirname(createRequire(import.meta.url).resolve('@webtier/gateway/package.json')), 'bin', 'webtier-gateway.js');
+}
+
+function appScript(pkg: string, file = join('dist', 'esm', 'cli.js')): string {
   const require = createRequire(import.meta.url);
   let dir: string;
   try {
@@ -88,7 +94,7 @@ function appScript(pkg: string): string {
   } catch (cause) {
     throw new DemoError(DemoErrorCodes.NOT_BUILT, `${pkg} is not installed in this workspace: run \`npm install\``, { cause });
   }
-  const script = join(dir, 'dist', 'esm', 'cli.js');
+  const script = join(dir, file);
   if (!existsSync(script)) throw new DemoError(DemoErrorCodes.NOT_BUILT, `${script} does not exist: build first with \`npm run build\` (\`npm run demo\` builds, then starts)`);
   return script;
 }
@@ -127,7 +133,7 @@ export async function startTopology(options: StartTopologyOptions = {}): Promise
     activesync: appScript('@webtier/app-activesync'),
     assets: appScript('@webtier/app-assets'),
     // WEBTIER_GATEWAY_CLI: run another gateway build (same CLI contract: --config file.yaml).
-    gateway: process.env['WEBTIER_GATEWAY_CLI'] || appScript('@webtier/app-gateway'),
+    gateway: process.env['WEBTIER_GATEWAY_CLI'] || gatewayBin(),
   };
   const preload = join(packageDir(import.meta.url), 'dist', 'esm', 'exitWithParent.js');
   if (!existsSync(preload)) throw new DemoError(DemoErrorCodes.NOT_BUILT, `${preload} does not exist: build first with \`npm run build\``);

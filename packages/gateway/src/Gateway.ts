@@ -3,7 +3,7 @@ import { GatewayMetrics } from './admin/metrics.js';
 import type { AdminRuntime } from './admin/AdminServer.js';
 import type { GatewayStatus } from './admin/status.js';
 import { Cluster } from './cluster/Cluster.js';
-import type { Endpoint } from './cluster/Endpoint.js';
+import type { Endpoint, LastCheck } from './cluster/Endpoint.js';
 import { resolveRoute, type ResolvedRoute } from './config/resolve.js';
 import type { GatewayConfig } from './config/schema.js';
 import { GatewayConfigError, GatewayError, GatewayErrorCodes } from './errors.js';
@@ -120,6 +120,20 @@ export class GatewayRuntime implements ProxyRuntime, AdminRuntime {
       this.log.warn({}, 'config reload: listener and admin addresses are not changed by a reload; restart the gateway to apply them');
     }
     return { added, removed };
+  }
+
+  /**
+   * Applies active health-check results made in another process (the CLI's primary runs the one
+   * checker of a multi-worker gateway, so upstreams see one check per interval, not one per worker).
+   * Endpoints this runtime does not know are skipped: a reload may be under way.
+   */
+  applyHealth(reports: ReadonlyArray<{ cluster: string; url: string; activeHealthy: boolean; lastCheck: LastCheck | null }>): void {
+    for (const r of reports) {
+      const e = this.state.clusters.get(r.cluster)?.cluster.find(r.url);
+      if (!e) continue;
+      e.activeHealthy = r.activeHealthy;
+      e.lastCheck = r.lastCheck ?? undefined;
+    }
   }
 
   *allEndpoints(): Iterable<Endpoint> {

@@ -1,7 +1,8 @@
+import cluster from 'node:cluster';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { createAdminServer } from './admin/AdminServer.js';
+import { adminToken, createAdminServer, runtimeAdminSource } from './admin/AdminServer.js';
 import pino from 'pino';
 import { readRegularFile, toConfig, type GatewayConfigSource } from './config/load.js';
 import { GatewayError, GatewayErrorCodes } from './errors.js';
@@ -20,6 +21,8 @@ declare module 'fastify' {
 export interface CreateGatewayOptions {
   /** A pino logger to use instead of a new one at the config's logLevel (the CLI passes its own). */
   loggerInstance?: FastifyBaseLogger;
+  /** Run the active health checks in this process; false when another process runs them and feeds results through `runtime.applyHealth` (the CLI's workers). @default true */
+  startHealthChecks?: boolean;
 }
 
 export type { GatewayConfigSource } from './config/load.js';
@@ -30,7 +33,12 @@ export type { GatewayConfigSource } from './config/load.js';
  * when traffic is light); pino flushes what is left on exit.
  */
 function logDestination(): { stream: pino.DestinationStream & { flush(): void; flushSync(): void; write(s: string): unknown }; close(): void } {
-  const stream = pino.destination({ dest: 1, minLength: 4096, sync: false });
+  // A write to a pipe is atomic only up to PIPE_BUF (4096 bytes on Linux). The CLI's workers share
+  // one stdout, so a worker writes whole lines in pieces of at most 4 KiB (sonic-boom splits its
+  // buffer at write boundaries, one line each); one process alone keeps bigger writes.
+  const stream = cluster.isWorker
+    ? pino.destination({ dest: 1, minLength: 2048, maxWrite: 4096, sync: false })
+    : pino.destination({ dest: 1, minLength: 4096, sync: false });
   const timer = setInterval(() => stream.flush(), 100);
   timer.unref();
   return {
@@ -68,7 +76,8 @@ export async function createGateway(config: GatewayConfigSource, options: Create
   });
   for (const m of EXTRA_HTTP_METHODS) if (!app.supportedMethods.includes(m)) app.addHttpMethod(m, { hasBody: true });
   app.decorate('gateway', runtime);
-  await app.register(webtierGateway, logStream ? { runtime, logDestination: logStream.stream } : { runtime });
+  const startHealthChecks = options.startHealthChecks ?? true;
+  await app.register(webtierGateway, logStream ? { runtime, logDestination: logStream.stream, startHealthChecks } : { runtime, startHealthChecks });
   app.addHook('onClose', async () => {
     await runtime.close(true);
     logStream?.close();
@@ -96,14 +105,6 @@ export interface RunningGateway {
   close(drainTimeoutMs?: number): Promise<boolean>;
 }
 
-/** The admin bearer token from `admin.tokenFile` (trimmed; shorter than 16 characters is refused). */
-function adminToken(file: string | undefined): string | undefined {
-  if (file === undefined) return undefined;
-  const token = readRegularFile(file, 4096, 'admin token file').trim();
-  if (token.length < 16) throw new GatewayError(GatewayErrorCodes.CONFIG_READ, `the admin token file ${file} holds ${token.length} characters; use at least 16 (e.g. openssl rand -hex 32 > ${file})`);
-  return token;
-}
-
 function urlOf(host: string, server: Server): string {
   const { port } = server.address() as AddressInfo;
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -127,7 +128,7 @@ export async function startGateway(config: GatewayConfigSource, options: CreateG
       listeners.push(listener);
     }
     if (cfg.admin) {
-      admin = createAdminServer(runtime, app.log, { token, allowedHosts: cfg.admin.allowedHosts ?? [] });
+      admin = createAdminServer(runtimeAdminSource(runtime), app.log, { token, allowedHosts: cfg.admin.allowedHosts ?? [] });
       await admin.listen({ host: cfg.admin.host, port: cfg.admin.port });
     }
   } catch (err) {

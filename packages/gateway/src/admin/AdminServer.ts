@@ -1,11 +1,26 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Endpoint } from '../cluster/Endpoint.js';
+import { readRegularFile } from '../config/load.js';
 import { GatewayError, GatewayErrorCodes } from '../errors.js';
 import type { GatewayStatus } from './status.js';
 import { statusPage } from './statusPage.js';
 
-/** What the admin listener needs of the gateway runtime (GatewayRuntime implements it). */
+/**
+ * What the admin listener serves: one process's runtime (`runtimeAdminSource`) or, in the CLI's
+ * multi-worker mode, the primary's view of every worker. Both go through the same listener, so the
+ * Host check and the bearer token guard every admin API the same way.
+ */
+export interface AdminSource {
+  readonly draining: boolean;
+  metrics(): Promise<{ contentType: string; text: string }>;
+  status(): GatewayStatus | Promise<GatewayStatus>;
+  setDrained(cluster: string, url: string, drained: boolean): Promise<{ url: string; drained: boolean; inFlight: number }>;
+  /** Why the gateway is not ready (503 on /readyz), or undefined when it is. */
+  notReady(): string | undefined;
+}
+
+/** What the admin listener needs of one gateway runtime (GatewayRuntime implements it). */
 export interface AdminRuntime {
   readonly draining: boolean;
   readonly metrics: { readonly registry: { readonly contentType: string; metrics(): Promise<string> } };
@@ -15,12 +30,38 @@ export interface AdminRuntime {
   ready(): boolean;
 }
 
+/** The admin source of a gateway running in this process. */
+export function runtimeAdminSource(runtime: AdminRuntime): AdminSource {
+  return {
+    get draining() {
+      return runtime.draining;
+    },
+    async metrics() {
+      return { contentType: runtime.metrics.registry.contentType, text: await runtime.metrics.registry.metrics() };
+    },
+    status: () => runtime.status(),
+    async setDrained(cluster, url, drained) {
+      const e = runtime.setDrained(cluster, url, drained);
+      return { url: e.url, drained: e.drained, inFlight: e.inFlight };
+    },
+    notReady: () => (runtime.draining ? 'draining' : runtime.ready() ? undefined : 'no healthy endpoint'),
+  };
+}
+
 /** Who may use the admin listener. */
 export interface AdminAccess {
   /** Bearer token of state-changing endpoints; undefined = none needed (loopback-only listeners). */
   token: string | undefined;
   /** Host header values accepted besides the listener's own address. */
   allowedHosts: readonly string[];
+}
+
+/** The admin bearer token from `admin.tokenFile` (trimmed; shorter than 16 characters is refused). */
+export function adminToken(file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  const token = readRegularFile(file, 4096, 'admin token file').trim();
+  if (token.length < 16) throw new GatewayError(GatewayErrorCodes.CONFIG_READ, `the admin token file ${file} holds ${token.length} characters; use at least 16 (e.g. openssl rand -hex 32 > ${file})`);
+  return token;
 }
 
 function wantsHtml(request: FastifyRequest): boolean {
@@ -61,7 +102,7 @@ function tokenMatches(header: string | undefined, token: string): boolean {
  * cluster has a healthy endpoint). A Host that is not the listener's own address gets 421 (DNS
  * rebinding); with a token, every request that is not GET/HEAD needs `Authorization: Bearer`.
  */
-export function createAdminServer(runtime: AdminRuntime, logger: FastifyBaseLogger, access: AdminAccess = { token: undefined, allowedHosts: [] }): FastifyInstance {
+export function createAdminServer(source: AdminSource, logger: FastifyBaseLogger, access: AdminAccess = { token: undefined, allowedHosts: [] }): FastifyInstance {
   const admin = Fastify({ loggerInstance: logger.child({ listener: 'admin' }), logController: new LogController({ disableRequestLogging: true }) });
   const allowed = new Set(access.allowedHosts.map((h) => h.toLowerCase()));
   admin.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _request, reply) => {
@@ -78,31 +119,32 @@ export function createAdminServer(runtime: AdminRuntime, logger: FastifyBaseLogg
     }
   });
   admin.get('/metrics', async (_request, reply) => {
-    reply.header('content-type', runtime.metrics.registry.contentType);
-    return runtime.metrics.registry.metrics();
+    const { contentType, text } = await source.metrics();
+    return reply.header('content-type', contentType).send(text);
   });
   const status = async (request: FastifyRequest, reply: FastifyReply) => {
-    const s = runtime.status();
+    const s = await source.status();
     reply.header('cache-control', 'no-store');
     if (wantsHtml(request)) return reply.type('text/html; charset=utf-8').send(statusPage(s));
     return reply.send(s);
   };
   admin.get('/status', status);
   admin.get('/status.html', status);
-  admin.get('/status.json', async () => runtime.status());
+  admin.get('/status.json', async () => source.status());
   const drain = (drained: boolean) => async (request: FastifyRequest) => {
     const body = request.body as { cluster?: unknown; url?: unknown } | undefined;
     if (!body || typeof body.cluster !== 'string' || typeof body.url !== 'string') {
       throw new GatewayError(GatewayErrorCodes.BAD_ADMIN_REQUEST, 'expected a JSON body { "cluster": "<name>", "url": "http://host:port" }');
     }
-    const e = runtime.setDrained(body.cluster, body.url, drained);
+    const e = await source.setDrained(body.cluster, body.url, drained);
     return { cluster: body.cluster, url: e.url, drained: e.drained, inFlight: e.inFlight };
   };
   admin.post('/endpoints/drain', drain(true));
   admin.post('/endpoints/undrain', drain(false));
   admin.get('/healthz', async () => ({ status: 'ok' }));
   admin.get('/readyz', async (_request, reply) => {
-    if (runtime.draining || !runtime.ready()) return reply.code(503).send({ status: runtime.draining ? 'draining' : 'no healthy endpoint' });
+    const why = source.notReady();
+    if (why !== undefined) return reply.code(503).send({ status: why });
     return { status: 'ready' };
   });
   return admin;

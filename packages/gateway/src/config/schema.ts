@@ -348,6 +348,11 @@ export const GatewayConfigSchema = z
     errorPages: z.record(z.string().regex(/^[45]\d\d$/, { error: 'expected an HTTP status 400-599' }), z.string().min(1)).default({}),
     /** On SIGTERM/close, in-flight requests get this long to finish. @default 30000 */
     drainTimeoutMs: timerMs.default(30_000),
+    /**
+     * Worker processes of the CLI (node:cluster) behind the same listeners; 'auto' is one per core.
+     * Only the CLI reads it (startGateway runs in the calling process). @default 1
+     */
+    workers: z.union([z.int().min(1).max(9999), z.literal('auto')], { error: 'expected a whole number from 1 to 9999 or "auto"' }).default(1),
     /** One access-log line per request. @default true */
     accessLog: z.boolean().default(true),
     /** pino level. @default 'info' */

@@ -1,83 +1,14 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { CLI, cliScope, configFor, freePort, who } from './cliHarness.js';
 
-const CLI = fileURLToPath(new URL('../dist/esm/cli.js', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'gw-cli-'));
-const children: ChildProcess[] = [];
-const servers: Server[] = [];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createNetServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Upstream answering { name } after /sleep/<ms>, 200 on /healthz. */
-async function upstream(name: string): Promise<string> {
-  const s = createServer((req, res) => {
-    const m = /\/sleep\/(\d+)/.exec(req.url ?? '');
-    setTimeout(() => res.writeHead(200, { 'x-upstream': name }).end(name), m ? Number(m[1]) : 0);
-  });
-  servers.push(s);
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
-}
-
-function configFor(port: number, adminPort: number, endpoints: string[], extra: Record<string, unknown> = {}) {
-  return {
-    listeners: [{ host: '127.0.0.1', port }],
-    admin: { host: '127.0.0.1', port: adminPort },
-    routes: [{ match: { prefix: '/' }, cluster: 'web' }],
-    clusters: { web: { endpoints: endpoints.map((url) => ({ url })) } },
-    ...extra,
-  };
-}
-
-interface Running {
-  child: ChildProcess;
-  base: string;
-  admin: string;
-  output: () => string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-async function startCli(file: string, port: number, adminPort: number): Promise<Running> {
-  const child = spawn(process.execPath, [CLI, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const admin = `http://127.0.0.1:${adminPort}`;
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${admin}/healthz`)).ok) break;
-    } catch {
-      /* not up yet */
-    }
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`gateway CLI did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { child, base: `http://127.0.0.1:${port}`, admin, output: () => out, exit };
-}
-
-async function who(base: string, path = '/x'): Promise<string> {
-  const res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(10_000) });
-  await res.arrayBuffer();
-  return res.headers.get('x-upstream') ?? `status ${res.status}`;
-}
+const { dir, upstream: startUpstream, start } = cliScope();
+const upstream = async (name: string) => (await startUpstream(name)).url;
+const startCli = start;
 
 let a: string;
 let b: string;
@@ -86,21 +17,13 @@ beforeAll(async () => {
   b = await upstream('b');
 });
 
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) process.kill(c.pid!, 'SIGKILL');
-  for (const s of servers) {
-    s.closeAllConnections();
-    s.close();
-  }
-});
-
 describe('webtier-gateway --check', () => {
   it('exits 0 on a valid YAML file', () => {
     const file = join(dir, 'good.yaml');
     writeFileSync(file, stringify(configFor(8080, 9901, ['http://10.0.0.11:8000'])));
     const r = spawnSync(process.execPath, [CLI, '--config', file, '--check'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/OK \(1 listener\(s\), 1 route\(s\), 1 cluster\(s\), 1 endpoint\(s\)\)/);
+    expect(r.stdout).toMatch(/OK \(1 listener\(s\), 1 route\(s\), 1 cluster\(s\), 1 endpoint\(s\), 1 worker\(s\)\)/);
   });
 
   it('exits non-zero listing every problem by path', () => {
@@ -124,7 +47,72 @@ describe('webtier-gateway --check', () => {
   });
 });
 
+describe('command line', () => {
+  const version = (JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string }).version;
+  const cases: Array<{ args: string[]; status: number; stdout?: RegExp; stderr?: RegExp }> = [
+    { args: ['--version'], status: 0, stdout: new RegExp(`^webtier-gateway ${version.replace(/\./g, '\\.')} \\(node v\\d+`) },
+    { args: ['--help'], status: 0, stdout: /exit codes: 0 ok, 1 config invalid/ },
+    { args: ['--config'], status: 2, stderr: /argument missing/ },
+    { args: ['--config', 'x.yaml', '--workers', 'many'], status: 2, stderr: /--workers: "many" is not a whole number/ },
+    { args: ['--config', 'x.yaml', '--log-format', 'xml'], status: 2, stderr: /--log-format: "xml" is not json or pretty/ },
+    { args: ['--bogus'], status: 2, stderr: /Unknown option '--bogus'/ },
+    { args: ['--config', '/nonexistent/gw.yaml'], status: 1, stderr: /GW_ERR_CONFIG_READ/ },
+    { args: ['check', '--timeout-ms', '0'], status: 2, stderr: /--timeout-ms: "0"/ },
+  ];
+  for (const c of cases) {
+    it(`${c.args.join(' ') || '(none)'} → exit ${c.status}`, () => {
+      const r = spawnSync(process.execPath, [CLI, ...c.args], { encoding: 'utf8' });
+      expect(r.status).toBe(c.status);
+      if (c.stdout) expect(r.stdout).toMatch(c.stdout);
+      if (c.stderr) expect(r.stderr).toMatch(c.stderr);
+    });
+  }
+
+  it('--log-format pretty prints one readable line per record; the default is one JSON object per line', async () => {
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const file = join(dir, 'pretty.yaml');
+    writeFileSync(file, stringify(configFor(port, adminPort, [a])));
+    for (const format of ['pretty', 'json']) {
+      const gw = await startCli(file, port, adminPort, ['--log-format', format]);
+      expect(await who(gw.base)).toBe('a');
+      gw.child.kill('SIGTERM');
+      await gw.exit;
+      const lines = gw.output().trim().split('\n');
+      if (format === 'pretty') {
+        expect(lines.some((l) => /^\d\d:\d\d:\d\d\.\d{3} INFO  gateway listening {2}listeners=\["http:\/\/127\.0\.0\.1:\d+"\]/.test(l))).toBe(true);
+        expect(lines.some((l) => /INFO  access {2}.*route=.* status=200/.test(l))).toBe(true);
+      } else {
+        const records = lines.map((l) => JSON.parse(l) as { msg: string });
+        expect(records.map((r) => r.msg)).toEqual(expect.arrayContaining(['gateway listening', 'access', 'gateway stopped']));
+      }
+    }
+  });
+});
+
 describe('signals', () => {
+  it('started exactly as the README says (exec node_modules/.bin/webtier-gateway), SIGHUP then SIGTERM to the pid the operator has reload and drain', async () => {
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const file = join(dir, 'readme.yaml');
+    writeFileSync(file, stringify(configFor(port, adminPort, [a])));
+    const root = fileURLToPath(new URL('../../../../', import.meta.url));
+    // The shell's pid is the one an operator (or a process manager) holds; exec makes it the gateway's.
+    const gw = await startCli(file, port, adminPort, [], ['sh', '-c', `cd '${root}' && exec node_modules/.bin/webtier-gateway "$@"`, 'sh']);
+    expect(await who(gw.base)).toBe('a');
+    writeFileSync(file, stringify(configFor(port, adminPort, [b])));
+    process.kill(gw.child.pid!, 'SIGHUP');
+    const deadline = Date.now() + 5000;
+    while ((await who(gw.base)) !== 'b' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await who(gw.base)).toBe('b');
+    const inFlight = who(gw.base, '/sleep/800');
+    await new Promise((r) => setTimeout(r, 200));
+    process.kill(gw.child.pid!, 'SIGTERM');
+    expect(await inFlight).toBe('b');
+    expect(await gw.exit).toEqual({ code: 0, signal: null });
+    expect(gw.output()).toContain('"msg":"config reloaded"');
+    expect(gw.output()).toMatch(/"signal":"SIGTERM".*"msg":"draining: no new connections/);
+    expect(gw.output()).toMatch(/"clean":true,"msg":"gateway stopped"/);
+  });
+
   it('SIGHUP reloads a good file without dropping in-flight requests, and keeps the old config on a bad one', async () => {
     const [port, adminPort] = [await freePort(), await freePort()];
     const file = join(dir, 'reload.yaml');

@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+// The webtier-gateway command. npm links a bin only if its file exists at install time, and dist/
+// is built after install: so the bin is this small committed file, which loads the build.
+import('../dist/esm/cli/main.js').catch((err) => {
+  if (err && err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('dist/esm/cli/main.js')) {
+    process.stderr.write('webtier-gateway: @webtier/gateway is not built (dist/esm/cli/main.js is missing): run `npm run build`\n');
+    process.exit(3);
+  }
+  throw err;
+});
