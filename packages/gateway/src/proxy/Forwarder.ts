@@ -327,7 +327,11 @@ export class Forwarder {
     const ex = new Exchange(reply, reply.raw, info, route, cs, method, replayable, this.draining);
     const hashKey = cs.cluster.hashKey(url, raw.headers);
     const tried = ex.tried;
-    const options: Dispatcher.DispatchOptions = { path: url, method: method as Dispatcher.HttpMethod, headers, body, headersTimeout: route.timeoutMs, bodyTimeout: route.timeoutMs };
+    // A per-try timeout only where a retry may follow (found with the multi-host lab: a GET on a keep-alive
+    // connection to a blackholed webmail node waited out the whole route timeout).
+    const perTry = route.retry.perTryTimeoutMs > 0 && replayable && IDEMPOTENT.has(method) && (route.timeoutMs === 0 || route.retry.perTryTimeoutMs < route.timeoutMs);
+    const headersTimeout = perTry ? route.retry.perTryTimeoutMs : route.timeoutMs;
+    const options: Dispatcher.DispatchOptions = { path: url, method: method as Dispatcher.HttpMethod, headers, body, headersTimeout, bodyTimeout: route.timeoutMs };
     let lastFailure: FailureKind | undefined;
     cs.budget.activeRequests++;
     try {
@@ -365,7 +369,7 @@ export class Forwarder {
         cs.outlier.record(endpoint, 'gateway-failure');
         this.runtime.metrics.upstreamError(cs.cluster.name, endpoint.address, kind);
         request.log.warn({ cluster: cs.cluster.name, endpoint: endpoint.address, kind, code: (err as { code?: string }).code, attempt: tried.size, requestId: info.requestId }, 'upstream attempt failed');
-        if (this.mayRetry(kind, method, replayable, route, info)) {
+        if (this.mayRetry(kind, method, replayable, route, info, perTry)) {
           info.retries++;
           this.runtime.metrics.retry(cs.cluster.name, kind);
           continue;
@@ -383,8 +387,10 @@ export class Forwarder {
   }
 
   /** Whether a failed attempt is retried on another endpoint (without the retry budget, which caps 5xx retries). */
-  private mayRetry(kind: FailureKind, method: string, replayable: boolean, route: ResolvedRoute, info: RequestInfo): boolean {
+  private mayRetry(kind: FailureKind, method: string, replayable: boolean, route: ResolvedRoute, info: RequestInfo, perTry: boolean): boolean {
     if (!replayable || info.retries >= route.retry.maxRetries) return false;
+    // An attempt that ran out of its per-try timeout (set only on idempotent, replayable requests).
+    if (kind === 'timeout') return perTry;
     const on = route.retry.retryOn;
     // Connect failures are exempt from the budget: nothing reached an upstream, the number of
     // endpoints bounds them (each retry goes to an untried one), and a dead endpoint leaves the
