@@ -142,6 +142,15 @@ export class Lab {
     return proc;
   }
 
+  /** Starts memcached (64 MiB, TCP only) on a host's own address, port 11211; resolves with "ip:port". */
+  async startMemcached(host: string, timeoutMs = 30_000): Promise<string> {
+    const ip = this.ip(host);
+    const address = `${ip}:${PORTS.memcached}`;
+    const argv = [findMemcached(), ...memcachedUserArgs(), '-l', ip, '-p', String(PORTS.memcached), '-U', '0', '-m', '64', '-t', '2'];
+    await this.start({ host, name: 'memcached', argv, env: {}, logFile: join(this.state.logDir, `${host}.log`), probe: { kind: 'memcached', target: address } }, timeoutMs);
+    return address;
+  }
+
   /** Runs a command inside a host's namespace (tests: connect from an isolated host). */
   exec(host: string, cmd: string, args: readonly string[], timeoutMs?: number): Promise<RunResult> {
     return inNetns(this.host(host).ns, cmd, args, timeoutMs);
@@ -182,14 +191,8 @@ export class Lab {
     const secret = randomBytes(24).toString('base64url');
     const logs = this.state.logDir;
     const mc = this.hosts('memcached');
-    const memcachedBin = findMemcached();
     log(`starting memcached on ${mc.map((h) => `${h.name} ${hostIp(h)}`).join(', ')}...`);
-    await Promise.all(
-      mc.map((h) =>
-        this.start({ host: h.name, name: 'memcached', argv: [memcachedBin, ...memcachedUserArgs(), '-l', hostIp(h), '-p', String(PORTS.memcached), '-U', '0', '-m', '64', '-t', '2'], env: {}, logFile: join(logs, `${h.name}.log`), probe: { kind: 'memcached', target: `${hostIp(h)}:${PORTS.memcached}` } }, timeoutMs),
-      ),
-    );
-    const servers = mc.map((h) => `${hostIp(h)}:${PORTS.memcached}`);
+    const servers = await Promise.all(mc.map((h) => this.startMemcached(h.name, timeoutMs)));
     const pairs = servers.reduce<string[]>((acc, s, i) => (i % 2 === 0 ? [...acc, s] : [...acc.slice(0, -1), `${acc.at(-1)}+${s}`]), []).join(',');
     const env = { WEBTIER_MEMCACHED_PAIRS: pairs, WEBTIER_MEMCACHED_LABELS: mc.map((h) => h.name).join(','), WEBTIER_SESSION_SECRET: secret };
     const kinds = [

@@ -32,11 +32,19 @@ export function labGatewayConfig(input: LabGatewayInput): Record<string, unknown
     healthCheck: { ...DEFAULT_TOPOLOGY.healthCheck, intervalMs: 500, timeoutMs: 250, unhealthyThreshold: 2, healthyThreshold: 2 },
     webmailLbPolicy: 'round_robin',
   });
+  return lanTuning(config);
+}
+
+/** Applies the LAN settings above to a gateway config in place (every cluster, the default retry policy); returns it. */
+export function lanTuning(config: Record<string, unknown>): Record<string, unknown> {
   const clusters = config['clusters'] as Record<string, Record<string, unknown>>;
   for (const c of Object.values(clusters)) {
     c['connectTimeoutMs'] = 250;
     c['outlierDetection'] = { consecutiveGatewayFailures: 3, baseEjectionTimeMs: 10_000 };
+    c['healthCheck'] = { path: '/healthz', ...(c['healthCheck'] as object | undefined), intervalMs: 500, timeoutMs: 250, unhealthyThreshold: 2, healthyThreshold: 2 };
   }
-  clusters['webmail']!['timeoutMs'] = 10_000;
+  if (clusters['webmail']) clusters['webmail']['timeoutMs'] = 10_000;
+  // Per-try timeouts apply to idempotent requests only (ActiveSync Pings are POSTs: untouched).
+  config['retry'] = { ...(config['retry'] as object | undefined), perTryTimeoutMs: 1500 };
   return config;
 }
