@@ -73,8 +73,8 @@ describe('lab: a memcached host blackholed, then partitioned from one web node, 
     const result = await runUsers(lab.gatewayUrl, cookies, timeline);
     expect(result.requests).toBeGreaterThan(200);
     expect({ lost: result.lost, errors: result.errors, splits: result.splits, samples: result.samples }).toEqual({ lost: 0, errors: 0, splits: 0, samples: [] });
-    // Every request answered well within the webmail route's 10 s timeout.
-    expect(result.maxMs).toBeLessThan(10_000);
+    // Every request answered within the lab's webmail route timeout (8 s).
+    expect(result.maxMs).toBeLessThan(8_000);
   }, 60_000);
 });
 
