@@ -1,5 +1,5 @@
 // SVG charts drawn from the results JSON, never from numbers typed by hand:
-//   failover-rps.svg, failover-errors.svg, failover-p99.svg
+//   failover-rps.svg, failover-errors.svg, failover-p99.svg (and failover-lab-*.svg)
 //                                       timelines, one line per system, fault events marked
 //   gateway.svg                         req/s per proxy (bars, p99 written beside)
 // Run alone with `tsx benchmarks/charts.ts`; benchmarks/failover.ts, gateway.ts and all.ts call it.
@@ -31,7 +31,7 @@ function write(name: string, svg: string): string {
 }
 
 /** failover-rps.svg, failover-errors.svg and failover-p99.svg from results/failover.json; returns the files written. */
-export function renderFailoverCharts(jsonFile = join(RESULTS_DIR, 'failover.json')): string[] {
+export function renderFailoverCharts(jsonFile = join(RESULTS_DIR, 'failover.json'), prefix = 'failover'): string[] {
   if (!existsSync(jsonFile)) return [];
   const data = JSON.parse(readFileSync(jsonFile, 'utf8')) as FailoverJson;
   const runs = data.runs.filter((r) => !r.error && r.seconds.length > 0);
@@ -71,7 +71,7 @@ export function renderFailoverCharts(jsonFile = join(RESULTS_DIR, 'failover.json
   // A burst of errors within one second is a single point between gaps: drawn bigger than lineChart's
   // dots, the first series' (webtier, blue) biggest so that another system's dot on it leaves a ring.
   const failedDots = failed.replaceAll(' r="2" fill="#1f77b4"', ' r="7" fill="#1f77b4"').replaceAll(' r="2" ', ' r="4" ');
-  return [write('failover-rps.svg', rps), write('failover-errors.svg', failedDots), write('failover-p99.svg', p99)];
+  return [write(`${prefix}-rps.svg`, rps), write(`${prefix}-errors.svg`, failedDots), write(`${prefix}-p99.svg`, p99)];
 }
 
 const esc = (s: string) => s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
@@ -120,7 +120,7 @@ export function renderGatewayChart(jsonFile = join(RESULTS_DIR, 'gateway.json'))
 }
 
 export function renderAllCharts(): string[] {
-  return [...renderFailoverCharts(), ...renderGatewayChart()];
+  return [...renderFailoverCharts(), ...renderFailoverCharts(join(RESULTS_DIR, 'failover-lab.json'), 'failover-lab'), ...renderGatewayChart()];
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

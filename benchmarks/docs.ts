@@ -24,6 +24,12 @@ const SECTIONS: Section[] = [
     intro: 'The promise of webtier: users stay logged in and their requests keep succeeding while memcached and webmail nodes are killed, restarted empty and frozen. Compared with the same web tier on connect-memjs (with and without memjs failover), and behind a vanilla @fastify/http-proxy.',
   },
   {
+    name: 'failover-lab',
+    title: 'Failover on the multi-host lab: network faults',
+    command: 'npm run bench:failover -- --network lab',
+    intro: 'The same users and systems with every node on its own host (Linux network namespaces, apps/lab) and network faults added to the process faults: a blackholed memcached host, a partition between one webmail node and one memcached host, an unplugged webmail host, one-way loss from the gateway to an ActiveSync host.',
+  },
+  {
     name: 'gateway',
     title: 'Proxy throughput',
     command: 'npm run bench:gateway',

@@ -46,8 +46,8 @@ export interface FailoverTopology {
   readonly memcachedServers: readonly string[];
   kill(name: string): Promise<void>;
   restart(name: string): Promise<void>;
-  freeze(name: string): void;
-  thaw(name: string): void;
+  freeze(name: string): void | Promise<void>;
+  thaw(name: string): void | Promise<void>;
   /** Names of every node. */
   names(): string[];
   stop(options?: { keepRunDir?: boolean }): Promise<void>;

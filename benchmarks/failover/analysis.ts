@@ -95,3 +95,32 @@ export function recoveries(seconds: readonly SecondSample[], events: readonly Fa
     };
   });
 }
+
+/** What one fault did to one system, from the event to the next one (or the end of the run). */
+export interface FaultImpact {
+  sessionsLost: number;
+  errors: number;
+  /** Slowest successful session request in the window, ms. */
+  maxMs: number | null;
+  /** ActiveSync devices (lab only): failed requests and slowest successful one. */
+  deviceErrors?: number;
+  deviceMaxMs?: number | null;
+}
+
+export function faultImpacts(seconds: readonly SecondSample[], events: readonly FaultEvent[], durationSec: number, devices?: ReadonlyArray<{ t: number; errors: number; maxMs: number | null }>): FaultImpact[] {
+  const measured = events.filter((e) => e.measured);
+  const starts = events.map((e) => e.atSec);
+  return measured.map((e) => {
+    const end = starts.find((s) => s > e.atSec) ?? durationSec;
+    const inWindow = <T extends { t: number }>(x: T) => x.t + 1 > e.atSec && x.t < end;
+    const w = seconds.filter(inWindow);
+    const maxOf = (xs: Array<number | null>) => xs.reduce<number | null>((m, x) => (x === null ? m : m === null ? x : Math.max(m, x)), null);
+    const impact: FaultImpact = { sessionsLost: w.reduce((n, x) => n + x.sessionsLost, 0), errors: w.reduce((n, x) => n + x.errors, 0), maxMs: maxOf(w.map((x) => x.maxMs)) };
+    if (devices) {
+      const d = devices.filter(inWindow);
+      impact.deviceErrors = d.reduce((n, x) => n + x.errors, 0);
+      impact.deviceMaxMs = maxOf(d.map((x) => x.maxMs));
+    }
+    return impact;
+  });
+}

@@ -1,6 +1,8 @@
 // One system through one fault timeline: a fresh topology, users logged in, the load, the faults
 // at their times, then everything stopped. Used by benchmarks/failover.ts and by the smoke test.
+import { startDevices, type DeviceProbe, type DeviceSecond } from './DeviceProbe.js';
 import { startFailoverTopology, type FailoverTopology } from './FailoverTopology.js';
+import { startLabFailoverTopology, type LabFailoverTopology } from './LabFailoverTopology.js';
 import { loginUsers, runSessionLoad, type Login, type LoadResult, type SecondSample } from './SessionLoad.js';
 import type { SystemSpec } from './systems.js';
 import type { FaultEvent } from './timeline.js';
@@ -26,6 +28,10 @@ export interface ScenarioOptions {
   keepRunDir?: boolean;
   /** Hook after the users logged in, before the load (the smoke test checks where sessions live). */
   beforeLoad?: (topo: FailoverTopology, cookies: readonly string[]) => Promise<void>;
+  /** `lab`: every node on its own host of the multi-host lab (root only), with network faults. @default 'loopback' */
+  network?: 'loopback' | 'lab';
+  /** ActiveSync devices beside the users (lab only). @default 4 */
+  devices?: number;
 }
 
 export interface EventRecord extends FaultEvent {
@@ -38,12 +44,16 @@ export interface ScenarioResult {
   system: SystemSpec;
   load: LoadResult;
   events: EventRecord[];
+  /** The ActiveSync devices' per-second samples (lab only). */
+  devices?: DeviceSecond[];
   runDir: string;
 }
 
 export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
   const log = o.log ?? (() => {});
-  const topo = await startFailoverTopology(o.system, log);
+  const lab = o.network === 'lab';
+  const topo: FailoverTopology = lab ? await startLabFailoverTopology(o.system, log) : await startFailoverTopology(o.system, log);
+  let devices: DeviceProbe | undefined;
   let ok = false;
   try {
     const cookies = await loginUsers(topo.url, o.connections, DEMO_LOGINS);
@@ -62,6 +72,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
       logins: DEMO_LOGINS,
       ...(o.onSecond ? { onSecond: o.onSecond } : {}),
       onStart: (startedAt) => {
+        if (lab) devices = startDevices((topo as LabFailoverTopology).activesyncUrl, o.devices ?? 4, startedAt);
         for (const e of o.events) {
           timers.push(
             setTimeout(() => {
@@ -74,8 +85,11 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
                   try {
                     if (e.action === 'kill') await topo.kill(e.node);
                     else if (e.action === 'restart') await topo.restart(e.node);
-                    else if (e.action === 'freeze') topo.freeze(e.node);
-                    else topo.thaw(e.node);
+                    else if (e.action === 'freeze') await topo.freeze(e.node);
+                    else if (e.action === 'thaw') await topo.thaw(e.node);
+                    else if (!lab) throw new Error(`${e.action} needs the multi-host lab (--network lab)`);
+                    else if (e.action === 'heal') await (topo as LabFailoverTopology).healNetwork();
+                    else await (topo as LabFailoverTopology).fault(e.action, e.peer ? [e.node, e.peer] : [e.node]);
                   } catch (err) {
                     record.error = (err as Error).message;
                     log(`  ${e.label} failed: ${record.error}`);
@@ -94,9 +108,11 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
       timers.forEach(clearTimeout);
       await Promise.all(pending);
     }
+    const deviceSeconds = await devices?.stop();
     ok = true;
-    return { system: o.system, load: result, events: applied, runDir: topo.runDir };
+    return { system: o.system, load: result, events: applied, runDir: topo.runDir, ...(deviceSeconds ? { devices: deviceSeconds.slice(0, Math.ceil(o.durationSec)) } : {}) };
   } finally {
+    await devices?.stop();
     await topo.stop({ keepRunDir: !ok || (o.keepRunDir ?? false) });
   }
 }

@@ -2,13 +2,17 @@
 // proportionally). Pairs mode: memcached-1+2 and memcached-3+4; at most one node of a pair is ever
 // down, so a replicated store must lose no session.
 
-export type FaultAction = 'kill' | 'restart' | 'freeze' | 'thaw';
+export type FaultAction = 'kill' | 'restart' | 'freeze' | 'thaw' | NetworkFaultAction | 'heal';
+/** The multi-host lab's network faults (apps/lab). */
+export type NetworkFaultAction = 'blackhole' | 'partition' | 'one-way' | 'link-down';
 
 export interface FaultEvent {
   /** Seconds from the start of the measured run. */
   atSec: number;
   action: FaultAction;
   node: string;
+  /** The second host of a partition or one-way fault. */
+  peer?: string;
   /** Label for tables ("SIGKILL memcached-1"). */
   label: string;
   /** Shorter label for the charts' event markers ("kill memcached-1"). */
@@ -34,4 +38,29 @@ export function failoverTimeline(durationSec: number): FaultEvent[] {
 /** The smoke test's timeline: one memcached SIGKILL. */
 export function singleKillTimeline(atSec: number, node = 'memcached-1'): FaultEvent[] {
   return [{ atSec, action: 'kill', node, label: `SIGKILL ${node}`, chartLabel: `kill ${node}`, measured: true }];
+}
+
+/**
+ * The multi-host lab's timeline (issue 13) at 60 s, scaled by durationSec / 60: network faults first
+ * (a blackholed memcached host, a partition between one web node and one memcached host while the
+ * other web node still reaches it, an unplugged webmail host, one-way loss from the gateway to an
+ * ActiveSync host), healed together, then issue 6's process faults. At most one member of each
+ * memcached pair is out of reach of any web node at any time.
+ */
+export function labTimeline(durationSec: number): FaultEvent[] {
+  const k = durationSec / 60;
+  const at = (s: number) => Math.round(s * k * 10) / 10;
+  return [
+    { atSec: at(5), action: 'blackhole', node: 'memcached-1', label: 'blackhole memcached-1 (every packet dropped, no RST)', chartLabel: 'blackhole memcached-1', measured: true },
+    { atSec: at(10), action: 'partition', node: 'webmail-1', peer: 'memcached-3', label: 'partition webmail-1 | memcached-3 (webmail-2 still reaches it)', chartLabel: 'partition wm-1|mc-3', measured: true },
+    { atSec: at(15), action: 'link-down', node: 'webmail-2', label: 'link down webmail-2 (veth down)', chartLabel: 'link-down webmail-2', measured: true },
+    { atSec: at(20), action: 'one-way', node: 'gateway', peer: 'activesync-1', label: 'one-way loss gateway → activesync-1', chartLabel: 'one-way gw→as-1', measured: true },
+    { atSec: at(25), action: 'heal', node: '-', label: 'heal every network fault', chartLabel: 'heal', measured: true },
+    { atSec: at(30), action: 'kill', node: 'memcached-1', label: 'SIGKILL memcached-1', chartLabel: 'kill memcached-1', measured: true },
+    { atSec: at(35), action: 'kill', node: 'webmail-1', label: 'SIGKILL webmail-1', chartLabel: 'kill webmail-1', measured: true },
+    { atSec: at(40), action: 'restart', node: 'memcached-1', label: 'restart memcached-1 empty', chartLabel: 'restart memcached-1', measured: true },
+    { atSec: at(45), action: 'kill', node: 'memcached-3', label: 'SIGKILL memcached-3', chartLabel: 'kill memcached-3', measured: true },
+    { atSec: at(50), action: 'freeze', node: 'memcached-2', label: `SIGSTOP memcached-2 ${at(5)} s`, chartLabel: 'freeze memcached-2', measured: true },
+    { atSec: at(55), action: 'thaw', node: 'memcached-2', label: 'SIGCONT memcached-2', chartLabel: 'thaw', measured: false },
+  ];
 }

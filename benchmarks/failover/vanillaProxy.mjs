@@ -4,13 +4,15 @@
 // removed). @fastify/http-proxy 11.6 rejects an array `upstream` (its destination check parses it
 // as one URL), so the pool is handed to reply-from through the `undici` option instead.
 // Plain JavaScript, no loader: the baseline runs exactly as a user would run it.
-//   node benchmarks/failover/vanillaProxy.mjs --port 8080 --upstream http://127.0.0.1:8001,http://127.0.0.1:8002
+// --activesync registers a second proxy for /Microsoft-Server-ActiveSync (the multi-host lab's devices),
+// as a user of @fastify/http-proxy would: one registration per prefix.
+//   node benchmarks/failover/vanillaProxy.mjs --port 8080 --upstream http://127.0.0.1:8001,http://127.0.0.1:8002 [--activesync http://...]
 import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
 import proxy from '@fastify/http-proxy';
 import { BalancedPool } from 'undici';
 
-const { values } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string' }, upstream: { type: 'string' } } });
+const { values } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string' }, upstream: { type: 'string' }, activesync: { type: 'string' } } });
 const upstreams = (values.upstream ?? '').split(',').filter(Boolean);
 if (upstreams.length === 0 || values.port === undefined) {
   process.stderr.write('vanillaProxy: give --port <n> and --upstream http://host:port[,http://host:port...]\n');
@@ -18,6 +20,15 @@ if (upstreams.length === 0 || values.port === undefined) {
 }
 
 const app = Fastify({ logger: false });
+const activesync = (values.activesync ?? '').split(',').filter(Boolean);
+if (activesync.length > 0) {
+  await app.register(proxy, {
+    upstream: activesync[0],
+    prefix: '/Microsoft-Server-ActiveSync',
+    rewritePrefix: '/Microsoft-Server-ActiveSync',
+    ...(activesync.length > 1 ? { undici: new BalancedPool(activesync) } : {}),
+  });
+}
 await app.register(proxy, {
   upstream: upstreams[0],
   ...(upstreams.length > 1 ? { undici: new BalancedPool(upstreams) } : {}),

@@ -8,6 +8,10 @@ export interface GatewayConfigInput {
   assets: string[];
   healthCheck: Topology['healthCheck'];
   webmailLbPolicy: Topology['webmail']['lbPolicy'];
+  /** Address of the public listener (the multi-host lab binds the gateway host's own addresses). @default '127.0.0.1' */
+  listenHost?: string;
+  /** Address of the admin listener. @default '127.0.0.1' */
+  adminHost?: string;
 }
 
 /**
@@ -19,8 +23,8 @@ export interface GatewayConfigInput {
 export function gatewayConfig(input: GatewayConfigInput): Record<string, unknown> {
   const healthCheck = { path: '/healthz', ...input.healthCheck };
   return {
-    listeners: [{ host: '127.0.0.1', port: input.listenPort }],
-    admin: { host: '127.0.0.1', port: input.adminPort },
+    listeners: [{ host: input.listenHost ?? '127.0.0.1', port: input.listenPort }],
+    admin: { host: input.adminHost ?? '127.0.0.1', port: input.adminPort },
     // Ctrl-C should not wait out a 30 s drain for held ActiveSync Pings; the launcher SIGKILLs at 5 s.
     drainTimeoutMs: 3000,
     routes: [

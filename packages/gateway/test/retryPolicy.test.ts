@@ -5,7 +5,7 @@ import { classifyUpstreamError, RetryPolicy, type FailureKind } from '../src/pro
 
 // Every retry decision is RetryPolicy's: a table of (settings, method, body, what happened) → retried?
 
-const settings = (retryOn: RetryOn[], maxRetries = 2) => ({ maxRetries, retryOn: new Set(retryOn), maxBufferedBodyBytes: 1024, budgetPercent: 20, minRetryConcurrency: 1 });
+const settings = (retryOn: RetryOn[], maxRetries = 2, perTryTimeoutMs = 0) => ({ maxRetries, retryOn: new Set(retryOn), maxBufferedBodyBytes: 1024, budgetPercent: 20, minRetryConcurrency: 1, perTryTimeoutMs });
 const DEFAULT: RetryOn[] = ['connect-failure', 'reset'];
 const ALL: RetryOn[] = ['connect-failure', 'reset', 'gateway-error'];
 
@@ -43,6 +43,20 @@ describe('RetryPolicy decisions', () => {
     expect(b.retryStatus(503, () => true)).toBe(true);
     b.end();
     expect([budget.activeRequests, budget.activeRetries]).toEqual([0, 0]);
+  });
+
+  // perTryTimeoutMs 500 against a route timeout of 60 s unless the case says otherwise.
+  it.each([
+    { name: 'GET: per-try timeout applies, a timed-out attempt is retried', method: 'GET', replayable: true, routeTimeoutMs: 60_000, perTry: 500, retried: true },
+    { name: 'POST: keeps the route timeout, never retried on timeout', method: 'POST', replayable: true, routeTimeoutMs: 60_000, perTry: 0, retried: false },
+    { name: 'streamed PUT body: cannot be replayed, no per-try timeout', method: 'PUT', replayable: false, routeTimeoutMs: 60_000, perTry: 0, retried: false },
+    { name: 'per-try not shorter than the route timeout: off', method: 'GET', replayable: true, routeTimeoutMs: 400, perTry: 0, retried: false },
+    { name: 'route without timeout (0): per-try applies', method: 'GET', replayable: true, routeTimeoutMs: 0, perTry: 500, retried: true },
+  ])('per-try timeout — $name', ({ method, replayable, routeTimeoutMs, perTry, retried }) => {
+    const p = new RetryPolicy(settings(['connect-failure', 'reset'], 2, 500), new RetryBudget(), method, replayable, routeTimeoutMs);
+    expect(p.perTryTimeoutMs).toBe(perTry);
+    expect(p.retryFailure('timeout')).toBe(retried);
+    p.end();
   });
 
   it('no 5xx retry when no untried endpoint is left', () => {

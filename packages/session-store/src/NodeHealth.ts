@@ -54,6 +54,7 @@ export class NodeHealth {
   #startedAt: number | undefined;
   #downSince = 0;
   #failedProbes = 0;
+  #lastProbeAt = 0;
   #timer: NodeJS.Timeout | undefined;
   #checking = false;
   #closed = false;
@@ -110,8 +111,25 @@ export class NodeHealth {
     return wait;
   }
 
+  /**
+   * An operation needed this node and found no live replica: probe now instead of at the backed-off
+   * time (at most once per retryIntervalMs). The multi-host lab showed a node that had been
+   * unreachable, then back for seconds, kept out for up to maxRetryIntervalMs while its pair member
+   * was down: every session of the pair failed meanwhile.
+   */
+  probeSoon(): void {
+    if (this.#closed || this.state !== 'ejected') return;
+    const at = Math.max(Date.now(), this.#lastProbeAt + this.#opts.retryIntervalMs);
+    if (this.nextProbeAt !== undefined && this.nextProbeAt <= at) return;
+    this.nextProbeAt = at;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => void this.#probe(), at - Date.now());
+    this.#timer.unref();
+  }
+
   async #probe(): Promise<void> {
     if (this.#closed || this.state !== 'ejected') return;
+    this.#lastProbeAt = Date.now();
     this.state = 'probing';
     try {
       const stats = await this.#conn.stats();

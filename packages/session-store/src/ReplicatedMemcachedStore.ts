@@ -345,6 +345,10 @@ export class ReplicatedMemcachedStore extends session.Store {
 
   #checkNodes(): void {
     if (this.#closed) return;
+    // Disconnected, express-session stops calling the store, so no request triggers probeSoon(): probe
+    // here, or a web node cut off from every memcached node (the lab's link-down) stays without
+    // sessions for up to maxRetryIntervalMs after its link is back.
+    if (!this.#reachable) for (const h of this.#health.values()) h.probeSoon();
     for (const h of this.#health.values()) {
       void h.check();
       if (h.isUp && h.needsResync && !h.resyncing && this.options.autoResync) this.#autoResync(h.node, 'missed writes');

@@ -286,6 +286,8 @@ export class Replicator {
 
   #noLiveNode(what: string, id: string, key: string): SessionStoreError {
     const owners = this.#placement.owners(key);
+    // The next request should not wait out the owners' probe backoff (up to maxRetryIntervalMs).
+    for (const n of owners) this.#health.get(n)!.probeSoon();
     const causes = owners.map((n) => {
       const h = this.#health.get(n)!;
       return `${n} (${h.state}${h.lastError ? `: ${h.lastError}` : ''})`;

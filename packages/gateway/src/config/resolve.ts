@@ -14,6 +14,8 @@ export interface ResolvedRetry {
   maxBufferedBodyBytes: number;
   budgetPercent: number;
   minRetryConcurrency: number;
+  /** 0 = off. */
+  perTryTimeoutMs: number;
 }
 
 /** Everything the forwarder needs about a route, with defaults resolved once at load/reload. */
@@ -67,6 +69,7 @@ export function resolveRoute(route: RouteConfig, clusterName: string, cluster: C
       maxBufferedBodyBytes: r.maxBufferedBodyBytes,
       budgetPercent: r.budgetPercent,
       minRetryConcurrency: r.minRetryConcurrency,
+      perTryTimeoutMs: r.perTryTimeoutMs,
     },
   };
 }

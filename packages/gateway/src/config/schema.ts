@@ -188,6 +188,13 @@ export const RetryPolicySchema = z
     budgetPercent: percent.optional(),
     /** Retries in flight always allowed regardless of the budget. @default 3 */
     minRetryConcurrency: nonNegativeInt.optional(),
+    /**
+     * Time each attempt of a retryable request (idempotent method, replayable body) gets for the
+     * response headers; on expiry it is retried on another endpoint (like a reset, without the retry
+     * budget), so a request stuck on an endpoint that vanished without a RST still gets an answer
+     * within the route's timeoutMs. Other requests keep the route's timeoutMs. 0 = off. @default 0
+     */
+    perTryTimeoutMs: timerMs.optional(),
   })
   .strict();
 
@@ -197,6 +204,7 @@ export const DEFAULT_RETRY = {
   maxBufferedBodyBytes: 1024 * 1024,
   budgetPercent: 20,
   minRetryConcurrency: 3,
+  perTryTimeoutMs: 0,
 };
 
 export const RouteSchema = z

@@ -16,7 +16,7 @@ function statusMatcher(specs: ReadonlyArray<number | string>): (status: number) 
 /**
  * Active health checks of one cluster: every `intervalMs` (+ random 0..jitterMs) a GET of `path`
  * per endpoint through the endpoint's own pool. `unhealthyThreshold` consecutive failures take it
- * out, `healthyThreshold` consecutive passes bring it back. Timers are unref'd: checks never keep
+ * out, `healthyThreshold` consecutive passes bring it back (and end an outlier ejection). Timers are unref'd: checks never keep
  * the process alive.
  */
 export class HealthChecker {
@@ -80,7 +80,11 @@ export class HealthChecker {
       e.consecutiveCheckPasses++;
       if (!e.activeHealthy && e.consecutiveCheckPasses >= this.config.healthyThreshold) {
         e.activeHealthy = true;
-        this.onChange(e, true, `${e.consecutiveCheckPasses} checks passed`);
+        // Back from unhealthy ends an outlier ejection too (Envoy's successful_active_health_check_uneject_host):
+        // in the multi-host lab an unplugged webmail host stayed ejected for baseEjectionTimeMs after it came back.
+        const uneject = e.ejected;
+        if (uneject) e.ejectedUntil = 0;
+        this.onChange(e, true, `${e.consecutiveCheckPasses} checks passed${uneject ? ' (outlier ejection ended)' : ''}`);
       }
     } else {
       e.consecutiveCheckPasses = 0;

@@ -29,8 +29,8 @@ declare module 'fastify' {
 }
 
 /** The undici per-request timeouts a route uses: both the route's timeoutMs; 0 disables them (no 300 s default). */
-export function dispatchTimeouts(route: ResolvedRoute): { headersTimeout: number; bodyTimeout: number } {
-  return { headersTimeout: route.timeoutMs, bodyTimeout: route.timeoutMs };
+export function dispatchTimeouts(route: ResolvedRoute, perTryTimeoutMs = 0): { headersTimeout: number; bodyTimeout: number } {
+  return { headersTimeout: perTryTimeoutMs > 0 ? perTryTimeoutMs : route.timeoutMs, bodyTimeout: route.timeoutMs };
 }
 
 class BodyTooLarge extends Error {}
@@ -283,11 +283,11 @@ export class Forwarder {
       }
     }
 
-    const retry = new RetryPolicy(route.retry, cs.budget, method, replayable);
+    const retry = new RetryPolicy(route.retry, cs.budget, method, replayable, route.timeoutMs);
     const ex = new Exchange(reply, reply.raw, info, cs, retry, this.draining, route.clientSendTimeoutMs);
     const hashKey = cs.cluster.hashKey(url, raw.headers);
     const tried = ex.tried;
-    const options: Dispatcher.DispatchOptions = { path: url, method: method as Dispatcher.HttpMethod, headers, body, ...dispatchTimeouts(route) };
+    const options: Dispatcher.DispatchOptions = { path: url, method: method as Dispatcher.HttpMethod, headers, body, ...dispatchTimeouts(route, retry.perTryTimeoutMs) };
     const metrics = this.runtime.metrics;
     let lastFailure: FailureKind | undefined;
     try {

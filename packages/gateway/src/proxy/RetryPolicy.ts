@@ -32,6 +32,13 @@ export class RetryPolicy {
   /** Whether this request holds one of the budget's retry slots (taken on the first budgeted retry, released by `end`). */
   private holdsBudget = false;
   private readonly idempotent: boolean;
+  /**
+   * Time each attempt gets for the response headers before it is retried elsewhere; 0 = the route's
+   * timeout applies. Only for requests that can be retried (idempotent, replayable) and only when
+   * shorter than the route's timeout: found with the multi-host lab, where a GET on a keep-alive
+   * connection to a blackholed webmail node waited out the whole route timeout.
+   */
+  readonly perTryTimeoutMs: number;
 
   constructor(
     private readonly settings: ResolvedRetry,
@@ -39,8 +46,12 @@ export class RetryPolicy {
     method: string,
     /** The request body is buffered (or absent), so it can be sent again. */
     private readonly replayable: boolean,
+    /** The route's timeout (0 = none), which a per-try timeout must undercut to mean anything. */
+    routeTimeoutMs = 0,
   ) {
     this.idempotent = IDEMPOTENT.has(method);
+    const perTry = settings.perTryTimeoutMs;
+    this.perTryTimeoutMs = perTry > 0 && replayable && this.idempotent && (routeTimeoutMs === 0 || perTry < routeTimeoutMs) ? perTry : 0;
     budget.activeRequests++;
   }
 
@@ -65,7 +76,9 @@ export class RetryPolicy {
     // rotation after the health checks or outlier detection notice it.
     // So is a reset of an idempotent request before any response byte: a SIGKILLed endpoint resets all its
     // in-flight requests at once and the budget (min 3) turned most of those GETs into 502s.
-    const ok = kind === 'connect' ? on.has('connect-failure') : kind === 'reset' && on.has('reset') && this.idempotent;
+    // An attempt that ran out of its per-try timeout is retried the same way (set only where a retry may follow).
+    const ok =
+      kind === 'connect' ? on.has('connect-failure') : kind === 'timeout' ? this.perTryTimeoutMs > 0 : kind === 'reset' && on.has('reset') && this.idempotent;
     if (ok) this.retries++;
     return ok;
   }

@@ -1,0 +1,14 @@
+export { Lab } from './Lab.js';
+export type { LabUpOptions, ProcessStatus } from './Lab.js';
+export { FAULT_KINDS, isFaultKind } from './Faults.js';
+export type { FaultKind } from './Faults.js';
+export { labTopology, hostIp, PREFIX, LAB_RANGE, BACK_NET, FRONT_NET, ROOT_LINK, PORTS, TOPOLOGIES } from './LabTopology.js';
+export type { LabHost, LabTopology, HostRole, TopologyName } from './LabTopology.js';
+export type { ActiveFault, LabProcess } from './LabState.js';
+export { labDir } from './LabState.js';
+export { leftovers } from './Network.js';
+export { labGatewayConfig, lanTuning } from './labGatewayConfig.js';
+export { parseDuration } from './duration.js';
+export { checkPrerequisites } from './Command.js';
+export { LabError, LabErrorCodes } from './errors.js';
+export type { LabErrorCode } from './errors.js';
