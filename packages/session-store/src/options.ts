@@ -1,3 +1,5 @@
+import { formatNodeId, parseHostPort } from '@webtier/hash-ring';
+import { resolveEncryption, type EncryptionOptions, type Sealer } from './Encryption.js';
 import { SessionStoreError, SessionStoreErrorCodes } from './errors.js';
 
 /** How `get` reads the replicas of a key. */
@@ -52,6 +54,19 @@ export interface ReplicatedMemcachedStoreOptions {
   password?: string;
   /** Identity of this writer in version stamps (uint32); random by default. */
   writerId?: number;
+  /**
+   * Authenticated encryption at rest (AES-256-GCM): `{ keys: [{ id: 'k2', key }, { id: 'k1', key }] }`.
+   * The first key seals every write, every listed key opens reads; values sealed with an older key
+   * are re-sealed on their next write, repair, touch or re-sync. With it on, a value that is not
+   * sealed by a listed key is corrupt. Off by default (values are then readable and forgeable by
+   * anyone who can reach memcached; see the README's threat model).
+   */
+  encryption?: EncryptionOptions;
+  /**
+   * A value whose version is further ahead of this process's clock than this is corrupt, not newer,
+   * so that no value read from memcached can move the version clock out of range. @default 60000
+   */
+  maxClockSkewMs?: number;
 }
 
 /** Options after validation, defaults applied; frozen. */
@@ -77,6 +92,9 @@ export interface ResolvedOptions {
   readonly username: string | undefined;
   readonly password: string | undefined;
   readonly writerId: number;
+  /** The validated keys; undefined when encryption is off. */
+  readonly encryption: Sealer | undefined;
+  readonly maxClockSkewMs: number;
 }
 
 /** The defaults, exported so that callers and docs never retype them. */
@@ -95,44 +113,38 @@ export const DEFAULT_STORE_OPTIONS = Object.freeze({
   resyncRatePerSec: 1_000,
   autoResync: true,
   itemSizeLimitBytes: 1_048_576,
+  maxClockSkewMs: 60_000,
 });
 
 const KNOWN = new Set([
   'servers', 'pairs', 'replicas', 'prefix', 'ttlSeconds', 'ttl', 'tombstoneTtlSeconds', 'opTimeoutMs', 'connectTimeoutMs',
   'failureThreshold', 'retryIntervalMs', 'maxRetryIntervalMs', 'healthCheckIntervalMs', 'readMode', 'resyncRatePerSec',
-  'autoResync', 'itemSizeLimitBytes', 'username', 'password', 'writerId',
+  'autoResync', 'itemSizeLimitBytes', 'username', 'password', 'writerId', 'encryption', 'maxClockSkewMs',
 ]);
 
 function bad(message: string): SessionStoreError {
   return new SessionStoreError(SessionStoreErrorCodes.BAD_OPTION, message);
 }
 
-/** Parses `"host:port"` (IPv6 as `"[::1]:11211"`) into the canonical form; port defaults to 11211. */
+/**
+ * Parses `"host:port"` (IPv6 as `"[::1]:11211"`; a bare `"::1"` is refused with the bracketed form in the
+ * message) with @webtier/hash-ring's parser, the one host:port parser of webtier; returns the canonical form.
+ */
 export function parseAddress(input: unknown, where: string): string {
   if (typeof input !== 'string') throw bad(`${where}: expected "host:port", got ${JSON.stringify(input) ?? String(input)}`);
-  const text = input.trim();
-  let host: string;
-  let portText: string | undefined;
-  if (text.startsWith('[')) {
-    const close = text.indexOf(']');
-    if (close < 0) throw bad(`${where}: "${input}" has an unclosed "[" (write IPv6 hosts as "[::1]:11211")`);
-    host = text.slice(1, close);
-    const rest = text.slice(close + 1);
-    if (rest !== '' && !rest.startsWith(':')) throw bad(`${where}: "${input}" is not "[host]:port"`);
-    portText = rest === '' ? undefined : rest.slice(1);
-  } else {
-    const colon = text.lastIndexOf(':');
-    host = colon >= 0 ? text.slice(0, colon) : text;
-    portText = colon >= 0 ? text.slice(colon + 1) : undefined;
+  let parsed: { host: string; port: number };
+  try {
+    parsed = parseHostPort(input, where, { quoteInput: false });
+  } catch (err) {
+    throw new SessionStoreError(SessionStoreErrorCodes.BAD_OPTION, (err as Error).message, { cause: err });
   }
-  if (host === '' || /[\s,@/]/.test(host)) throw bad(`${where}: host "${host}" in "${input}" is empty or contains whitespace, ",", "@" or "/"`);
-  let port = 11211;
-  if (portText !== undefined) {
-    if (!/^\d+$/.test(portText)) throw bad(`${where}: port "${portText}" is not a number`);
-    port = Number(portText);
-    if (port < 1 || port > 65535) throw bad(`${where}: port ${port} is out of range 1-65535`);
-  }
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  if (/[,@/]/.test(parsed.host)) throw bad(`${where}: host "${parsed.host}" in "${input}" contains ",", "@" or "/"`);
+  return formatNodeId(parsed.host, parsed.port);
+}
+
+/** Host and port of a canonical address produced by {@link parseAddress}. */
+export function splitAddress(address: string): { host: string; port: number } {
+  return parseHostPort(address, 'address');
 }
 
 function int(o: Record<string, unknown>, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -225,5 +237,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     username,
     password,
     writerId: int(o, 'writerId', (Math.random() * 0x1_0000_0000) >>> 0, 0, 0xffff_ffff),
+    encryption: resolveEncryption(o['encryption']),
+    maxClockSkewMs: int(o, 'maxClockSkewMs', d.maxClockSkewMs, 0, 86_400_000),
   });
 }
