@@ -1,9 +1,12 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, randomFillSync, type KeyObject } from 'node:crypto';
 import { SessionStoreError, SessionStoreErrorCodes } from './errors.js';
 import { CorruptValueError, MAX_KEY_ID_BYTES } from './Versioned.js';
 
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
+// IVs are taken from a pool of random bytes refilled 340 IVs at a time: one randomBytes call per set
+// cost about as much as the cipher itself (measured: seal 8.4 -> see commit message).
+const IV_POOL_BYTES = IV_BYTES * 340;
 
 /** One key of `encryption.keys`. */
 export interface EncryptionKeyInput {
@@ -26,11 +29,26 @@ export interface EncryptionOptions {
 export class Sealer {
   /** Id of the key that seals writes (the first listed). */
   readonly primaryId: string;
-  readonly #keys: ReadonlyMap<string, Buffer>;
+  readonly #keys: ReadonlyMap<string, KeyObject>;
+  readonly #primary: KeyObject;
+  #ivPool = Buffer.alloc(0);
+  #ivOffset = 0;
 
   constructor(keys: ReadonlyMap<string, Buffer>, primaryId: string) {
-    this.#keys = keys;
+    this.#keys = new Map([...keys].map(([id, k]) => [id, createSecretKey(k)]));
+    this.#primary = this.#keys.get(primaryId)!;
     this.primaryId = primaryId;
+  }
+
+  #iv(): Buffer {
+    if (this.#ivOffset + IV_BYTES > this.#ivPool.length) {
+      // A fresh pool each time: IVs already handed out stay referenced by their values' buffers.
+      this.#ivPool = randomFillSync(Buffer.allocUnsafe(IV_POOL_BYTES));
+      this.#ivOffset = 0;
+    }
+    const iv = this.#ivPool.subarray(this.#ivOffset, this.#ivOffset + IV_BYTES);
+    this.#ivOffset += IV_BYTES;
+    return iv;
   }
 
   /** Ids of every key that opens values, primary first. */
@@ -40,12 +58,18 @@ export class Sealer {
 
   /** IV | ciphertext | tag of `plaintext` under the primary key, authenticating `header`. */
   seal(header: Buffer, plaintext: Buffer): Buffer {
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', this.#keys.get(this.primaryId)!, iv);
+    const iv = this.#iv();
+    const cipher = createCipheriv('aes-256-gcm', this.#primary, iv);
     cipher.setAAD(header);
-    const body = cipher.update(plaintext);
-    const final = cipher.final();
-    return Buffer.concat([header, iv, body, final, cipher.getAuthTag()]);
+    // GCM is a stream mode: update() returns every byte and final() none, so the value is assembled
+    // in one allocation.
+    const out = Buffer.allocUnsafe(header.length + IV_BYTES + plaintext.length + TAG_BYTES);
+    header.copy(out, 0);
+    iv.copy(out, header.length);
+    cipher.update(plaintext).copy(out, header.length + IV_BYTES);
+    cipher.final();
+    cipher.getAuthTag().copy(out, out.length - TAG_BYTES);
+    return out;
   }
 
   /** The plaintext of a sealed value whose header ends at `bodyOffset`; CorruptValueError when it does not authenticate. */
