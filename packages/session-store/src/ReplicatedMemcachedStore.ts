@@ -10,9 +10,10 @@ import { parseAddress, resolveOptions, splitAddress, type ReplicatedMemcachedSto
 import { createPlacement } from './Placement.js';
 import { Replicator, type CorruptEvent, type RepairEvent } from './Replicator.js';
 import { resyncNode, type ResyncResult } from './Resync.js';
+import { applyChanges, diffSession, ReadTracker, topLevelJson, type TrackedRead } from './ReadTracker.js';
 import { sessionProblem } from './SessionShape.js';
 import { ValueCodec } from './ValueCodec.js';
-import { CorruptValueError, HybridClock, type StoredValue } from './Versioned.js';
+import { compareVersions, CorruptValueError, HybridClock, type StoredValue, type Version } from './Versioned.js';
 
 type Callback<T> = (err: any, value?: T) => void;
 
@@ -47,6 +48,13 @@ export interface OpEvent {
   readonly ok: boolean;
 }
 
+/** Payload of `conflict`: keys this write and a concurrent one both changed; this write's values were kept. */
+export interface ConflictEvent {
+  readonly id: string;
+  /** Top-level keys (`key.sub` for `mergeNestedKeys`). */
+  readonly keys: readonly string[];
+}
+
 /** Result of `store.keyUsage()`: how many stored copies each encryption key seals. */
 export interface KeyUsage {
   /** Copies (every replica counted) per key id; a key listed in `encryption.keys` and unused shows 0. */
@@ -67,6 +75,8 @@ export interface StoreEvents {
   repair: [RepairEvent];
   resync: [ResyncResult];
   corrupt: [CorruptEvent];
+  /** A merged write and a concurrent one changed the same keys (concurrentWrites: 'merge'). */
+  conflict: [ConflictEvent];
   /** After each store operation (for metrics): what, how long, whether it succeeded. */
   op: [OpEvent];
   /** After each `keyUsage()` scan. */
@@ -90,6 +100,7 @@ export class ReplicatedMemcachedStore extends session.Store {
   readonly #replicator: Replicator;
   readonly #clock: HybridClock;
   readonly #codec: ValueCodec;
+  readonly #reads: ReadTracker;
   readonly #dumpSockets = new Set<Socket>();
   readonly #resyncs = new Map<string, Promise<ResyncResult>>();
   readonly #timer: NodeJS.Timeout;
@@ -102,6 +113,7 @@ export class ReplicatedMemcachedStore extends session.Store {
     this.options = o;
     this.#clock = new HybridClock(o.writerId, Date.now, o.maxClockSkewMs);
     this.#codec = new ValueCodec(o.encryption, this.#clock);
+    this.#reads = new ReadTracker(o.readTrackingMax, o.readTrackingMaxAgeMs);
     for (const address of o.nodes) {
       const { host, port } = splitAddress(address);
       const conn = new NodeConnection(address, host, port, { opTimeoutMs: o.opTimeoutMs, connectTimeoutMs: o.connectTimeoutMs, username: o.username, password: o.password });
@@ -291,7 +303,13 @@ export class ReplicatedMemcachedStore extends session.Store {
   async #get(sid: string): Promise<SessionData | null> {
     const key = this.#key(sid);
     const out = await this.#replicator.read(key, sid, { mode: this.options.readMode, source: 'read' });
-    return this.#visible(out.newest);
+    const session = this.#visible(out.newest);
+    if (session && this.options.concurrentWrites === 'merge' && this.options.readTrackingMax > 0) {
+      const s = session as unknown as Record<string, unknown>;
+      const marker = this.#reads.track({ id: sid, version: out.newest!.version, base: topLevelJson(s), cas: out.cas });
+      s[marker] = undefined;
+    }
+    return session;
   }
 
   // The session as the app sees it: none once its cookie has expired (checked in ms, not by
@@ -330,7 +348,56 @@ export class ReplicatedMemcachedStore extends session.Store {
         { details: { id: sid, sizeBytes: itemBytes, limitBytes: this.options.itemSizeLimitBytes } },
       );
     }
+    const read = this.options.concurrentWrites === 'merge' ? this.#reads.find(sid, sess as unknown as Record<string, unknown>) : undefined;
+    if (read) return this.#mergeWrite(key, sid, sess as unknown as Record<string, unknown>, read, expiresAt, memcachedExpiration(ttl, now), value);
     await this.#replicator.write(key, sid, value, memcachedExpiration(ttl, now), 'set');
+  }
+
+  /**
+   * concurrentWrites: 'merge' (issue 12). The first attempt writes the session as it is, conditional
+   * on every replica still holding what the request read (CAS from its get: no extra round trip).
+   * When a replica changed meanwhile, read them all, take the newest copy written by someone else,
+   * apply this request's changes (relative to what it read) to it and write that, conditionally
+   * again; a destroy since the read wins (the session stays destroyed).
+   */
+  async #mergeWrite(key: string, sid: string, sess: Record<string, unknown>, read: TrackedRead, expiresAt: number, expiration: number, first: Buffer): Promise<void> {
+    const mine = topLevelJson(sess);
+    const changes = diffSession(read.base, mine, this.options.mergeNestedKeys);
+    const own: Version[] = [];
+    let cas: ReadonlyMap<string, Buffer | null> = read.cas;
+    let value = first;
+    let version = decodeVersion(first);
+    let written = mine;
+    const targets = this.placement(sid).targets;
+    let fast = targets.every((n) => cas.has(n));
+    for (let attempt = 0; attempt < this.options.mergeMaxAttempts; attempt++) {
+      if (!fast) {
+        const u = await this.#replicator.readForUpdate(key, sid);
+        cas = u.cas;
+        const newest = u.copies[0];
+        if (newest?.kind === 'tombstone' && compareVersions(newest.version, read.version) > 0) return; // destroyed since the read
+        const other = u.copies.find((c) => c.kind === 'session' && !own.some((v) => compareVersions(v, c.version) === 0));
+        let body: Record<string, unknown> = sess;
+        if (other && compareVersions(other.version, read.version) > 0) {
+          const { merged, conflicts } = applyChanges(other.session!, read.base, changes);
+          merged['cookie'] = sess['cookie'];
+          body = merged;
+          if (conflicts.length > 0) this.emit('conflict', { id: sid, keys: conflicts });
+        }
+        version = this.#clock.next();
+        value = this.#codec.encode('session', version, expiresAt, JSON.stringify(body));
+        written = topLevelJson(body);
+      }
+      fast = false;
+      own.push(version);
+      const r = await this.#replicator.writeCas(key, sid, value, expiration, cas);
+      if (r.conflicted.length === 0) {
+        // Later saves of the same request are based on what it wrote.
+        this.#reads.update(read.token, { version, base: written, cas: new Map() });
+        return;
+      }
+    }
+    throw new SessionStoreError(SessionStoreErrorCodes.CONFLICT, `session "${sid}" kept changing during ${this.options.mergeMaxAttempts} merge attempts; this write was not applied everywhere (raise mergeMaxAttempts if writes of one session are this frequent)`, { details: { id: sid } });
   }
 
   async #destroy(sid: string): Promise<void> {
@@ -502,6 +569,10 @@ export class ReplicatedMemcachedStore extends session.Store {
     this.emit('node:restarted', { node, pid, previousPid });
     this.#autoResync(node, 'restarted');
   }
+}
+
+function decodeVersion(value: Buffer): Version {
+  return { ms: value.readUIntBE(4, 6), counter: value.readUInt16BE(10), writer: value.readUInt32BE(12) };
 }
 
 /** Promise for callers without a callback; callback (called outside the promise chain) otherwise. */

@@ -59,6 +59,8 @@ export interface ReadOptions {
 /** The newest value of a key and the background repair of its stale copies. */
 export interface ReadOutcome {
   readonly newest: StoredValue | undefined;
+  /** CAS of each replica that answered (null: it had no copy), for a conditional write later. */
+  readonly cas: ReadonlyMap<string, Buffer | null>;
   /** Resolves to the copies rewritten (never rejects). */
   readonly repaired: Promise<ReadonlyArray<{ node: string; reason: RepairReason }>>;
 }
@@ -128,10 +130,12 @@ export class Replicator {
    */
   async read(key: string, id: string, opts: ReadOptions): Promise<ReadOutcome> {
     const c = await this.#collect(key, id, opts.mode, 'read');
-    if (!c.newest || !c.value) return { newest: undefined, repaired: NO_REPAIR };
-    if (!c.reads) return { newest: c.value, repaired: NO_REPAIR };
+    const reads = c.reads ?? (c.newest ? [c.newest] : []);
+    const cas = new Map(reads.filter((r) => !r.error).map((r) => [r.node, r.hit ? r.hit.cas : null]));
+    if (!c.newest || !c.value) return { newest: undefined, cas, repaired: NO_REPAIR };
+    if (!c.reads) return { newest: c.value, cas, repaired: NO_REPAIR };
     const repaired = this.#repair(key, id, c.newest, c.value, c.reads, opts);
-    return { newest: c.value, repaired };
+    return { newest: c.value, cas, repaired };
   }
 
   // Every replica's answer and the newest copy that opens (authentic, parseable, acceptable shape).
@@ -283,6 +287,48 @@ export class Replicator {
     } catch (err) {
       return { node, error: err as Error };
     }
+  }
+
+  /**
+   * Every replica's copy for a read-modify-write (issue 12): CAS per node and the copies that open,
+   * newest first. Corrupt copies count as absent (their CAS is kept, so a write replaces them).
+   */
+  async readForUpdate(key: string, id: string): Promise<{ cas: Map<string, Buffer | null>; copies: StoredValue[] }> {
+    const c = await this.#collect(key, id, 'all', 'set');
+    const reads = c.reads ?? [];
+    const cas = new Map(reads.filter((r) => !r.error).map((r) => [r.node, r.hit ? r.hit.cas : null]));
+    const copies: StoredValue[] = [];
+    for (const r of reads.filter((x) => x.header && !x.corrupt).sort((a, b) => newer(b.header!, a.header!))) {
+      const v = r === c.newest ? c.value : this.#materialize(r, id);
+      if (v) copies.push(v);
+    }
+    return { cas, copies };
+  }
+
+  /**
+   * Writes `value` to each node of `cas` conditionally: CAS where the node had a copy, `add` where it
+   * had none. `conflicted` lists nodes where someone else wrote in between (retry with a fresh read).
+   */
+  async writeCas(key: string, id: string, value: Buffer, expiration: number, cas: ReadonlyMap<string, Buffer | null>): Promise<{ stored: string[]; conflicted: string[]; failed: Array<{ node: string; error: Error }> }> {
+    const stored: string[] = [];
+    const conflicted: string[] = [];
+    const failed: Array<{ node: string; error: Error }> = [];
+    await Promise.all(
+      [...cas].map(async ([node, token]) => {
+        if (!this.isUp(node)) return;
+        try {
+          const ok = token ? (await this.op(node, (c) => c.set(key, value, expiration, token))) === 'stored' : await this.op(node, (c) => c.add(key, value, expiration));
+          (ok ? stored : conflicted).push(node);
+        } catch (err) {
+          this.#health.get(node)!.needsResync = true;
+          failed.push({ node, error: err as Error });
+        }
+      }),
+    );
+    if (stored.length === 0 && conflicted.length === 0) {
+      throw new SessionStoreError(SessionStoreErrorCodes.NO_REPLICA, `could not set session "${id}" on any replica: ${describe(failed)}`, { cause: failed[0]?.error, details: { id, nodes: failed.map((f) => f.node) } });
+    }
+    return { stored, conflicted, failed };
   }
 
   /**

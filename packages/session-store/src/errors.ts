@@ -28,6 +28,11 @@ export const SessionStoreErrorCodes = {
    * collide with another id).
    */
   BAD_ID: 'SESS_ERR_BAD_ID',
+  /**
+   * A merged write (concurrentWrites: 'merge') kept meeting newer writes of the same session and gave
+   * up after `mergeMaxAttempts` rather than overwrite them; nothing of this write may have been kept.
+   */
+  CONFLICT: 'SESS_ERR_CONFLICT',
   /** `store.resync(node)` named a node that is not in `servers`/`pairs`. */
   UNKNOWN_NODE: 'SESS_ERR_UNKNOWN_NODE',
   /** The store was closed; create a new one. */

@@ -1,7 +1,7 @@
 export { ReplicatedMemcachedStore } from './ReplicatedMemcachedStore.js';
-export type { StoreEvents, NodeDownEvent, NodeUpEvent, NodeRestartedEvent, OpEvent, KeyUsage } from './ReplicatedMemcachedStore.js';
+export type { StoreEvents, NodeDownEvent, NodeUpEvent, NodeRestartedEvent, OpEvent, KeyUsage, ConflictEvent } from './ReplicatedMemcachedStore.js';
 export { DEFAULT_STORE_OPTIONS } from './options.js';
-export type { ReplicatedMemcachedStoreOptions, ResolvedOptions, ReadMode } from './options.js';
+export type { ReplicatedMemcachedStoreOptions, ResolvedOptions, ReadMode, ConcurrentWrites } from './options.js';
 export type { EncryptionOptions, EncryptionKeyInput } from './Encryption.js';
 export { SessionStoreError, SessionStoreErrorCodes } from './errors.js';
 export type { SessionStoreErrorCode } from './errors.js';

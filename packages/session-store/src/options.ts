@@ -67,7 +67,28 @@ export interface ReplicatedMemcachedStoreOptions {
    * so that no value read from memcached can move the version clock out of range. @default 60000
    */
   maxClockSkewMs?: number;
+  /**
+   * What `set` does when the stored session changed since this request read it (another request of
+   * the same user saved in between). `'merge'`: apply only this request's changes (top-level keys
+   * added, changed, removed) to the newest stored session, conditionally (CAS) on every replica.
+   * `'last-write-wins'`: write the whole session, as every other store does. @default 'merge'
+   */
+  concurrentWrites?: ConcurrentWrites;
+  /** Keys whose object values merge one level deeper (e.g. Roundcube's `compose_data_<id>`). @default [] */
+  mergeNestedKeys?: readonly string[];
+  /** Attempts of a merged write before it fails with SESS_ERR_CONFLICT. @default 5 */
+  mergeMaxAttempts?: number;
+  /**
+   * Reads remembered per process so that a request's `set` knows what it read (one entry per `get`,
+   * about the size of the session as JSON). @default 10000
+   */
+  readTrackingMax?: number;
+  /** How long a read is remembered (a long poll may hold its session this long). @default 3600000 */
+  readTrackingMaxAgeMs?: number;
 }
+
+/** See {@link ReplicatedMemcachedStoreOptions.concurrentWrites}. */
+export type ConcurrentWrites = 'merge' | 'last-write-wins';
 
 /** Options after validation, defaults applied; frozen. */
 export interface ResolvedOptions {
@@ -95,6 +116,11 @@ export interface ResolvedOptions {
   /** The validated keys; undefined when encryption is off. */
   readonly encryption: Sealer | undefined;
   readonly maxClockSkewMs: number;
+  readonly concurrentWrites: ConcurrentWrites;
+  readonly mergeNestedKeys: ReadonlySet<string>;
+  readonly mergeMaxAttempts: number;
+  readonly readTrackingMax: number;
+  readonly readTrackingMaxAgeMs: number;
 }
 
 /** The defaults, exported so that callers and docs never retype them. */
@@ -114,12 +140,17 @@ export const DEFAULT_STORE_OPTIONS = Object.freeze({
   autoResync: true,
   itemSizeLimitBytes: 1_048_576,
   maxClockSkewMs: 60_000,
+  concurrentWrites: 'merge' as ConcurrentWrites,
+  mergeMaxAttempts: 5,
+  readTrackingMax: 10_000,
+  readTrackingMaxAgeMs: 3_600_000,
 });
 
 const KNOWN = new Set([
   'servers', 'pairs', 'replicas', 'prefix', 'ttlSeconds', 'ttl', 'tombstoneTtlSeconds', 'opTimeoutMs', 'connectTimeoutMs',
   'failureThreshold', 'retryIntervalMs', 'maxRetryIntervalMs', 'healthCheckIntervalMs', 'readMode', 'resyncRatePerSec',
   'autoResync', 'itemSizeLimitBytes', 'username', 'password', 'writerId', 'encryption', 'maxClockSkewMs',
+  'concurrentWrites', 'mergeNestedKeys', 'mergeMaxAttempts', 'readTrackingMax', 'readTrackingMaxAgeMs',
 ]);
 
 function bad(message: string): SessionStoreError {
@@ -216,6 +247,12 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const retryIntervalMs = int(o, 'retryIntervalMs', d.retryIntervalMs, 1);
   const maxRetryIntervalMs = int(o, 'maxRetryIntervalMs', Math.max(d.maxRetryIntervalMs, retryIntervalMs), 1);
   if (maxRetryIntervalMs < retryIntervalMs) throw bad(`maxRetryIntervalMs: ${maxRetryIntervalMs} is below retryIntervalMs ${retryIntervalMs}`);
+  const concurrentWrites = o['concurrentWrites'] === undefined ? d.concurrentWrites : o['concurrentWrites'];
+  if (concurrentWrites !== 'merge' && concurrentWrites !== 'last-write-wins') throw bad(`concurrentWrites: ${JSON.stringify(concurrentWrites)} is not "merge" or "last-write-wins"`);
+  const mergeNestedKeys = o['mergeNestedKeys'] ?? [];
+  if (!Array.isArray(mergeNestedKeys) || mergeNestedKeys.some((k) => typeof k !== 'string' || k === '' || k === 'cookie')) {
+    throw bad(`mergeNestedKeys: ${JSON.stringify(mergeNestedKeys)} must be an array of top-level session keys (not "cookie")`);
+  }
   return Object.freeze({
     mode,
     nodes: Object.freeze(nodes),
@@ -239,5 +276,10 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     writerId: int(o, 'writerId', (Math.random() * 0x1_0000_0000) >>> 0, 0, 0xffff_ffff),
     encryption: resolveEncryption(o['encryption']),
     maxClockSkewMs: int(o, 'maxClockSkewMs', d.maxClockSkewMs, 0, 86_400_000),
+    concurrentWrites,
+    mergeNestedKeys: Object.freeze(new Set(mergeNestedKeys)),
+    mergeMaxAttempts: int(o, 'mergeMaxAttempts', d.mergeMaxAttempts, 1, 100),
+    readTrackingMax: int(o, 'readTrackingMax', d.readTrackingMax, 0, 10_000_000),
+    readTrackingMaxAgeMs: int(o, 'readTrackingMaxAgeMs', d.readTrackingMaxAgeMs, 1),
   });
 }

@@ -183,3 +183,37 @@ describe('sealed values (AES-256-GCM, the header is authenticated)', () => {
     expect(() => new ReplicatedMemcachedStore({ servers: ['a:1'], encryption } as never)).toThrow(message);
   });
 });
+
+describe('merging concurrent writes (ReadTracker)', () => {
+  const j = (o: Record<string, unknown>) => new Map(Object.entries(o).map(([k, v]) => [k, JSON.stringify(v)]));
+  const cases: Array<{ name: string; base: Record<string, unknown>; mine: Record<string, unknown>; stored: Record<string, unknown>; nested?: string[]; merged: Record<string, unknown>; conflicts: string[] }> = [
+    { name: 'disjoint additions', base: { u: 1 }, mine: { u: 1, a: 1 }, stored: { u: 1, b: 2 }, merged: { u: 1, a: 1, b: 2 }, conflicts: [] },
+    { name: 'both change one key: mine wins', base: { k: 0 }, mine: { k: 'A' }, stored: { k: 'B' }, merged: { k: 'A' }, conflicts: ['k'] },
+    { name: 'both set the same value: no conflict', base: { k: 0 }, mine: { k: 1 }, stored: { k: 1 }, merged: { k: 1 }, conflicts: [] },
+    { name: 'I remove, they add another', base: { x: 1 }, mine: {}, stored: { x: 1, b: 2 }, merged: { b: 2 }, conflicts: [] },
+    { name: 'I remove what they changed: removed, conflict', base: { x: 1 }, mine: {}, stored: { x: 2 }, merged: {}, conflicts: ['x'] },
+    { name: 'they remove, I do not touch: stays removed', base: { x: 1, u: 1 }, mine: { x: 1, u: 2 }, stored: { u: 1 }, merged: { u: 2 }, conflicts: [] },
+    { name: 'nested key: fields merge', base: { c: { to: '', body: '' } }, mine: { c: { to: '', body: 'hi' } }, stored: { c: { to: 'b', body: '' } }, nested: ['c'], merged: { c: { to: 'b', body: 'hi' } }, conflicts: [] },
+    { name: 'not nested: whole value wins', base: { c: { to: '', body: '' } }, mine: { c: { to: '', body: 'hi' } }, stored: { c: { to: 'b', body: '' } }, merged: { c: { to: '', body: 'hi' } }, conflicts: ['c'] },
+  ];
+  it.each(cases)('$name', async ({ base, mine, stored, nested, merged, conflicts }) => {
+    const { applyChanges, diffSession } = await import('../src/ReadTracker.js');
+    const changes = diffSession(j(base), j(mine), new Set(nested ?? []));
+    const out = applyChanges(stored, j(base), changes);
+    expect(out.merged).toEqual(merged);
+    expect(out.conflicts).toEqual(conflicts);
+  });
+
+  it('keeps at most readTrackingMax reads and finds one only by its own marker and id', async () => {
+    const { ReadTracker } = await import('../src/ReadTracker.js');
+    const t = new ReadTracker(2, 60_000);
+    const v = { ms: 1, counter: 0, writer: 0 };
+    const m1 = t.track({ id: 'a', version: v, base: new Map(), cas: new Map() });
+    const m2 = t.track({ id: 'a', version: v, base: new Map(), cas: new Map() });
+    t.track({ id: 'b', version: v, base: new Map(), cas: new Map() });
+    expect(t.size).toBe(2);
+    expect(t.find('a', { [m1]: undefined })).toBeUndefined(); // evicted
+    expect(t.find('a', { [m2]: undefined })?.token).toBe(m2.split(':').pop());
+    expect(t.find('b', { [m2]: undefined })).toBeUndefined(); // another id's marker
+  });
+});
