@@ -17,8 +17,8 @@ export interface TrackedRead {
   readonly token: string;
   readonly id: string;
   readonly version: Version;
-  /** JSON of each top-level key as read (cookie excluded): the base the request's changes are taken against. */
-  readonly base: ReadonlyMap<string, string>;
+  /** The session as read (JSON text): the base the request's changes are taken against, parsed only when a merge is needed. */
+  readonly base: string;
   /** The CAS of each replica read (null: the replica had no copy), for a write without a second read. */
   readonly cas: ReadonlyMap<string, Buffer | null>;
   readonly at: number;
@@ -70,6 +70,11 @@ export class ReadTracker {
     }
     return undefined;
   }
+}
+
+/** Top-level keys of a session's JSON text as JSON, cookie left out. */
+export function topLevelJsonOf(text: string): Map<string, string> {
+  return topLevelJson(JSON.parse(text) as Record<string, unknown>);
 }
 
 /** Top-level keys of a session as JSON, cookie and markers left out. */

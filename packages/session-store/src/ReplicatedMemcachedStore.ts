@@ -10,7 +10,7 @@ import { parseAddress, resolveOptions, splitAddress, type ReplicatedMemcachedSto
 import { createPlacement } from './Placement.js';
 import { Replicator, type CorruptEvent, type RepairEvent } from './Replicator.js';
 import { resyncNode, type ResyncResult } from './Resync.js';
-import { applyChanges, diffSession, ReadTracker, topLevelJson, type TrackedRead } from './ReadTracker.js';
+import { applyChanges, diffSession, ReadTracker, topLevelJson, topLevelJsonOf, type TrackedRead } from './ReadTracker.js';
 import { sessionProblem } from './SessionShape.js';
 import { ValueCodec } from './ValueCodec.js';
 import { compareVersions, CorruptValueError, HybridClock, type StoredValue, type Version } from './Versioned.js';
@@ -304,9 +304,9 @@ export class ReplicatedMemcachedStore extends session.Store {
     const key = this.#key(sid);
     const out = await this.#replicator.read(key, sid, { mode: this.options.readMode, source: 'read' });
     const session = this.#visible(out.newest);
-    if (session && this.options.concurrentWrites === 'merge' && this.options.readTrackingMax > 0) {
+    if (session && this.options.concurrentWrites === 'merge' && this.options.readTrackingMax > 0 && out.newest!.json !== undefined) {
       const s = session as unknown as Record<string, unknown>;
-      const marker = this.#reads.track({ id: sid, version: out.newest!.version, base: topLevelJson(s), cas: out.cas });
+      const marker = this.#reads.track({ id: sid, version: out.newest!.version, base: out.newest!.json, cas: out.cas });
       s[marker] = undefined;
     }
     return session;
@@ -349,7 +349,7 @@ export class ReplicatedMemcachedStore extends session.Store {
       );
     }
     const read = this.options.concurrentWrites === 'merge' ? this.#reads.find(sid, sess as unknown as Record<string, unknown>) : undefined;
-    if (read) return this.#mergeWrite(key, sid, sess as unknown as Record<string, unknown>, read, expiresAt, memcachedExpiration(ttl, now), value);
+    if (read) return this.#mergeWrite(key, sid, sess as unknown as Record<string, unknown>, json, read, expiresAt, memcachedExpiration(ttl, now), value);
     await this.#replicator.write(key, sid, value, memcachedExpiration(ttl, now), 'set');
   }
 
@@ -360,14 +360,14 @@ export class ReplicatedMemcachedStore extends session.Store {
    * apply this request's changes (relative to what it read) to it and write that, conditionally
    * again; a destroy since the read wins (the session stays destroyed).
    */
-  async #mergeWrite(key: string, sid: string, sess: Record<string, unknown>, read: TrackedRead, expiresAt: number, expiration: number, first: Buffer): Promise<void> {
-    const mine = topLevelJson(sess);
-    const changes = diffSession(read.base, mine, this.options.mergeNestedKeys);
+  async #mergeWrite(key: string, sid: string, sess: Record<string, unknown>, json: string, read: TrackedRead, expiresAt: number, expiration: number, first: Buffer): Promise<void> {
+    // Only a merge needs the changes; the common case (nobody wrote meanwhile) never computes them.
+    let diff: { base: Map<string, string>; changes: ReturnType<typeof diffSession> } | undefined;
     const own: Version[] = [];
     let cas: ReadonlyMap<string, Buffer | null> = read.cas;
     let value = first;
     let version = decodeVersion(first);
-    let written = mine;
+    let written = json;
     const targets = this.placement(sid).targets;
     let fast = targets.every((n) => cas.has(n));
     for (let attempt = 0; attempt < this.options.mergeMaxAttempts; attempt++) {
@@ -379,14 +379,18 @@ export class ReplicatedMemcachedStore extends session.Store {
         const other = u.copies.find((c) => c.kind === 'session' && !own.some((v) => compareVersions(v, c.version) === 0));
         let body: Record<string, unknown> = sess;
         if (other && compareVersions(other.version, read.version) > 0) {
-          const { merged, conflicts } = applyChanges(other.session!, read.base, changes);
+          if (!diff) {
+            const base = topLevelJsonOf(read.base);
+            diff = { base, changes: diffSession(base, topLevelJson(sess), this.options.mergeNestedKeys) };
+          }
+          const { merged, conflicts } = applyChanges(other.session!, diff.base, diff.changes);
           merged['cookie'] = sess['cookie'];
           body = merged;
           if (conflicts.length > 0) this.emit('conflict', { id: sid, keys: conflicts });
         }
         version = this.#clock.next();
-        value = this.#codec.encode('session', version, expiresAt, JSON.stringify(body));
-        written = topLevelJson(body);
+        written = body === sess ? json : JSON.stringify(body);
+        value = this.#codec.encode('session', version, expiresAt, written);
       }
       fast = false;
       own.push(version);

@@ -49,10 +49,11 @@ export class ValueCodec {
       if (body.length !== 0) throw new CorruptValueError('format', 'tombstone has a body');
       return { kind: h.kind, version: h.version, expiresAt: h.expiresAt, session: undefined };
     }
-    const session = parseSessionJson(body);
+    const json = body.toString('utf8');
+    const session = parseSessionJson(json);
     const problem = sessionProblem(session);
     if (problem) throw new CorruptValueError('shape', problem);
-    return { kind: h.kind, version: h.version, expiresAt: h.expiresAt, session };
+    return { kind: h.kind, version: h.version, expiresAt: h.expiresAt, session, json };
   }
 
   /** The same value (same version and body) with a new expiry, sealed with the primary key. */

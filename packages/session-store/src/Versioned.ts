@@ -42,6 +42,8 @@ export interface StoredValue {
   readonly expiresAt: number;
   /** The parsed session; undefined for a tombstone. */
   readonly session: Record<string, unknown> | undefined;
+  /** The session as the JSON text it was parsed from (set by the store's reads, for merging). */
+  readonly json?: string;
 }
 
 /** Negative if a is older than b, 0 if equal, positive if newer. */
@@ -186,10 +188,10 @@ function decodeHeaderV1(buf: Buffer): ValueHeader {
 }
 
 /** Parses JSON bytes of a session body (no shape check; see SessionShape). */
-export function parseSessionJson(bytes: Buffer): Record<string, unknown> {
+export function parseSessionJson(text: Buffer | string): Record<string, unknown> {
   let session: unknown;
   try {
-    session = JSON.parse(bytes.toString('utf8'));
+    session = JSON.parse(typeof text === 'string' ? text : text.toString('utf8'));
   } catch (err) {
     throw new CorruptValueError('json', `session JSON does not parse: ${(err as Error).message}`);
   }

@@ -208,9 +208,9 @@ describe('merging concurrent writes (ReadTracker)', () => {
     const { ReadTracker } = await import('../src/ReadTracker.js');
     const t = new ReadTracker(2, 60_000);
     const v = { ms: 1, counter: 0, writer: 0 };
-    const m1 = t.track({ id: 'a', version: v, base: new Map(), cas: new Map() });
-    const m2 = t.track({ id: 'a', version: v, base: new Map(), cas: new Map() });
-    t.track({ id: 'b', version: v, base: new Map(), cas: new Map() });
+    const m1 = t.track({ id: 'a', version: v, base: '{}', cas: new Map() });
+    const m2 = t.track({ id: 'a', version: v, base: '{}', cas: new Map() });
+    t.track({ id: 'b', version: v, base: '{}', cas: new Map() });
     expect(t.size).toBe(2);
     expect(t.find('a', { [m1]: undefined })).toBeUndefined(); // evicted
     expect(t.find('a', { [m2]: undefined })?.token).toBe(m2.split(':').pop());
