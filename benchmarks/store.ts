@@ -49,11 +49,14 @@ const sessionData = (i: number): session.SessionData =>
 const cb = <T>(fn: (done: (err: unknown, v?: T) => void) => void) =>
   new Promise<T>((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))));
 
-function webtier(servers: string[], readMode: 'all' | 'primary'): Contender {
-  const store = new ReplicatedMemcachedStore({ servers, readMode, prefix: `wt-${readMode}:` });
+const ENCRYPTION = { keys: [{ id: 'bench', key: randomBytes(32) }] };
+
+function webtier(servers: string[], readMode: 'all' | 'primary', encrypted = false): Contender {
+  const store = new ReplicatedMemcachedStore({ servers, readMode, prefix: `wt-${readMode}${encrypted ? '-enc' : ''}:`, ...(encrypted ? { encryption: ENCRYPTION } : {}) });
+  const copies = readMode === 'all' ? '2 copies; get reads both, returns the newest' : '2 copies; get reads the primary, both on miss/suspect';
   return {
-    name: `webtier (readMode '${readMode}')`,
-    note: readMode === 'all' ? '2 copies; get reads both, returns the newest' : '2 copies; get reads the primary, both on miss/suspect',
+    name: `webtier (readMode '${readMode}'${encrypted ? ', encryption' : ''})`,
+    note: encrypted ? `${copies}; AES-256-GCM` : copies,
     get: (id) => cb((d) => store.get(id, d)),
     set: (id, s) => cb((d) => store.set(id, s, d)),
     touch: (id, s) => cb((d) => store.touch(id, s, d)),
@@ -132,7 +135,14 @@ const median = (xs: number[]) => {
 
 async function throughput(): Promise<Array<{ contender: string; note: string; op: Op; opsPerSec: number; p50Ms: number; p99Ms: number; errors: number; calls: number }>> {
   const cluster = await MemcachedCluster.start(4, { memoryMb: 64 });
-  const contenders = [webtier(cluster.servers, 'all'), webtier(cluster.servers, 'primary'), connectMemjs(cluster.servers), rawMemjs(cluster.servers)];
+  const contenders = [
+    webtier(cluster.servers, 'all'),
+    webtier(cluster.servers, 'all', true),
+    webtier(cluster.servers, 'primary'),
+    webtier(cluster.servers, 'primary', true),
+    connectMemjs(cluster.servers),
+    rawMemjs(cluster.servers),
+  ];
   try {
     const ids = Array.from({ length: KEYS }, () => randomBytes(16).toString('base64url'));
     const data = ids.map((_, i) => sessionData(i));
@@ -253,6 +263,17 @@ const tableRows = rows.map((r) => {
 const headers = ['op', 'store', 'ops/s', 'p50 ms', 'p99 ms', 'vs connect-memjs', 'errors'];
 printTable(headers, tableRows, 'Throughput and latency');
 
+// What encryption costs: encrypted ops/s over plain ops/s of the same read mode, same run.
+const encHeaders = ['op', 'readMode', 'plain ops/s', 'encryption ops/s', 'encryption / plain'];
+const encRows = OPS.flatMap((op) =>
+  (['all', 'primary'] as const).map((mode) => {
+    const plain = rows.find((r) => r.op === op && r.contender === `webtier (readMode '${mode}')`)!.opsPerSec;
+    const enc = rows.find((r) => r.op === op && r.contender === `webtier (readMode '${mode}', encryption)`)!.opsPerSec;
+    return [op, mode, formatOps(plain), formatOps(enc), formatRatio(enc / plain)];
+  }),
+);
+printTable(encHeaders, encRows, 'Cost of encryption (AES-256-GCM, key id and header authenticated)');
+
 console.log(`\nSingle node loss: ${LOSS_SESSIONS} sessions written, one of 4 nodes SIGKILLed, every session read back`);
 const loss: LossRow[] = [];
 let webtierStore: ReplicatedMemcachedStore | undefined;
@@ -285,6 +306,12 @@ const md = [
   '',
   markdownTable(headers, tableRows),
   '',
+  '## Cost of encryption',
+  '',
+  'The same run: webtier with `encryption` (AES-256-GCM, one key) over webtier without, per read mode. Every value is sealed on set and touch and opened on every read of its newest copy.',
+  '',
+  markdownTable(encHeaders, encRows),
+  '',
   '## Single node loss',
   '',
   `${LOSS_SESSIONS} sessions written, one of the 4 nodes SIGKILLed, then every session read back with ${CONCURRENCY} reads in flight. "lost": read back as no session (the user is logged out); "errors": the read failed (a 500 for the user). For webtier, the node is then restarted empty and the time until its re-sync finished is shown.`,
@@ -292,5 +319,5 @@ const md = [
   markdownTable(lossHeaders, lossRows),
   '',
 ].join('\n');
-const files = writeResults('store', { settings: { KEYS, CONCURRENCY, PHASE_MS, ROUNDS, LOSS_SESSIONS }, throughput: rows, singleNodeLoss: loss }, md);
+const files = writeResults('store', { settings: { KEYS, CONCURRENCY, PHASE_MS, ROUNDS, LOSS_SESSIONS }, throughput: rows, encryptionCost: encRows, singleNodeLoss: loss }, md);
 console.log(`\nwrote ${files.json} and ${files.markdown} (${totalSec} s)`);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import session, { type Store } from 'express-session';
+import type { Registry } from 'prom-client';
 import { pageContext, wantsJson, type WebmailContext } from './context.js';
 import { DemoUsers } from './DemoUsers.js';
 import { WebmailError, WebmailErrorCodes } from './errors.js';
@@ -36,6 +37,11 @@ export interface WebmailAppOptions {
   sessionMaxAgeMs?: number;
   /** ?v= of asset URLs. @default this package's version */
   assetVersion?: string;
+  /**
+   * A prom-client registry served on `/metrics` (the CLI fills it with the session store's metrics
+   * through `collectStoreMetrics`). @default none: no /metrics route
+   */
+  metrics?: Registry;
 }
 
 export const DEFAULT_WEBMAIL_APP_OPTIONS = {
@@ -82,6 +88,13 @@ export function createWebmailApp(options: WebmailAppOptions): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', name: ctx.node });
   });
+  const metrics = options.metrics;
+  if (metrics) {
+    // Before the session middleware too: a scrape must not create or touch a session.
+    app.get('/metrics', (_req, res, next) => {
+      metrics.metrics().then((text) => res.type(metrics.contentType).send(text), next);
+    });
+  }
   app.use(
     session({
       store: options.store,

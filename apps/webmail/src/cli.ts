@@ -2,6 +2,8 @@
 import type { Server } from 'node:http';
 import session, { type Store } from 'express-session';
 import { ReplicatedMemcachedStore } from '@webtier/session-store';
+import { collectStoreMetrics } from '@webtier/session-store/metrics';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { DemoUsers } from './DemoUsers.js';
 import { parseWebmailArgs, WEBMAIL_USAGE, type StoreBackend } from './options.js';
 import { createWebmailApp } from './WebmailApp.js';
@@ -23,8 +25,12 @@ async function main(): Promise<void> {
   store.on('node:down', (e: { node: string; error: Error }) => console.log(`[${options.name}] memcached ${options.labels[e.node] ?? e.node} down: ${e.error.message}`));
   store.on('node:up', (e: { node: string }) => console.log(`[${options.name}] memcached ${options.labels[e.node] ?? e.node} up`));
   store.on('resync', (r: unknown) => console.log(`[${options.name}] memcached re-sync: ${JSON.stringify(r)}`));
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+  if (store instanceof ReplicatedMemcachedStore) collectStoreMetrics(store, metrics, { keyUsageIntervalMs: 60_000 });
   const app = createWebmailApp({
     store,
+    metrics,
     node: options.name,
     sessionSecret: options.secret,
     labels: options.labels,

@@ -1,3 +1,5 @@
+import { Registry } from 'prom-client';
+import { collectStoreMetrics } from '@webtier/session-store/metrics';
 import type { Server } from 'node:http';
 import { MemcachedCluster, memcachedCommand } from '@webtier/testkit';
 import { ReplicatedMemcachedStore } from '@webtier/session-store';
@@ -35,7 +37,9 @@ describe('webmail on two nodes, sessions in real replicated memcached (pairs)', 
     for (const node of ['webmail-1', 'webmail-2']) {
       const store = new ReplicatedMemcachedStore({ pairs: [[s[0]!, s[1]!], [s[2]!, s[3]!]], opTimeoutMs: 300 });
       stores.push(store);
-      const app = createWebmailApp({ store, node, sessionSecret: 'integration-secret', labels });
+      const metrics = new Registry();
+      collectStoreMetrics(store, metrics);
+      const app = createWebmailApp({ store, node, sessionSecret: 'integration-secret', labels, metrics });
       const server = await new Promise<Server>((resolve) => {
         const srv = app.listen(0, '127.0.0.1', () => resolve(srv));
       });
@@ -75,6 +79,20 @@ describe('webmail on two nodes, sessions in real replicated memcached (pairs)', 
     expect(html).toContain('Welcome to the webtier demo');
     expect(html).toMatch(/data-node="webmail-2"/);
     expect(html).toContain('/skins/elastic/styles/styles.css?v=');
+  });
+
+  it('exposes the session store\'s metrics on /metrics without creating a session', async () => {
+    const b = new Browser();
+    await b.form(`${base[0]}/login`, { _user: 'alice', _pass: 'wonderland' });
+    await b.go(`${base[0]}/mail`);
+    const res = await new Browser().go(`${base[0]}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('set-cookie')).toBeNull();
+    const text = await res.text();
+    expect(text).toMatch(/webtier_session_store_operations_total\{op="get",result="ok"\} [1-9]/);
+    expect(text).toMatch(/webtier_session_store_operation_duration_seconds_bucket\{le="0.5",op="set"\} [1-9]/);
+    expect(text).toMatch(new RegExp(`webtier_session_store_node_up\\{node="${cluster.servers[0]!.replace(/[.[\]]/g, '\\$&')}"\\} 1`));
+    expect(text).toContain('webtier_session_store_corrupt_values_total');
   });
 
   it('shows the memcached nodes that really hold the session', async () => {

@@ -58,9 +58,30 @@ export function parseNode(input: unknown, where: string): ParsedNode {
 }
 
 function parseNodeString(input: string, where: string): ParsedNode {
+  const { host, port } = parseHostPort(input, where);
+  return { host, port, weight: 1 };
+}
+
+/** Options of {@link parseHostPort}. */
+export interface ParseHostPortOptions {
+  /** Port when the text has none. @default 11211 */
+  defaultPort?: number;
+  /** Repeat the whole input in port errors (`port "x" in "a:x"`); off for callers that name the input in `where`. @default true */
+  quoteInput?: boolean;
+}
+
+/**
+ * The one `"host:port"` parser of webtier (the ring, the session store and the CLIs use it):
+ * `"host"`, `"host:port"`, `"[v6]"` or `"[v6]:port"`. A bare IPv6 address such as `"::1"` is refused,
+ * never guessed (`"fe80::1:11211"` could be a host with a port or an address without one); the
+ * message shows the bracketed form. Throws {@link RingError} (`RING_ERR_BAD_NODE` / `RING_ERR_BAD_PORT`)
+ * whose message starts with `where`.
+ */
+export function parseHostPort(input: string, where: string, options: ParseHostPortOptions = {}): { host: string; port: number } {
+  const quote = options.quoteInput ?? true;
   const text = input.trim();
   let host: string;
-  let port = DEFAULT_PORT;
+  let port = options.defaultPort ?? DEFAULT_PORT;
   if (text.startsWith('[')) {
     const close = text.indexOf(']');
     if (close < 0) {
@@ -72,26 +93,25 @@ function parseNodeString(input: string, where: string): ParsedNode {
       if (!rest.startsWith(':')) {
         throw new RingError(RingErrorCodes.BAD_NODE, `${where}: "${input}" is not "[host]:port" (unexpected ${JSON.stringify(rest)} after "]")`);
       }
-      port = parsePort(rest.slice(1), input, where);
+      port = parsePort(rest.slice(1), input, where, quote);
     }
   } else {
     const colon = text.indexOf(':');
     if (colon >= 0 && text.indexOf(':', colon + 1) >= 0) {
-      // "fe80::1:11211" could be a host with a port or an address without one: never guess.
       throw new RingError(
         RingErrorCodes.BAD_NODE,
-        `${where}: "${input}" has more than one ":"; write an IPv6 host in brackets, e.g. "[::1]:11211"`,
+        `${where}: "${input}" has more than one ":"; write an IPv6 host in brackets, e.g. "[${text}]:${port}" (or "[host]:port" when the last part is a port)`,
       );
     }
     if (colon >= 0) {
       host = text.slice(0, colon);
-      port = parsePort(text.slice(colon + 1), input, where);
+      port = parsePort(text.slice(colon + 1), input, where, quote);
     } else {
       host = text;
     }
   }
   checkHost(host, where, input);
-  return { host, port, weight: 1 };
+  return { host, port };
 }
 
 function checkHost(host: string, where: string, input?: string): void {
@@ -101,13 +121,14 @@ function checkHost(host: string, where: string, input?: string): void {
   }
 }
 
-function parsePort(text: string, input: string, where: string): number {
+function parsePort(text: string, input: string, where: string, quote: boolean): number {
+  const of = quote ? ` in "${input}"` : '';
   if (!/^\d+$/.test(text)) {
-    throw new RingError(RingErrorCodes.BAD_PORT, `${where}: port "${text}" in "${input}" is not a number`);
+    throw new RingError(RingErrorCodes.BAD_PORT, `${where}: port "${text}"${of} is not a number`);
   }
   const port = Number(text);
   if (port < 1 || port > 65535) {
-    throw new RingError(RingErrorCodes.BAD_PORT, `${where}: port ${port} in "${input}" is out of range 1-65535`);
+    throw new RingError(RingErrorCodes.BAD_PORT, `${where}: port ${port}${of} is out of range 1-65535`);
   }
   return port;
 }

@@ -24,13 +24,30 @@ export function sessionTtlSeconds(session: unknown, fallbackSeconds: number, now
   return Math.max(1, seconds);
 }
 
-/** The expiration field memcached expects for a TTL: relative up to 30 days, else absolute Unix time. */
+/** Largest expiration memcached's 32-bit field holds (2106-02-07): longer TTLs clamp here instead of wrapping. */
+export const MEMCACHED_MAX_EXPIRATION = 0xffff_ffff;
+
+/**
+ * The expiration field memcached expects for a TTL: relative up to 30 days, else absolute Unix time,
+ * clamped to the 32-bit field (a cookie of 81 years or more wrapped and expired at once).
+ */
 export function memcachedExpiration(ttlSeconds: number, nowMs: number = Date.now()): number {
   const ttl = Math.max(1, Math.ceil(ttlSeconds));
-  return ttl > MEMCACHED_MAX_RELATIVE_TTL_SECONDS ? Math.floor(nowMs / 1000) + ttl : ttl;
+  return ttl > MEMCACHED_MAX_RELATIVE_TTL_SECONDS ? Math.min(MEMCACHED_MAX_EXPIRATION, Math.floor(nowMs / 1000) + ttl) : ttl;
 }
 
-/** Unix seconds at which a TTL given now ends. */
-export function expiresAtUnix(ttlSeconds: number, nowMs: number = Date.now()): number {
-  return Math.floor(nowMs / 1000) + Math.max(1, Math.ceil(ttlSeconds));
+/**
+ * Epoch ms at which the session expires: `cookie.expires`, else now + `cookie.maxAge` (ms), else
+ * now + `fallbackSeconds`. May lie in the past (an expired cookie); never NaN.
+ */
+export function sessionExpiresAt(session: unknown, fallbackSeconds: number, nowMs: number = Date.now()): number {
+  const cookie = (session as { cookie?: CookieLike } | null | undefined)?.cookie;
+  if (cookie && typeof cookie === 'object') {
+    const expires = cookie.expires;
+    const expiresMs = expires instanceof Date ? expires.getTime() : typeof expires === 'string' || typeof expires === 'number' ? new Date(expires).getTime() : NaN;
+    if (Number.isFinite(expiresMs)) return expiresMs;
+    if (typeof cookie.maxAge === 'number' && Number.isFinite(cookie.maxAge)) return nowMs + cookie.maxAge;
+    if (typeof cookie.originalMaxAge === 'number' && Number.isFinite(cookie.originalMaxAge)) return nowMs + cookie.originalMaxAge;
+  }
+  return nowMs + fallbackSeconds * 1000;
 }

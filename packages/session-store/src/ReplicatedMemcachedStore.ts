@@ -2,15 +2,18 @@ import type { Socket } from 'node:net';
 import session from 'express-session';
 import type { SessionData } from 'express-session';
 import { SessionStoreError, SessionStoreErrorCodes } from './errors.js';
-import { expiresAtUnix, memcachedExpiration, sessionTtlSeconds } from './Expiry.js';
+import { memcachedExpiration, sessionExpiresAt } from './Expiry.js';
 import { metaDump } from './MetaDump.js';
 import { NodeConnection } from './NodeConnection.js';
 import { NodeHealth, type NodeHealthReport } from './NodeHealth.js';
-import { parseAddress, resolveOptions, type ReplicatedMemcachedStoreOptions, type ResolvedOptions } from './options.js';
+import { parseAddress, resolveOptions, splitAddress, type ReplicatedMemcachedStoreOptions, type ResolvedOptions } from './options.js';
 import { createPlacement } from './Placement.js';
 import { Replicator, type CorruptEvent, type RepairEvent } from './Replicator.js';
 import { resyncNode, type ResyncResult } from './Resync.js';
-import { encodeValue, HybridClock } from './Versioned.js';
+import { applyChanges, diffSession, ReadTracker, topLevelJson, topLevelJsonOf, type TrackedRead } from './ReadTracker.js';
+import { sessionProblem } from './SessionShape.js';
+import { ValueCodec } from './ValueCodec.js';
+import { compareVersions, CorruptValueError, HybridClock, type StoredValue, type Version } from './Versioned.js';
 
 type Callback<T> = (err: any, value?: T) => void;
 
@@ -18,6 +21,7 @@ type Callback<T> = (err: any, value?: T) => void;
 const ITEM_OVERHEAD_BYTES = 64;
 const MAX_KEY_BYTES = 250;
 const LIST_CONCURRENCY = 32;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Payload of `node:down`. */
 export interface NodeDownEvent {
@@ -37,6 +41,32 @@ export interface NodeRestartedEvent {
   readonly previousPid: number | undefined;
 }
 
+/** Payload of `op`: one store operation as seen by its caller. */
+export interface OpEvent {
+  readonly op: 'get' | 'set' | 'destroy' | 'touch' | 'all' | 'length' | 'clear' | 'ids';
+  readonly durationMs: number;
+  readonly ok: boolean;
+}
+
+/** Payload of `conflict`: keys this write and a concurrent one both changed; this write's values were kept. */
+export interface ConflictEvent {
+  readonly id: string;
+  /** Top-level keys (`key.sub` for `mergeNestedKeys`). */
+  readonly keys: readonly string[];
+}
+
+/** Result of `store.keyUsage()`: how many stored copies each encryption key seals. */
+export interface KeyUsage {
+  /** Copies (every replica counted) per key id; a key listed in `encryption.keys` and unused shows 0. */
+  readonly byKey: Readonly<Record<string, number>>;
+  /** Copies that are not sealed (encryption off, or written before it was turned on). */
+  readonly plain: number;
+  /** Copies that do not even have a readable header. */
+  readonly corrupt: number;
+  /** Copies examined over all live nodes. */
+  readonly copies: number;
+}
+
 /** The events of {@link ReplicatedMemcachedStore} and their payloads. */
 export interface StoreEvents {
   'node:down': [NodeDownEvent];
@@ -45,6 +75,12 @@ export interface StoreEvents {
   repair: [RepairEvent];
   resync: [ResyncResult];
   corrupt: [CorruptEvent];
+  /** A merged write and a concurrent one changed the same keys (concurrentWrites: 'merge'). */
+  conflict: [ConflictEvent];
+  /** After each store operation (for metrics): what, how long, whether it succeeded. */
+  op: [OpEvent];
+  /** After each `keyUsage()` scan. */
+  keyusage: [KeyUsage];
   /** express-session's: no node is reachable (express-session then serves requests without a session). */
   disconnect: [];
   /** express-session's: a node is reachable again. */
@@ -63,6 +99,8 @@ export class ReplicatedMemcachedStore extends session.Store {
   readonly #health = new Map<string, NodeHealth>();
   readonly #replicator: Replicator;
   readonly #clock: HybridClock;
+  readonly #codec: ValueCodec;
+  readonly #reads: ReadTracker;
   readonly #dumpSockets = new Set<Socket>();
   readonly #resyncs = new Map<string, Promise<ResyncResult>>();
   readonly #timer: NodeJS.Timeout;
@@ -73,7 +111,9 @@ export class ReplicatedMemcachedStore extends session.Store {
     super();
     const o = resolveOptions(options);
     this.options = o;
-    this.#clock = new HybridClock(o.writerId);
+    this.#clock = new HybridClock(o.writerId, Date.now, o.maxClockSkewMs);
+    this.#codec = new ValueCodec(o.encryption, this.#clock);
+    this.#reads = new ReadTracker(o.readTrackingMax, o.readTrackingMaxAgeMs);
     for (const address of o.nodes) {
       const { host, port } = splitAddress(address);
       const conn = new NodeConnection(address, host, port, { opTimeoutMs: o.opTimeoutMs, connectTimeoutMs: o.connectTimeoutMs, username: o.username, password: o.password });
@@ -87,7 +127,7 @@ export class ReplicatedMemcachedStore extends session.Store {
         }),
       );
     }
-    this.#replicator = new Replicator(o, this.#conns, this.#health, createPlacement(o), this.#clock, {
+    this.#replicator = new Replicator(o, this.#conns, this.#health, createPlacement(o), this.#clock, this.#codec, {
       repair: (e) => this.emit('repair', e),
       corrupt: (e) => this.emit('corrupt', e),
     });
@@ -105,36 +145,36 @@ export class ReplicatedMemcachedStore extends session.Store {
   override get(sid: string): Promise<SessionData | null>;
   override get(sid: string, callback: (err: any, session?: any) => void): void;
   override get(sid: string, callback?: Callback<any>): Promise<SessionData | null> | void {
-    return settle(this.#get(sid), callback);
+    return settle(this.#timed('get', () => this.#get(sid)), callback);
   }
 
   /** Writes the session to every live replica; fails only when no replica accepted it. */
   override set(sid: string, session: SessionData): Promise<void>;
   override set(sid: string, session: SessionData, callback: (err?: any) => void): void;
   override set(sid: string, sess: SessionData, callback?: Callback<void>): Promise<void> | void {
-    return settle(this.#set(sid, sess), callback);
+    return settle(this.#timed('set', () => this.#set(sid, sess)), callback);
   }
 
   /** Writes a tombstone to every live replica, so that no old copy can bring the session back. */
   override destroy(sid: string): Promise<void>;
   override destroy(sid: string, callback: (err?: any) => void): void;
   override destroy(sid: string, callback?: Callback<void>): Promise<void> | void {
-    return settle(this.#destroy(sid), callback);
+    return settle(this.#timed('destroy', () => this.#destroy(sid)), callback);
   }
 
   /** Resets the session's TTL on every live replica with memcached's `touch`. */
   override touch(sid: string, session: SessionData): Promise<void>;
   override touch(sid: string, session: SessionData, callback: (err?: any) => void): void;
   override touch(sid: string, sess: SessionData, callback?: Callback<void>): Promise<void> | void {
-    return settle(this.#touch(sid, sess), callback);
+    return settle(this.#timed('touch', () => this.#touch(sid, sess)), callback);
   }
 
-  /** Every live session of this store (prefix only, de-duplicated over all nodes). */
+  /** Every live session of this store (prefix only, de-duplicated over all nodes), each with its `id`. */
   override all(): Promise<SessionData[]>;
   override all(callback: (err: any, sessions?: any) => void): void;
   override all(callback?: Callback<SessionData[]>): Promise<SessionData[]> | void {
     return settle(
-      this.#live().then((l) => l.map((x) => x.session)),
+      this.#timed('all', () => this.#live().then((l) => l.map((x) => ({ ...x.session, id: x.id }) as SessionData))),
       callback,
     );
   }
@@ -144,7 +184,7 @@ export class ReplicatedMemcachedStore extends session.Store {
   override length(callback: (err: any, length?: number) => void): void;
   override length(callback?: Callback<number>): Promise<number> | void {
     return settle(
-      this.#live().then((l) => l.length),
+      this.#timed('length', () => this.#live().then((l) => l.length)),
       callback,
     );
   }
@@ -153,7 +193,7 @@ export class ReplicatedMemcachedStore extends session.Store {
   override clear(): Promise<void>;
   override clear(callback: (err?: any) => void): void;
   override clear(callback?: Callback<void>): Promise<void> | void {
-    return settle(this.#clear(), callback);
+    return settle(this.#timed('clear', () => this.#clear()), callback);
   }
 
   /** Ids of every live session of this store. */
@@ -161,7 +201,7 @@ export class ReplicatedMemcachedStore extends session.Store {
   ids(callback: (err: any, ids?: string[]) => void): void;
   ids(callback?: Callback<string[]>): Promise<string[]> | void {
     return settle(
-      this.#live().then((l) => l.map((x) => x.id)),
+      this.#timed('ids', () => this.#live().then((l) => l.map((x) => x.id))),
       callback,
     );
   }
@@ -196,6 +236,14 @@ export class ReplicatedMemcachedStore extends session.Store {
     return this.#resync(address, 'requested');
   }
 
+  /**
+   * How many stored copies each encryption key seals, scanning every live node (`lru_crawler
+   * metadump`, then one `get` per copy). Remove a key from `encryption.keys` once it shows 0.
+   */
+  keyUsage(): Promise<KeyUsage> {
+    return this.#keyUsage();
+  }
+
   /** Closes every socket and timer. Resolves when done; also takes a callback. */
   close(callback?: (err?: Error) => void): Promise<void> {
     this.#closed ??= (async () => {
@@ -217,6 +265,10 @@ export class ReplicatedMemcachedStore extends session.Store {
     if (typeof sid !== 'string' || sid === '' || /[\s\x00-\x1f\x7f]/.test(sid)) {
       throw new SessionStoreError(SessionStoreErrorCodes.BAD_ID, `session id ${JSON.stringify(sid)} must be a non-empty string without whitespace or control characters`);
     }
+    // A lone surrogate is encoded as U+FFFD: 'a\ud800' and 'a\ufffd' would share one key.
+    if (LONE_SURROGATE.test(sid)) {
+      throw new SessionStoreError(SessionStoreErrorCodes.BAD_ID, `session id ${JSON.stringify(sid)} is not well-formed UTF-16 (a lone surrogate); ids must be valid Unicode`);
+    }
     const key = this.options.prefix + sid;
     if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
       throw new SessionStoreError(SessionStoreErrorCodes.BAD_ID, `session id "${sid.slice(0, 40)}..." with prefix "${this.options.prefix}" is ${Buffer.byteLength(key)} bytes; memcached keys are at most ${MAX_KEY_BYTES}`);
@@ -228,15 +280,54 @@ export class ReplicatedMemcachedStore extends session.Store {
     if (this.#closed) throw new SessionStoreError(SessionStoreErrorCodes.CLOSED, 'the store is closed; create a new ReplicatedMemcachedStore');
   }
 
+  #timed<T>(op: OpEvent['op'], fn: () => Promise<T>): Promise<T> {
+    if (this.listenerCount('op') === 0) return fn();
+    const started = performance.now();
+    const report = (ok: boolean) => this.emit('op', { op, durationMs: performance.now() - started, ok });
+    let p: Promise<T>;
+    try {
+      p = fn();
+    } catch (err) {
+      report(false);
+      throw err;
+    }
+    return p.then(
+      (v) => (report(true), v),
+      (err: unknown) => {
+        report(false);
+        throw err;
+      },
+    );
+  }
+
   async #get(sid: string): Promise<SessionData | null> {
     const key = this.#key(sid);
     const out = await this.#replicator.read(key, sid, { mode: this.options.readMode, source: 'read' });
-    if (!out.newest || out.newest.kind === 'tombstone') return null;
-    return out.newest.session as unknown as SessionData;
+    const session = this.#visible(out.newest);
+    if (session && this.options.concurrentWrites === 'merge' && this.options.readTrackingMax > 0 && out.newest!.json !== undefined) {
+      const s = session as unknown as Record<string, unknown>;
+      const marker = this.#reads.track({ id: sid, version: out.newest!.version, base: out.newest!.json, cas: out.cas });
+      s[marker] = undefined;
+    }
+    return session;
+  }
+
+  // The session as the app sees it: none once its cookie has expired (checked in ms, not by
+  // memcached's 1-s TTL), and with the expiry of the last touch.
+  #visible(v: StoredValue | undefined): SessionData | null {
+    if (!v || v.kind === 'tombstone' || v.expiresAt <= Date.now()) return null;
+    const session = v.session as Record<string, unknown>;
+    const cookie = session['cookie'] as Record<string, unknown>;
+    if (cookie['expires'] !== undefined && cookie['expires'] !== null) cookie['expires'] = new Date(v.expiresAt).toISOString();
+    return session as unknown as SessionData;
   }
 
   async #set(sid: string, sess: SessionData): Promise<void> {
     const key = this.#key(sid);
+    const problem = sessionProblem(sess);
+    if (problem) {
+      throw new SessionStoreError(SessionStoreErrorCodes.BAD_SESSION, `session "${sid}" would be refused when read back: ${problem}. Nothing was written.`, { details: { id: sid, problem } });
+    }
     let json: string;
     try {
       json = JSON.stringify(sess);
@@ -244,8 +335,11 @@ export class ReplicatedMemcachedStore extends session.Store {
       throw new SessionStoreError(SessionStoreErrorCodes.SERIALIZE, `session "${sid}" cannot be serialized to JSON: ${(err as Error).message}`, { cause: err });
     }
     if (typeof json !== 'string') throw new SessionStoreError(SessionStoreErrorCodes.SERIALIZE, `session "${sid}" serialized to ${String(json)}; pass an object`);
-    const ttl = sessionTtlSeconds(sess, this.options.ttlSeconds);
-    const value = encodeValue('session', this.#clock.next(), expiresAtUnix(ttl), json);
+    const now = Date.now();
+    const expiresAt = sessionExpiresAt(sess, this.options.ttlSeconds, now);
+    if (expiresAt <= now) return; // an already-expired cookie: nothing to keep (as connect-redis)
+    const ttl = (expiresAt - now) / 1000;
+    const value = this.#codec.encode('session', this.#clock.next(), expiresAt, json);
     const itemBytes = value.length + Buffer.byteLength(key) + ITEM_OVERHEAD_BYTES;
     if (itemBytes > this.options.itemSizeLimitBytes) {
       throw new SessionStoreError(
@@ -254,19 +348,88 @@ export class ReplicatedMemcachedStore extends session.Store {
         { details: { id: sid, sizeBytes: itemBytes, limitBytes: this.options.itemSizeLimitBytes } },
       );
     }
-    await this.#replicator.write(key, sid, value, memcachedExpiration(ttl), 'set');
+    const read = this.options.concurrentWrites === 'merge' ? this.#reads.find(sid, sess as unknown as Record<string, unknown>) : undefined;
+    if (read) return this.#mergeWrite(key, sid, sess as unknown as Record<string, unknown>, json, read, expiresAt, memcachedExpiration(ttl, now), value);
+    await this.#replicator.write(key, sid, value, memcachedExpiration(ttl, now), 'set');
+  }
+
+  /**
+   * concurrentWrites: 'merge' (issue 12). The first attempt writes the session as it is, conditional
+   * on every replica still holding what the request read (CAS from its get: no extra round trip).
+   * When a replica changed meanwhile, read them all, take the newest copy written by someone else,
+   * apply this request's changes (relative to what it read) to it and write that, conditionally
+   * again; a destroy since the read wins (the session stays destroyed).
+   */
+  async #mergeWrite(key: string, sid: string, sess: Record<string, unknown>, json: string, read: TrackedRead, expiresAt: number, expiration: number, first: Buffer): Promise<void> {
+    // Only a merge needs the changes; the common case (nobody wrote meanwhile) never computes them.
+    let diff: { base: Map<string, string>; changes: ReturnType<typeof diffSession> } | undefined;
+    const own: Version[] = [];
+    let cas: ReadonlyMap<string, Buffer | null> = read.cas;
+    let value = first;
+    let version = decodeVersion(first);
+    let written = json;
+    const targets = this.placement(sid).targets;
+    let fast = targets.every((n) => cas.has(n));
+    for (let attempt = 0; attempt < this.options.mergeMaxAttempts; attempt++) {
+      if (!fast) {
+        const u = await this.#replicator.readForUpdate(key, sid);
+        cas = u.cas;
+        const newest = u.copies[0];
+        if (newest?.kind === 'tombstone' && compareVersions(newest.version, read.version) > 0) return; // destroyed since the read
+        const other = u.copies.find((c) => c.kind === 'session' && !own.some((v) => compareVersions(v, c.version) === 0));
+        let body: Record<string, unknown> = sess;
+        if (other && compareVersions(other.version, read.version) > 0) {
+          if (!diff) {
+            const base = topLevelJsonOf(read.base);
+            diff = { base, changes: diffSession(base, topLevelJson(sess), this.options.mergeNestedKeys) };
+          }
+          const { merged, conflicts } = applyChanges(other.session!, diff.base, diff.changes);
+          merged['cookie'] = sess['cookie'];
+          body = merged;
+          if (conflicts.length > 0) this.emit('conflict', { id: sid, keys: conflicts });
+        }
+        version = this.#clock.next();
+        written = body === sess ? json : JSON.stringify(body);
+        value = this.#codec.encode('session', version, expiresAt, written);
+      }
+      fast = false;
+      own.push(version);
+      const r = await this.#replicator.writeCas(key, sid, value, expiration, cas);
+      if (r.conflicted.length === 0) {
+        // Later saves of the same request are based on what it wrote.
+        this.#reads.update(read.token, { version, base: written, cas: new Map() });
+        return;
+      }
+    }
+    throw new SessionStoreError(SessionStoreErrorCodes.CONFLICT, `session "${sid}" kept changing during ${this.options.mergeMaxAttempts} merge attempts; this write was not applied everywhere (raise mergeMaxAttempts if writes of one session are this frequent)`, { details: { id: sid } });
   }
 
   async #destroy(sid: string): Promise<void> {
     const key = this.#key(sid);
     const ttl = this.options.tombstoneTtlSeconds;
-    const value = encodeValue('tombstone', this.#clock.next(), expiresAtUnix(ttl));
-    await this.#replicator.write(key, sid, value, memcachedExpiration(ttl), 'destroy');
+    const now = Date.now();
+    const value = this.#codec.encode('tombstone', this.#clock.next(), now + ttl * 1000);
+    await this.#replicator.write(key, sid, value, memcachedExpiration(ttl, now), 'destroy');
   }
 
   async #touch(sid: string, sess: SessionData): Promise<void> {
     const key = this.#key(sid);
-    await this.#replicator.touch(key, sid, memcachedExpiration(sessionTtlSeconds(sess, this.options.ttlSeconds)));
+    const now = Date.now();
+    const expiresAt = sessionExpiresAt(sess, this.options.ttlSeconds, now);
+    if (expiresAt <= now) return;
+    await this.#replicator.touch(key, sid, expiresAt, memcachedExpiration((expiresAt - now) / 1000, now));
+  }
+
+  // The id of a listed key, or undefined for a key this store could not have written.
+  #idOf(key: string): string | undefined {
+    const id = key.slice(this.options.prefix.length);
+    try {
+      this.#key(id);
+      return id;
+    } catch (err) {
+      if ((err as SessionStoreError).code === SessionStoreErrorCodes.CLOSED) throw err;
+      return undefined;
+    }
   }
 
   /** Keys with this store's prefix on every live node (except `exclude`), de-duplicated. */
@@ -300,16 +463,54 @@ export class ReplicatedMemcachedStore extends session.Store {
     const keys = await this.#listKeys();
     const out: Array<{ id: string; session: SessionData }> = [];
     await forEachLimited(keys, LIST_CONCURRENCY, async (key) => {
-      const id = key.slice(this.options.prefix.length);
+      const id = this.#idOf(key);
+      if (id === undefined) return; // another client's key that happens to share the prefix
       const r = await this.#replicator.read(key, id, { mode: 'all', source: 'read' });
-      if (r.newest?.kind === 'session') out.push({ id, session: r.newest.session as unknown as SessionData });
+      const session = this.#visible(r.newest);
+      if (session) out.push({ id, session });
     });
     return out;
   }
 
   async #clear(): Promise<void> {
     const keys = await this.#listKeys();
-    await forEachLimited(keys, LIST_CONCURRENCY, (key) => this.#destroy(key.slice(this.options.prefix.length)));
+    await forEachLimited(keys, LIST_CONCURRENCY, async (key) => {
+      const id = this.#idOf(key);
+      if (id !== undefined) await this.#destroy(id);
+    });
+  }
+
+  async #keyUsage(): Promise<KeyUsage> {
+    this.#ensureOpen();
+    const byKey: Record<string, number> = {};
+    for (const id of this.options.encryption?.keyIds ?? []) byKey[id] = 0;
+    let plain = 0;
+    let corrupt = 0;
+    let copies = 0;
+    const nodes = [...this.#health.values()].filter((h) => h.isUp).map((h) => h.node);
+    const idle = Math.max(2000, this.options.opTimeoutMs * 4);
+    for (const node of nodes) {
+      const { host, port } = splitAddress(node);
+      const keys = await metaDump({ host, port, prefix: this.options.prefix, idleTimeoutMs: idle, sockets: this.#dumpSockets });
+      await forEachLimited(keys, LIST_CONCURRENCY, async ({ key }) => {
+        if (this.#idOf(key) === undefined) return;
+        const hit = await this.#replicator.op(node, (c) => c.get(key)).catch(() => null);
+        if (!hit) return;
+        copies++;
+        try {
+          const keyId = this.#codec.header(hit.value).keyId;
+          if (keyId === undefined) plain++;
+          else byKey[keyId] = (byKey[keyId] ?? 0) + 1;
+        } catch (err) {
+          if (!(err instanceof CorruptValueError)) throw err;
+          if (err.code === 'plain') plain++;
+          else corrupt++;
+        }
+      });
+    }
+    const usage: KeyUsage = { byKey, plain, corrupt, copies };
+    this.emit('keyusage', usage);
+    return usage;
   }
 
   #resync(node: string, reason: string): Promise<ResyncResult> {
@@ -378,6 +579,10 @@ export class ReplicatedMemcachedStore extends session.Store {
   }
 }
 
+function decodeVersion(value: Buffer): Version {
+  return { ms: value.readUIntBE(4, 6), counter: value.readUInt16BE(10), writer: value.readUInt32BE(12) };
+}
+
 /** Promise for callers without a callback; callback (called outside the promise chain) otherwise. */
 function settle<T>(p: Promise<T>, callback: Callback<T> | undefined): Promise<T> | void {
   if (!callback) return p;
@@ -385,12 +590,6 @@ function settle<T>(p: Promise<T>, callback: Callback<T> | undefined): Promise<T>
     (v) => process.nextTick(callback, null, v),
     (err) => process.nextTick(callback, err),
   );
-}
-
-function splitAddress(address: string): { host: string; port: number } {
-  const colon = address.lastIndexOf(':');
-  const host = address.slice(0, colon);
-  return { host: host.startsWith('[') ? host.slice(1, -1) : host, port: Number(address.slice(colon + 1)) };
 }
 
 async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {

@@ -1,22 +1,27 @@
 import { SessionStoreError, SessionStoreErrorCodes } from './errors.js';
-import { memcachedExpiration, sessionTtlSeconds } from './Expiry.js';
+import { memcachedExpiration } from './Expiry.js';
 import type { NodeConnection, NodeHit } from './NodeConnection.js';
 import type { NodeHealth } from './NodeHealth.js';
 import type { ReadMode, ResolvedOptions } from './options.js';
 import type { Placement } from './Placement.js';
-import { CorruptValueError, compareVersions, decodeHeader, decodeSession, type HybridClock, type StoredValue, type ValueHeader } from './Versioned.js';
+import type { ValueCodec } from './ValueCodec.js';
+import { CorruptValueError, compareVersions, type CorruptCode, type HybridClock, type StoredValue, type ValueHeader } from './Versioned.js';
 
 /** What one replica said for a key. */
 interface ReplicaRead {
   readonly node: string;
   readonly hit: NodeHit | null;
   readonly header?: ValueHeader;
-  corrupt?: string;
+  corrupt?: CorruptValueError;
   readonly error?: Error;
 }
 
-/** Why a copy was rewritten by read-repair or re-sync. */
-export type RepairReason = 'missing' | 'stale' | 'corrupt';
+/**
+ * Why a copy was rewritten by read-repair, re-sync or touch: `missing`, `stale` (older version),
+ * `corrupt` (rejected, see CorruptEvent), `expiry` (same version, an older touch), `rekey` (sealed with
+ * a key that is no longer the first of `encryption.keys`).
+ */
+export type RepairReason = 'missing' | 'stale' | 'corrupt' | 'expiry' | 'rekey';
 
 /** Payload of the store's `repair` event. */
 export interface RepairEvent {
@@ -25,10 +30,17 @@ export interface RepairEvent {
   readonly repaired: ReadonlyArray<{ readonly node: string; readonly reason: RepairReason }>;
 }
 
-/** Payload of the store's `corrupt` event: a value that does not parse, treated as missing. */
+/**
+ * Payload of the store's `corrupt` event: a value that was rejected (does not parse, fails
+ * authentication, names an unknown key, is not sealed while encryption is on, has a version too far
+ * ahead, or a hostile shape). It is never returned nor copied, and is overwritten from a good replica.
+ */
 export interface CorruptEvent {
   readonly id: string;
   readonly node: string;
+  /** Machine-readable reason: `format`, `json`, `shape`, `auth`, `unknown-key`, `plain`, `clock-skew`. */
+  readonly code: CorruptCode;
+  /** What is wrong, in words. */
   readonly reason: string;
 }
 
@@ -47,6 +59,8 @@ export interface ReadOptions {
 /** The newest value of a key and the background repair of its stale copies. */
 export interface ReadOutcome {
   readonly newest: StoredValue | undefined;
+  /** CAS of each replica that answered (null: it had no copy), for a conditional write later. */
+  readonly cas: ReadonlyMap<string, Buffer | null>;
   /** Resolves to the copies rewritten (never rejects). */
   readonly repaired: Promise<ReadonlyArray<{ node: string; reason: RepairReason }>>;
 }
@@ -63,15 +77,17 @@ export class Replicator {
   readonly #health: ReadonlyMap<string, NodeHealth>;
   readonly #placement: Placement;
   readonly #clock: HybridClock;
+  readonly #codec: ValueCodec;
   readonly #events: ReplicatorEvents;
   readonly isUp = (node: string): boolean => this.#health.get(node)!.isUp;
 
-  constructor(o: ResolvedOptions, conns: ReadonlyMap<string, NodeConnection>, health: ReadonlyMap<string, NodeHealth>, placement: Placement, clock: HybridClock, events: ReplicatorEvents) {
+  constructor(o: ResolvedOptions, conns: ReadonlyMap<string, NodeConnection>, health: ReadonlyMap<string, NodeHealth>, placement: Placement, clock: HybridClock, codec: ValueCodec, events: ReplicatorEvents) {
     this.#o = o;
     this.#conns = conns;
     this.#health = health;
     this.#placement = placement;
     this.#clock = clock;
+    this.#codec = codec;
     this.#events = events;
   }
 
@@ -101,10 +117,10 @@ export class Replicator {
     }
     if (!hit) return { node, hit };
     try {
-      return { node, hit, header: decodeHeader(hit.value) };
+      return { node, hit, header: this.#codec.header(hit.value) };
     } catch (err) {
       if (!(err instanceof CorruptValueError)) throw err;
-      return { node, hit, corrupt: err.message };
+      return { node, hit, corrupt: err };
     }
   }
 
@@ -113,17 +129,28 @@ export class Replicator {
    * by the next live node, which may hold the copy written while an owner was down.
    */
   async read(key: string, id: string, opts: ReadOptions): Promise<ReadOutcome> {
+    const c = await this.#collect(key, id, opts.mode, 'read');
+    const reads = c.reads ?? (c.newest ? [c.newest] : []);
+    const cas = new Map(reads.filter((r) => !r.error).map((r) => [r.node, r.hit ? r.hit.cas : null]));
+    if (!c.newest || !c.value) return { newest: undefined, cas, repaired: NO_REPAIR };
+    if (!c.reads) return { newest: c.value, cas, repaired: NO_REPAIR };
+    const repaired = this.#repair(key, id, c.newest, c.value, c.reads, opts);
+    return { newest: c.value, cas, repaired };
+  }
+
+  // Every replica's answer and the newest copy that opens (authentic, parseable, acceptable shape).
+  async #collect(key: string, id: string, mode: ReadMode, what: string): Promise<{ reads?: ReplicaRead[]; newest?: ReplicaRead; value?: StoredValue }> {
     const targets = this.#placement.targets(key, this.isUp);
-    if (targets.length === 0) throw this.#noLiveNode('read', id, key);
+    if (targets.length === 0) throw this.#noLiveNode(what, id, key);
     let reads: ReplicaRead[];
     const first = targets[0]!;
-    if (opts.mode === 'primary' && !this.#health.get(first)!.needsResync) {
+    if (mode === 'primary' && !this.#health.get(first)!.needsResync) {
       const r = await this.#readOne(first, key);
-      if (r.header) {
+      if (r.header && r.header.expiresAt > Date.now()) {
         const value = this.#materialize(r, id);
         if (value) {
           this.#clock.observe(value.version);
-          return { newest: value, repaired: NO_REPAIR };
+          return { newest: r, value };
         }
       }
       reads = [r, ...(await Promise.all(targets.slice(1).map((n) => this.#readOne(n, key))))];
@@ -136,83 +163,88 @@ export class Replicator {
       reads.push(...(await Promise.all(extra.map((n) => this.#readOne(n, key)))));
     }
     if (reads.every((r) => r.error)) {
-      throw new SessionStoreError(SessionStoreErrorCodes.UNAVAILABLE, `could not read session "${id}" from any replica: ${describe(reads)}`, {
+      throw new SessionStoreError(what === 'read' ? SessionStoreErrorCodes.UNAVAILABLE : SessionStoreErrorCodes.NO_REPLICA, `could not ${what} session "${id}" on any replica: ${describe(reads)}`, {
         cause: reads[0]?.error,
         details: { id, nodes: reads.map((r) => r.node) },
       });
     }
-    // Only the newest copy's JSON is parsed; a newest copy whose JSON is corrupt yields to the next.
+    for (const r of reads) if (r.corrupt) this.#reportCorrupt(id, r);
+    // Newest first: version, then the later expiry (a touch rewrites the expiry, not the version).
+    const ordered = reads.filter((r) => r.header).sort((a, b) => newer(b.header!, a.header!));
     let newest: ReplicaRead | undefined;
     let value: StoredValue | undefined;
-    let headed = 0;
-    for (const r of reads) {
-      if (r.header) {
-        headed++;
-        if (!newest || compareVersions(r.header.version, newest.header!.version) > 0) newest = r;
-      } else if (r.corrupt !== undefined) {
-        this.#events.corrupt({ id, node: r.node, reason: r.corrupt });
+    for (const c of ordered) {
+      value = this.#materialize(c, id);
+      if (value) {
+        newest = c;
+        break;
       }
     }
-    if (newest) value = this.#materialize(newest, id);
-    if (newest && !value && headed > 1) {
-      // The newest copy's body is corrupt: fall back to the next newest that parses.
-      const rest = reads.filter((r) => r.header && r !== newest).sort((a, b) => compareVersions(b.header!.version, a.header!.version));
-      newest = undefined;
-      for (const c of rest) {
-        value = this.#materialize(c, id);
-        if (value) {
-          newest = c;
-          break;
-        }
-      }
+    if (!newest || !value) return { reads };
+    // A copy that claims the newest's version and expiry but holds other bytes is checked, so an
+    // altered twin is found and repaired instead of waiting for the good copy to be lost.
+    for (const r of ordered) {
+      if (r === newest || r.corrupt || newer(r.header!, newest.header!) !== 0 || r.hit!.value.equals(newest.hit!.value)) continue;
+      this.#materialize(r, id);
     }
-    if (!newest || !value) return { newest: undefined, repaired: NO_REPAIR };
     this.#clock.observe(value.version);
-    const repaired = this.#repair(key, id, newest, value, reads, opts);
-    return { newest: value, repaired };
+    return { reads, newest, value };
   }
 
-  // Header plus parsed body, or undefined (and a `corrupt` event) when the body does not parse.
+  #reportCorrupt(id: string, r: ReplicaRead): void {
+    this.#events.corrupt({ id, node: r.node, code: r.corrupt!.code, reason: r.corrupt!.message });
+  }
+
+  // Header plus opened body, or undefined (and a `corrupt` event) when the body is rejected.
   #materialize(r: ReplicaRead, id: string): StoredValue | undefined {
-    const h = r.header!;
-    if (h.kind === 'tombstone') return { kind: h.kind, version: h.version, expiresAt: h.expiresAt, session: undefined };
     try {
-      return { kind: h.kind, version: h.version, expiresAt: h.expiresAt, session: decodeSession(r.hit!.value) };
+      return this.#codec.open(r.hit!.value, r.header!);
     } catch (err) {
       if (!(err instanceof CorruptValueError)) throw err;
-      r.corrupt = err.message;
-      this.#events.corrupt({ id, node: r.node, reason: err.message });
+      r.corrupt = err;
+      this.#reportCorrupt(id, r);
       return undefined;
     }
   }
 
+  #repairReason(r: ReplicaRead, newest: ReplicaRead, rekey: boolean): RepairReason | undefined {
+    if (r.corrupt) return 'corrupt';
+    if (!r.hit) return 'missing';
+    const order = newer(r.header!, newest.header!);
+    if (compareVersions(r.header!.version, newest.header!.version) < 0) return 'stale';
+    if (order < 0) return 'expiry';
+    if (rekey && r.header!.keyId !== this.#codec.primaryKeyId) return 'rekey';
+    return undefined;
+  }
+
   async #repair(key: string, id: string, newest: ReplicaRead, value: StoredValue, reads: ReplicaRead[], opts: ReadOptions): Promise<Array<{ node: string; reason: RepairReason }>> {
-    const jobs: Array<Promise<{ node: string; reason: RepairReason } | undefined>> = [];
-    let expiration: number | undefined;
-    for (const r of reads) {
-      if (r.error || r === newest) continue;
-      if (opts.repairOnly !== undefined && r.node !== opts.repairOnly) continue;
-      const reason: RepairReason | undefined = r.corrupt !== undefined ? 'corrupt' : !r.hit ? 'missing' : compareVersions(r.header!.version, value.version) < 0 ? 'stale' : undefined;
-      if (!reason) continue;
-      expiration ??= this.#repairExpiration(value);
-      const exp = expiration;
-      // Conditional writes: `add` for a missing copy and CAS for a stale one, so a repair never
-      // overwrites a newer write that raced it.
-      const write = r.hit ? this.op(r.node, (c) => c.set(key, newest.hit!.value, exp, r.hit!.cas)).then((o) => o === 'stored') : this.op(r.node, (c) => c.add(key, newest.hit!.value, exp));
-      jobs.push(write.then((ok) => (ok ? { node: r.node, reason } : undefined), () => undefined));
-    }
-    if (jobs.length === 0) return [];
-    const done = (await Promise.all(jobs)).filter((x): x is { node: string; reason: RepairReason } => x !== undefined);
+    const left = Math.ceil((value.expiresAt - Date.now()) / 1000);
+    if (left < 1) return []; // expired: nothing worth copying
+    // Rotation: a value sealed with an older key is re-sealed with the first key on every replica.
+    const rekey = this.#codec.primaryKeyId !== undefined && newest.header!.keyId !== this.#codec.primaryKeyId;
+    let bytes = newest.hit!.value;
+    if (rekey) bytes = this.#codec.rewrite(newest.hit!.value, newest.header!, value.expiresAt);
+    const done = await this.#writeCopies(key, reads, bytes, memcachedExpiration(left), (r) => {
+      if (r.error) return undefined;
+      if (opts.repairOnly !== undefined && r.node !== opts.repairOnly) return undefined;
+      return r === newest ? (rekey ? 'rekey' : undefined) : this.#repairReason(r, newest, rekey);
+    });
     if (done.length > 0) this.#events.repair({ id, source: opts.source, repaired: done });
     return done;
   }
 
-  // The TTL a repaired copy gets: what is left of the last full write's TTL; when that has run out
-  // (the session lives on through touch), the TTL a fresh write of it would get.
-  #repairExpiration(v: StoredValue): number {
-    const left = v.expiresAt - Math.floor(Date.now() / 1000);
-    if (left >= 1) return memcachedExpiration(left);
-    return memcachedExpiration(v.kind === 'session' ? sessionTtlSeconds(v.session, this.#o.ttlSeconds) : this.#o.tombstoneTtlSeconds);
+  // Conditional writes: `add` for a missing copy and CAS for a present one, so a repair or touch
+  // never overwrites a newer write that raced it.
+  async #writeCopies(key: string, reads: ReplicaRead[], bytes: Buffer, exp: number, reasonOf: (r: ReplicaRead) => RepairReason | undefined): Promise<Array<{ node: string; reason: RepairReason }>> {
+    const jobs: Array<Promise<{ node: string; reason: RepairReason } | undefined>> = [];
+    for (const r of reads) {
+      const reason = reasonOf(r);
+      if (!reason) continue;
+      const write = r.hit ? this.op(r.node, (c) => c.set(key, bytes, exp, r.hit!.cas)).then((o) => o === 'stored') : this.op(r.node, (c) => c.add(key, bytes, exp));
+      jobs.push(write.then((ok) => (ok ? { node: r.node, reason } : undefined), () => undefined));
+    }
+    if (jobs.length === 0) return [];
+    return (await Promise.all(jobs)).filter((x): x is { node: string; reason: RepairReason } => x !== undefined);
   }
 
   /**
@@ -258,30 +290,71 @@ export class Replicator {
   }
 
   /**
-   * Resets the TTL on every live replica (memcached `touch`, no rewrite). A replica that lacks the key
-   * gets it back through a background read-repair.
+   * Every replica's copy for a read-modify-write (issue 12): CAS per node and the copies that open,
+   * newest first. Corrupt copies count as absent (their CAS is kept, so a write replaces them).
    */
-  async touch(key: string, id: string, expiration: number): Promise<void> {
-    const targets = this.#placement.targets(key, this.isUp);
-    if (targets.length === 0) throw this.#noLiveNode('touch', id, key);
-    const results = await Promise.all(
-      targets.map((n) =>
-        this.op(n, (c) => c.touch(key, expiration)).then(
-          (found) => ({ node: n, found }),
-          (error: Error) => ({ node: n, found: false, error }),
-        ),
-      ),
+  async readForUpdate(key: string, id: string): Promise<{ cas: Map<string, Buffer | null>; copies: StoredValue[] }> {
+    const c = await this.#collect(key, id, 'all', 'set');
+    const reads = c.reads ?? [];
+    const cas = new Map(reads.filter((r) => !r.error).map((r) => [r.node, r.hit ? r.hit.cas : null]));
+    const copies: StoredValue[] = [];
+    for (const r of reads.filter((x) => x.header && !x.corrupt).sort((a, b) => newer(b.header!, a.header!))) {
+      const v = r === c.newest ? c.value : this.#materialize(r, id);
+      if (v) copies.push(v);
+    }
+    return { cas, copies };
+  }
+
+  /**
+   * Writes `value` to each node of `cas` conditionally: CAS where the node had a copy, `add` where it
+   * had none. `conflicted` lists nodes where someone else wrote in between (retry with a fresh read).
+   */
+  async writeCas(key: string, id: string, value: Buffer, expiration: number, cas: ReadonlyMap<string, Buffer | null>): Promise<{ stored: string[]; conflicted: string[]; failed: Array<{ node: string; error: Error }> }> {
+    const stored: string[] = [];
+    const conflicted: string[] = [];
+    const failed: Array<{ node: string; error: Error }> = [];
+    await Promise.all(
+      [...cas].map(async ([node, token]) => {
+        if (!this.isUp(node)) return;
+        try {
+          const ok = token ? (await this.op(node, (c) => c.set(key, value, expiration, token))) === 'stored' : await this.op(node, (c) => c.add(key, value, expiration));
+          (ok ? stored : conflicted).push(node);
+        } catch (err) {
+          this.#health.get(node)!.needsResync = true;
+          failed.push({ node, error: err as Error });
+        }
+      }),
     );
-    const ok = results.filter((r) => !('error' in r));
-    if (ok.length === 0) {
-      throw new SessionStoreError(SessionStoreErrorCodes.NO_REPLICA, `could not touch session "${id}" on any replica: ${describe(results)}`, {
-        cause: (results[0] as { error?: Error }).error,
-        details: { id, nodes: targets },
-      });
+    if (stored.length === 0 && conflicted.length === 0) {
+      throw new SessionStoreError(SessionStoreErrorCodes.NO_REPLICA, `could not set session "${id}" on any replica: ${describe(failed)}`, { cause: failed[0]?.error, details: { id, nodes: failed.map((f) => f.node) } });
     }
-    if (results.some((r) => !r.found) && ok.some((r) => r.found)) {
-      this.read(key, id, { mode: 'all', source: 'read' }).catch(() => {});
+    return { stored, conflicted, failed };
+  }
+
+  /**
+   * Records a new expiry for the session on every live replica: the newest copy is rewritten with the
+   * same version and body and the new expiry in its header (CAS, so a write that raced the touch
+   * wins), so that a copy made later by repair or re-sync gets this TTL, not the last full write's.
+   * Replicas missing the session or holding an older copy get the rewritten newest one. Resolves
+   * `false` when there is no live session to touch.
+   */
+  async touch(key: string, id: string, expiresAt: number, expiration: number): Promise<boolean> {
+    const c = await this.#collect(key, id, 'all', 'touch');
+    if (!c.newest || !c.value || c.value.kind !== 'session' || c.value.expiresAt <= Date.now()) return false;
+    const newest = c.newest;
+    const rekey = this.#codec.primaryKeyId !== undefined && newest.header!.keyId !== this.#codec.primaryKeyId;
+    const same = newest.header!.expiresAt === expiresAt && !rekey;
+    const bytes = same ? newest.hit!.value : this.#codec.rewrite(newest.hit!.value, newest.header!, expiresAt);
+    await this.#writeCopies(key, c.reads!, bytes, expiration, (r) => {
+      if (r.error) return undefined;
+      if (r === newest || (r.header && newer(r.header, newest.header!) === 0)) return same ? undefined : 'expiry';
+      return this.#repairReason(r, newest, rekey);
+    });
+    if (same) {
+      // Same expiry: only memcached's own TTL may need resetting (someone shortened it).
+      await Promise.all(c.reads!.filter((r) => r.hit && !r.error).map((r) => this.op(r.node, (conn) => conn.touch(key, expiration)).catch(() => false)));
     }
+    return true;
   }
 
   #noLiveNode(what: string, id: string, key: string): SessionStoreError {
@@ -298,6 +371,11 @@ export class Replicator {
       { details: { id, nodes: owners } },
     );
   }
+}
+
+/** Orders two headers: version, then the later expiry. */
+function newer(a: ValueHeader, b: ValueHeader): number {
+  return compareVersions(a.version, b.version) || a.expiresAt - b.expiresAt;
 }
 
 function describe(rs: ReadonlyArray<{ node: string; error?: Error }>): string {

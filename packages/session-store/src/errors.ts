@@ -16,8 +16,23 @@ export const SessionStoreErrorCodes = {
   SERVER: 'SESS_ERR_SERVER',
   /** The session could not be serialized (e.g. a circular structure). */
   SERIALIZE: 'SESS_ERR_SERIALIZE',
-  /** A session id that cannot be a memcached key (empty, over 250 bytes with the prefix, or with spaces). */
+  /**
+   * A session the store would refuse to read back: nested deeper than 64 levels, a `__proto__`,
+   * `constructor` or `prototype` key at any depth, or a missing or malformed `cookie`. The message
+   * names the path of the bad value; nothing was written.
+   */
+  BAD_SESSION: 'SESS_ERR_BAD_SESSION',
+  /**
+   * A session id that cannot be a memcached key (empty, over 250 bytes with the prefix, with spaces or
+   * control characters, or not well-formed UTF-16: a lone surrogate would be stored as U+FFFD and
+   * collide with another id).
+   */
   BAD_ID: 'SESS_ERR_BAD_ID',
+  /**
+   * A merged write (concurrentWrites: 'merge') kept meeting newer writes of the same session and gave
+   * up after `mergeMaxAttempts` rather than overwrite them; nothing of this write may have been kept.
+   */
+  CONFLICT: 'SESS_ERR_CONFLICT',
   /** `store.resync(node)` named a node that is not in `servers`/`pairs`. */
   UNKNOWN_NODE: 'SESS_ERR_UNKNOWN_NODE',
   /** The store was closed; create a new one. */

@@ -1,7 +1,8 @@
 export { ReplicatedMemcachedStore } from './ReplicatedMemcachedStore.js';
-export type { StoreEvents, NodeDownEvent, NodeUpEvent, NodeRestartedEvent } from './ReplicatedMemcachedStore.js';
+export type { StoreEvents, NodeDownEvent, NodeUpEvent, NodeRestartedEvent, OpEvent, KeyUsage, ConflictEvent } from './ReplicatedMemcachedStore.js';
 export { DEFAULT_STORE_OPTIONS } from './options.js';
-export type { ReplicatedMemcachedStoreOptions, ResolvedOptions, ReadMode } from './options.js';
+export type { ReplicatedMemcachedStoreOptions, ResolvedOptions, ReadMode, ConcurrentWrites } from './options.js';
+export type { EncryptionOptions, EncryptionKeyInput } from './Encryption.js';
 export { SessionStoreError, SessionStoreErrorCodes } from './errors.js';
 export type { SessionStoreErrorCode } from './errors.js';
 export type { NodeHealthReport, NodeState } from './NodeHealth.js';
@@ -9,4 +10,4 @@ export type { RepairEvent, RepairReason, CorruptEvent } from './Replicator.js';
 export type { ResyncResult } from './Resync.js';
 export { sessionTtlSeconds, memcachedExpiration, MEMCACHED_MAX_RELATIVE_TTL_SECONDS } from './Expiry.js';
 export { HybridClock, compareVersions, encodeValue, decodeValue, HEADER_BYTES } from './Versioned.js';
-export type { Version, StoredValue, ValueKind } from './Versioned.js';
+export type { Version, StoredValue, ValueKind, CorruptCode } from './Versioned.js';

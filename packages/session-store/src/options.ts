@@ -1,3 +1,5 @@
+import { formatNodeId, parseHostPort } from '@webtier/hash-ring';
+import { resolveEncryption, type EncryptionOptions, type Sealer } from './Encryption.js';
 import { SessionStoreError, SessionStoreErrorCodes } from './errors.js';
 
 /** How `get` reads the replicas of a key. */
@@ -52,7 +54,41 @@ export interface ReplicatedMemcachedStoreOptions {
   password?: string;
   /** Identity of this writer in version stamps (uint32); random by default. */
   writerId?: number;
+  /**
+   * Authenticated encryption at rest (AES-256-GCM): `{ keys: [{ id: 'k2', key }, { id: 'k1', key }] }`.
+   * The first key seals every write, every listed key opens reads; values sealed with an older key
+   * are re-sealed on their next write, repair, touch or re-sync. With it on, a value that is not
+   * sealed by a listed key is corrupt. Off by default (values are then readable and forgeable by
+   * anyone who can reach memcached; see the README's threat model).
+   */
+  encryption?: EncryptionOptions;
+  /**
+   * A value whose version is further ahead of this process's clock than this is corrupt, not newer,
+   * so that no value read from memcached can move the version clock out of range. @default 60000
+   */
+  maxClockSkewMs?: number;
+  /**
+   * What `set` does when the stored session changed since this request read it (another request of
+   * the same user saved in between). `'merge'`: apply only this request's changes (top-level keys
+   * added, changed, removed) to the newest stored session, conditionally (CAS) on every replica.
+   * `'last-write-wins'`: write the whole session, as every other store does. @default 'merge'
+   */
+  concurrentWrites?: ConcurrentWrites;
+  /** Keys whose object values merge one level deeper (e.g. Roundcube's `compose_data_<id>`). @default [] */
+  mergeNestedKeys?: readonly string[];
+  /** Attempts of a merged write before it fails with SESS_ERR_CONFLICT. @default 5 */
+  mergeMaxAttempts?: number;
+  /**
+   * Reads remembered per process so that a request's `set` knows what it read (one entry per `get`,
+   * about the size of the session as JSON). @default 10000
+   */
+  readTrackingMax?: number;
+  /** How long a read is remembered (a long poll may hold its session this long). @default 3600000 */
+  readTrackingMaxAgeMs?: number;
 }
+
+/** See {@link ReplicatedMemcachedStoreOptions.concurrentWrites}. */
+export type ConcurrentWrites = 'merge' | 'last-write-wins';
 
 /** Options after validation, defaults applied; frozen. */
 export interface ResolvedOptions {
@@ -77,6 +113,14 @@ export interface ResolvedOptions {
   readonly username: string | undefined;
   readonly password: string | undefined;
   readonly writerId: number;
+  /** The validated keys; undefined when encryption is off. */
+  readonly encryption: Sealer | undefined;
+  readonly maxClockSkewMs: number;
+  readonly concurrentWrites: ConcurrentWrites;
+  readonly mergeNestedKeys: ReadonlySet<string>;
+  readonly mergeMaxAttempts: number;
+  readonly readTrackingMax: number;
+  readonly readTrackingMaxAgeMs: number;
 }
 
 /** The defaults, exported so that callers and docs never retype them. */
@@ -95,44 +139,43 @@ export const DEFAULT_STORE_OPTIONS = Object.freeze({
   resyncRatePerSec: 1_000,
   autoResync: true,
   itemSizeLimitBytes: 1_048_576,
+  maxClockSkewMs: 60_000,
+  concurrentWrites: 'merge' as ConcurrentWrites,
+  mergeMaxAttempts: 5,
+  readTrackingMax: 10_000,
+  readTrackingMaxAgeMs: 3_600_000,
 });
 
 const KNOWN = new Set([
   'servers', 'pairs', 'replicas', 'prefix', 'ttlSeconds', 'ttl', 'tombstoneTtlSeconds', 'opTimeoutMs', 'connectTimeoutMs',
   'failureThreshold', 'retryIntervalMs', 'maxRetryIntervalMs', 'healthCheckIntervalMs', 'readMode', 'resyncRatePerSec',
-  'autoResync', 'itemSizeLimitBytes', 'username', 'password', 'writerId',
+  'autoResync', 'itemSizeLimitBytes', 'username', 'password', 'writerId', 'encryption', 'maxClockSkewMs',
+  'concurrentWrites', 'mergeNestedKeys', 'mergeMaxAttempts', 'readTrackingMax', 'readTrackingMaxAgeMs',
 ]);
 
 function bad(message: string): SessionStoreError {
   return new SessionStoreError(SessionStoreErrorCodes.BAD_OPTION, message);
 }
 
-/** Parses `"host:port"` (IPv6 as `"[::1]:11211"`) into the canonical form; port defaults to 11211. */
+/**
+ * Parses `"host:port"` (IPv6 as `"[::1]:11211"`; a bare `"::1"` is refused with the bracketed form in the
+ * message) with @webtier/hash-ring's parser, the one host:port parser of webtier; returns the canonical form.
+ */
 export function parseAddress(input: unknown, where: string): string {
   if (typeof input !== 'string') throw bad(`${where}: expected "host:port", got ${JSON.stringify(input) ?? String(input)}`);
-  const text = input.trim();
-  let host: string;
-  let portText: string | undefined;
-  if (text.startsWith('[')) {
-    const close = text.indexOf(']');
-    if (close < 0) throw bad(`${where}: "${input}" has an unclosed "[" (write IPv6 hosts as "[::1]:11211")`);
-    host = text.slice(1, close);
-    const rest = text.slice(close + 1);
-    if (rest !== '' && !rest.startsWith(':')) throw bad(`${where}: "${input}" is not "[host]:port"`);
-    portText = rest === '' ? undefined : rest.slice(1);
-  } else {
-    const colon = text.lastIndexOf(':');
-    host = colon >= 0 ? text.slice(0, colon) : text;
-    portText = colon >= 0 ? text.slice(colon + 1) : undefined;
+  let parsed: { host: string; port: number };
+  try {
+    parsed = parseHostPort(input, where, { quoteInput: false });
+  } catch (err) {
+    throw new SessionStoreError(SessionStoreErrorCodes.BAD_OPTION, (err as Error).message, { cause: err });
   }
-  if (host === '' || /[\s,@/]/.test(host)) throw bad(`${where}: host "${host}" in "${input}" is empty or contains whitespace, ",", "@" or "/"`);
-  let port = 11211;
-  if (portText !== undefined) {
-    if (!/^\d+$/.test(portText)) throw bad(`${where}: port "${portText}" is not a number`);
-    port = Number(portText);
-    if (port < 1 || port > 65535) throw bad(`${where}: port ${port} is out of range 1-65535`);
-  }
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  if (/[,@/]/.test(parsed.host)) throw bad(`${where}: host "${parsed.host}" in "${input}" contains ",", "@" or "/"`);
+  return formatNodeId(parsed.host, parsed.port);
+}
+
+/** Host and port of a canonical address produced by {@link parseAddress}. */
+export function splitAddress(address: string): { host: string; port: number } {
+  return parseHostPort(address, 'address');
 }
 
 function int(o: Record<string, unknown>, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -204,6 +247,12 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const retryIntervalMs = int(o, 'retryIntervalMs', d.retryIntervalMs, 1);
   const maxRetryIntervalMs = int(o, 'maxRetryIntervalMs', Math.max(d.maxRetryIntervalMs, retryIntervalMs), 1);
   if (maxRetryIntervalMs < retryIntervalMs) throw bad(`maxRetryIntervalMs: ${maxRetryIntervalMs} is below retryIntervalMs ${retryIntervalMs}`);
+  const concurrentWrites = o['concurrentWrites'] === undefined ? d.concurrentWrites : o['concurrentWrites'];
+  if (concurrentWrites !== 'merge' && concurrentWrites !== 'last-write-wins') throw bad(`concurrentWrites: ${JSON.stringify(concurrentWrites)} is not "merge" or "last-write-wins"`);
+  const mergeNestedKeys = o['mergeNestedKeys'] ?? [];
+  if (!Array.isArray(mergeNestedKeys) || mergeNestedKeys.some((k) => typeof k !== 'string' || k === '' || k === 'cookie')) {
+    throw bad(`mergeNestedKeys: ${JSON.stringify(mergeNestedKeys)} must be an array of top-level session keys (not "cookie")`);
+  }
   return Object.freeze({
     mode,
     nodes: Object.freeze(nodes),
@@ -225,5 +274,12 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     username,
     password,
     writerId: int(o, 'writerId', (Math.random() * 0x1_0000_0000) >>> 0, 0, 0xffff_ffff),
+    encryption: resolveEncryption(o['encryption']),
+    maxClockSkewMs: int(o, 'maxClockSkewMs', d.maxClockSkewMs, 0, 86_400_000),
+    concurrentWrites,
+    mergeNestedKeys: Object.freeze(new Set(mergeNestedKeys)),
+    mergeMaxAttempts: int(o, 'mergeMaxAttempts', d.mergeMaxAttempts, 1, 100),
+    readTrackingMax: int(o, 'readTrackingMax', d.readTrackingMax, 0, 10_000_000),
+    readTrackingMaxAgeMs: int(o, 'readTrackingMaxAgeMs', d.readTrackingMaxAgeMs, 1),
   });
 }

@@ -129,3 +129,69 @@ export async function forEachLimited<T>(items: readonly T[], limit: number, fn: 
     }),
   );
 }
+
+/** Stores raw bytes on one node with the text protocol, as an attacker on the memcached network would. */
+export async function rawSetBytes(cluster: MemcachedCluster, node: string, key: string, value: Buffer, ttl = 300): Promise<void> {
+  const n = cluster.byAddress(node);
+  const { connect } = await import('node:net');
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect({ host: n.host, port: n.port });
+    const timer = setTimeout(() => (socket.destroy(), reject(new Error(`rawSetBytes ${node} timed out`))), 3000);
+    socket.on('connect', () => socket.write(Buffer.concat([Buffer.from(`set ${key} 0 ${ttl} ${value.length}\r\n`), value, Buffer.from('\r\n')])));
+    socket.on('data', (d: Buffer) => {
+      clearTimeout(timer);
+      socket.destroy();
+      if (d.toString().startsWith('STORED')) resolve();
+      else reject(new Error(`rawSetBytes ${key} on ${node}: ${d.toString()}`));
+    });
+    socket.on('error', (e) => (clearTimeout(timer), reject(e)));
+  });
+}
+
+/** The raw bytes one node holds for `key`, or undefined. */
+export async function rawGetBytes(cluster: MemcachedCluster, node: string, key: string): Promise<Buffer | undefined> {
+  const n = cluster.byAddress(node);
+  const { connect } = await import('node:net');
+  const reply = await new Promise<Buffer>((resolve, reject) => {
+    const socket = connect({ host: n.host, port: n.port });
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => (socket.destroy(), reject(new Error(`rawGetBytes ${node} timed out`))), 3000);
+    socket.on('connect', () => socket.write(`get ${key}\r\n`));
+    socket.on('data', (d: Buffer) => {
+      chunks.push(d);
+      const all = Buffer.concat(chunks);
+      if (all.subarray(-5).toString() === 'END\r\n') {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(all);
+      }
+    });
+    socket.on('error', (e) => (clearTimeout(timer), reject(e)));
+  });
+  if (reply.toString('latin1').startsWith('END')) return undefined;
+  const headerEnd = reply.indexOf('\r\n');
+  const bytes = Number(reply.toString('latin1', 0, headerEnd).split(' ')[3]);
+  return reply.subarray(headerEnd + 2, headerEnd + 2 + bytes);
+}
+
+/**
+ * A value in the stored format of the first release (20-byte header, still read), forged by hand:
+ * kind 1 session / 2 tombstone, HLC ms and counter, expiry in Unix seconds, then the JSON body.
+ */
+export function forgeValue(o: { ms: number; counter?: number; kind?: 1 | 2; expiresUnix?: number; json?: string }): Buffer {
+  const h = Buffer.alloc(20);
+  h[0] = 0xa7;
+  h[1] = 1;
+  h[2] = o.kind ?? 1;
+  h.writeUIntBE(o.ms, 4, 6);
+  h.writeUInt16BE(o.counter ?? 0, 10);
+  h.writeUInt32BE(0x41414141, 12);
+  h.writeUInt32BE(o.expiresUnix ?? Math.floor(Date.now() / 1000) + 3600, 16);
+  return Buffer.concat([h, Buffer.from(o.json ?? '', 'utf8')]);
+}
+
+/** The session id inside an express-session (`connect.sid=s%3A<id>.<sig>`) or @fastify/session cookie. */
+export function sidOf(cookie: string): string {
+  const value = decodeURIComponent(cookie.slice(cookie.indexOf('=') + 1));
+  return (value.startsWith('s:') ? value.slice(2) : value).split('.')[0]!;
+}

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_STORE_OPTIONS,
+  HEADER_BYTES,
   HybridClock,
   MEMCACHED_MAX_RELATIVE_TTL_SECONDS,
   ReplicatedMemcachedStore,
@@ -110,7 +111,7 @@ describe('versioned values', () => {
   it.each([
     ['plain JSON from another client', Buffer.from('{"cookie":{}}'), /bad magic/],
     ['truncated header', Buffer.from([0xa7, 1]), /shorter than the 20-byte header/],
-    ['broken JSON', Buffer.concat([encodeValue('session', { ms: 1, counter: 0, writer: 0 }, 0, '{}').subarray(0, 20), Buffer.from('{"a":')]), /does not parse/],
+    ['broken JSON', Buffer.concat([encodeValue('session', { ms: 1, counter: 0, writer: 0 }, 0, '{}').subarray(0, HEADER_BYTES), Buffer.from('{"a":')]), /does not parse/],
   ])('rejects %s', (_name, buf, message) => {
     expect(() => decodeValue(buf)).toThrow(message);
   });
@@ -118,5 +119,101 @@ describe('versioned values', () => {
   it('parses lru_crawler metadump lines', () => {
     expect(parseLine('key=sess%3Aab%20c exp=1767225600 la=1767139200 cas=42 fetch=no cls=1 size=96')).toEqual({ key: 'sess:ab c', exp: 1767225600, size: 96 });
     expect(parseLine('END')).toBeNull();
+  });
+});
+
+describe('what a session may look like (SessionShape)', () => {
+  const deep = (n: number): unknown => (n === 0 ? 1 : { d: deep(n - 1) });
+  const cases: Array<{ name: string; sess: unknown; problem: RegExp | undefined }> = [
+    { name: 'a normal session', sess: { cookie: { expires: null, originalMaxAge: null }, user: 'a', list: [1, { b: 2 }] }, problem: undefined },
+    { name: '64 levels', sess: { cookie: {}, x: deep(62) }, problem: undefined },
+    { name: '65 levels', sess: { cookie: {}, x: deep(64) }, problem: /nested deeper than 64 levels/ },
+    { name: '__proto__ parsed from JSON', sess: JSON.parse('{"cookie":{},"__proto__":{}}'), problem: /^session\.__proto__: the key "__proto__" is refused/ },
+    { name: 'prototype in an array', sess: { cookie: {}, a: [{ prototype: 1 }] }, problem: /^session\.a\[0\]\.prototype/ },
+    { name: 'no cookie', sess: {}, problem: /^session\.cookie: missing/ },
+    { name: 'cookie is a string', sess: { cookie: 'x' }, problem: /^session\.cookie: missing or not an object/ },
+    { name: 'expires not a date', sess: { cookie: { expires: 'soon' } }, problem: /^session\.cookie\.expires: "soon" is not a valid date/ },
+    { name: 'Date objects are fine (checked by toJSON)', sess: { cookie: { expires: new Date() }, at: new Date() }, problem: undefined },
+  ];
+  it.each(cases)('$name', async ({ sess, problem }) => {
+    const { sessionProblem } = await import('../src/SessionShape.js');
+    const p = sessionProblem(sess);
+    if (problem === undefined) expect(p).toBeUndefined();
+    else expect(p).toMatch(problem);
+  });
+});
+
+describe('the version clock stays in range', () => {
+  it('ignores a version further ahead than maxSkewMs and keeps issuing versions', () => {
+    const clock = new HybridClock(1, () => 1_000_000, 60_000);
+    expect(clock.observe({ ms: 2 ** 48 - 1, counter: 0xffff, writer: 9 })).toBe(false);
+    expect(clock.observe({ ms: 1_050_000, counter: 3, writer: 9 })).toBe(true);
+    expect(clock.next()).toEqual({ ms: 1_050_000, counter: 4, writer: 1 });
+  });
+});
+
+describe('sealed values (AES-256-GCM, the header is authenticated)', () => {
+  it('round-trips, refuses altered headers and bodies, opens values of older keys', async () => {
+    const { resolveEncryption } = await import('../src/Encryption.js');
+    const { ValueCodec } = await import('../src/ValueCodec.js');
+    const key1 = Buffer.alloc(32, 1);
+    const key2 = Buffer.alloc(32, 2);
+    const clock = new HybridClock(1);
+    const old = new ValueCodec(resolveEncryption({ keys: [{ id: 'k1', key: key1 }] }), clock);
+    const cur = new ValueCodec(resolveEncryption({ keys: [{ id: 'k2', key: key2.toString('base64') }, { id: 'k1', key: key1 }] }), clock);
+    const v = clock.next();
+    const buf = old.encode('session', v, Date.now() + 1000, '{"cookie":{},"u":1}');
+    const h = cur.header(buf);
+    expect(h.keyId).toBe('k1');
+    expect(cur.open(buf, h).session).toEqual({ cookie: {}, u: 1 });
+    const rekeyed = cur.rewrite(buf, h, Date.now() + 5000);
+    expect(cur.header(rekeyed).keyId).toBe('k2');
+    const altered = Buffer.from(buf);
+    altered[17] = altered[17]! ^ 1; // the expiry
+    expect(() => cur.open(altered, cur.header(altered))).toThrow(/fails authentication/);
+    expect(() => old.header(rekeyed) && old.open(rekeyed, old.header(rekeyed))).toThrow(/not in encryption.keys/);
+  });
+
+  it.each([
+    [{ keys: [] }, /at least one key/],
+    [{ keys: [{ id: 'k 1', key: Buffer.alloc(32) }] }, /encryption\.keys\[0\]\.id/],
+    [{ keys: [{ id: 'k1', key: Buffer.alloc(16) }] }, /encryption\.keys\[0\]\.key: 16 bytes; AES-256 needs exactly 32/],
+    [{ keys: [{ id: 'k1', key: Buffer.alloc(32) }, { id: 'k1', key: Buffer.alloc(32) }] }, /listed twice/],
+  ])('refuses encryption option %j', (encryption, message) => {
+    expect(() => new ReplicatedMemcachedStore({ servers: ['a:1'], encryption } as never)).toThrow(message);
+  });
+});
+
+describe('merging concurrent writes (ReadTracker)', () => {
+  const j = (o: Record<string, unknown>) => new Map(Object.entries(o).map(([k, v]) => [k, JSON.stringify(v)]));
+  const cases: Array<{ name: string; base: Record<string, unknown>; mine: Record<string, unknown>; stored: Record<string, unknown>; nested?: string[]; merged: Record<string, unknown>; conflicts: string[] }> = [
+    { name: 'disjoint additions', base: { u: 1 }, mine: { u: 1, a: 1 }, stored: { u: 1, b: 2 }, merged: { u: 1, a: 1, b: 2 }, conflicts: [] },
+    { name: 'both change one key: mine wins', base: { k: 0 }, mine: { k: 'A' }, stored: { k: 'B' }, merged: { k: 'A' }, conflicts: ['k'] },
+    { name: 'both set the same value: no conflict', base: { k: 0 }, mine: { k: 1 }, stored: { k: 1 }, merged: { k: 1 }, conflicts: [] },
+    { name: 'I remove, they add another', base: { x: 1 }, mine: {}, stored: { x: 1, b: 2 }, merged: { b: 2 }, conflicts: [] },
+    { name: 'I remove what they changed: removed, conflict', base: { x: 1 }, mine: {}, stored: { x: 2 }, merged: {}, conflicts: ['x'] },
+    { name: 'they remove, I do not touch: stays removed', base: { x: 1, u: 1 }, mine: { x: 1, u: 2 }, stored: { u: 1 }, merged: { u: 2 }, conflicts: [] },
+    { name: 'nested key: fields merge', base: { c: { to: '', body: '' } }, mine: { c: { to: '', body: 'hi' } }, stored: { c: { to: 'b', body: '' } }, nested: ['c'], merged: { c: { to: 'b', body: 'hi' } }, conflicts: [] },
+    { name: 'not nested: whole value wins', base: { c: { to: '', body: '' } }, mine: { c: { to: '', body: 'hi' } }, stored: { c: { to: 'b', body: '' } }, merged: { c: { to: '', body: 'hi' } }, conflicts: ['c'] },
+  ];
+  it.each(cases)('$name', async ({ base, mine, stored, nested, merged, conflicts }) => {
+    const { applyChanges, diffSession } = await import('../src/ReadTracker.js');
+    const changes = diffSession(j(base), j(mine), new Set(nested ?? []));
+    const out = applyChanges(stored, j(base), changes);
+    expect(out.merged).toEqual(merged);
+    expect(out.conflicts).toEqual(conflicts);
+  });
+
+  it('keeps at most readTrackingMax reads and finds one only by its own marker and id', async () => {
+    const { ReadTracker } = await import('../src/ReadTracker.js');
+    const t = new ReadTracker(2, 60_000);
+    const v = { ms: 1, counter: 0, writer: 0 };
+    const m1 = t.track({ id: 'a', version: v, base: '{}', cas: new Map() });
+    const m2 = t.track({ id: 'a', version: v, base: '{}', cas: new Map() });
+    t.track({ id: 'b', version: v, base: '{}', cas: new Map() });
+    expect(t.size).toBe(2);
+    expect(t.find('a', { [m1]: undefined })).toBeUndefined(); // evicted
+    expect(t.find('a', { [m2]: undefined })?.token).toBe(m2.split(':').pop());
+    expect(t.find('b', { [m2]: undefined })).toBeUndefined(); // another id's marker
   });
 });
