@@ -55,6 +55,12 @@ export class ReadTracker {
     if (old) this.#reads.set(token, { ...old, ...read });
   }
 
+  /** Drops the read of a request that ended without a change (its `touch`): it will not `set`. */
+  forget(id: string, session: Record<string, unknown>): void {
+    const read = this.find(id, session);
+    if (read) this.#reads.delete(read.token);
+  }
+
   /** The read a session came from (by its marker), or undefined (new session, evicted, expired). */
   find(id: string, session: Record<string, unknown>): TrackedRead | undefined {
     for (const key of Object.keys(session)) {

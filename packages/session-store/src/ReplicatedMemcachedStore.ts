@@ -414,6 +414,9 @@ export class ReplicatedMemcachedStore extends session.Store {
 
   async #touch(sid: string, sess: SessionData): Promise<void> {
     const key = this.#key(sid);
+    // express-session touches instead of saving an unmodified session: that request is over, so its
+    // read is dropped and readTrackingMax bounds the requests in flight, not the recent ones.
+    if (sess && typeof sess === 'object') this.#reads.forget(sid, sess as unknown as Record<string, unknown>);
     const now = Date.now();
     const expiresAt = sessionExpiresAt(sess, this.options.ttlSeconds, now);
     if (expiresAt <= now) return;

@@ -215,5 +215,8 @@ describe('merging concurrent writes (ReadTracker)', () => {
     expect(t.find('a', { [m1]: undefined })).toBeUndefined(); // evicted
     expect(t.find('a', { [m2]: undefined })?.token).toBe(m2.split(':').pop());
     expect(t.find('b', { [m2]: undefined })).toBeUndefined(); // another id's marker
+    t.forget('a', { [m2]: undefined }); // the request ended with a touch
+    expect(t.find('a', { [m2]: undefined })).toBeUndefined();
+    expect(t.size).toBe(1);
   });
 });
