@@ -112,7 +112,7 @@ export class ReplicatedMemcachedStore extends session.Store {
     const o = resolveOptions(options);
     this.options = o;
     this.#clock = new HybridClock(o.writerId, Date.now, o.maxClockSkewMs);
-    this.#codec = new ValueCodec(o.encryption, this.#clock);
+    this.#codec = new ValueCodec(o.encryption, this.#clock, o.itemSizeLimitBytes);
     this.#reads = new ReadTracker(o.readTrackingMax, o.readTrackingMaxAgeMs);
     for (const address of o.nodes) {
       const { host, port } = splitAddress(address);

@@ -174,6 +174,13 @@ describe('sealed values (AES-256-GCM, the header is authenticated)', () => {
     expect(() => old.header(rekeyed) && old.open(rekeyed, old.header(rekeyed))).toThrow(/not in encryption.keys/);
   });
 
+  it('refuses a value larger than the item size limit before parsing it', async () => {
+    const { ValueCodec } = await import('../src/ValueCodec.js');
+    const codec = new ValueCodec(undefined, new HybridClock(1), 1024);
+    const big = encodeValue('session', { ms: 1, counter: 0, writer: 0 }, Date.now() + 1000, JSON.stringify({ cookie: {}, x: 'y'.repeat(2000) }));
+    expect(() => codec.header(big)).toThrow(/larger than itemSizeLimitBytes \(1024\)/);
+  });
+
   it.each([
     [{ keys: [] }, /at least one key/],
     [{ keys: [{ id: 'k 1', key: Buffer.alloc(32) }] }, /encryption\.keys\[0\]\.id/],
