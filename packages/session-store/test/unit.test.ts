@@ -204,7 +204,7 @@ describe('merging concurrent writes (ReadTracker)', () => {
     { name: 'not nested: whole value wins', base: { c: { to: '', body: '' } }, mine: { c: { to: '', body: 'hi' } }, stored: { c: { to: 'b', body: '' } }, merged: { c: { to: '', body: 'hi' } }, conflicts: ['c'] },
   ];
   it.each(cases)('$name', async ({ base, mine, stored, nested, merged, conflicts }) => {
-    const { applyChanges, diffSession } = await import('../src/ReadTracker.js');
+    const { applyChanges, diffSession } = await import('../src/SessionMerge.js');
     const changes = diffSession(j(base), j(mine), new Set(nested ?? []));
     const out = applyChanges(stored, j(base), changes);
     expect(out.merged).toEqual(merged);
