@@ -11,6 +11,10 @@ import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import session from 'express-session';
 import memjs from 'memjs';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { Pool } from 'undici';
 import { MemcachedCluster } from '@webtier/testkit';
 import { ReplicatedMemcachedStore, type ResyncResult } from '@webtier/session-store';
 import { formatMachine, formatOps, formatRatio, machineInfo, markdownTable, printTable, writeResults } from './lib/report.js';
@@ -189,6 +193,74 @@ async function throughput(): Promise<Array<{ contender: string; note: string; op
   }
 }
 
+/**
+ * What encryption costs a request: a real express + express-session app whose /me reads the session
+ * and saves a change (get + set), webtier with and without encryption, interleaved rounds, requests/s.
+ */
+async function throughExpress(): Promise<Array<{ contender: string; requestsPerSec: number; errors: number }>> {
+  const cluster = await MemcachedCluster.start(4, { memoryMb: 64 });
+  const variants = [
+    { name: 'webtier (readMode \'all\')', store: new ReplicatedMemcachedStore({ servers: cluster.servers, prefix: 'ex-plain:' }) },
+    { name: 'webtier (readMode \'all\', encryption)', store: new ReplicatedMemcachedStore({ servers: cluster.servers, prefix: 'ex-enc:', encryption: ENCRYPTION }) },
+  ];
+  const apps = await Promise.all(
+    variants.map(async (v) => {
+      const app = express();
+      app.use(session({ store: v.store, secret: 'bench', resave: false, saveUninitialized: false, cookie: { maxAge: 86_400_000 } }));
+      app.get('/login', (req, res) => {
+        Object.assign(req.session, sessionData(0), { cookie: req.session.cookie, visits: 0 });
+        res.json({ ok: true });
+      });
+      app.get('/me', (req, res) => {
+        const s = req.session as unknown as { visits: number };
+        s.visits += 1;
+        res.json({ visits: s.visits });
+      });
+      const server = app.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const pool = new Pool(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, { connections: CONCURRENCY });
+      const cookies: string[] = [];
+      for (let i = 0; i < 200; i++) {
+        const r = await pool.request({ path: '/login', method: 'GET' });
+        await r.body.dump();
+        cookies.push(String(r.headers['set-cookie']).split(';')[0]!);
+      }
+      return { ...v, server, pool, cookies };
+    }),
+  );
+  const phase = async (a: (typeof apps)[number]) => {
+    let done = 0;
+    let errors = 0;
+    const started = performance.now();
+    const deadline = started + PHASE_MS;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (performance.now() < deadline) {
+          const r = await a.pool.request({ path: '/me', method: 'GET', headers: { cookie: a.cookies[Math.floor(Math.random() * a.cookies.length)]! } });
+          await r.body.dump();
+          if (r.statusCode === 200) done++;
+          else errors++;
+        }
+      }),
+    );
+    return { rps: done / ((performance.now() - started) / 1000), errors };
+  };
+  try {
+    for (const a of apps) await phase(a); // warm-up
+    const samples = new Map<string, Array<{ rps: number; errors: number }>>();
+    for (let round = 0; round < ROUNDS; round++) for (const a of apps) samples.set(a.name, [...(samples.get(a.name) ?? []), await phase(a)]);
+    return apps.map((a) => ({ contender: a.name, requestsPerSec: median(samples.get(a.name)!.map((x) => x.rps)), errors: samples.get(a.name)!.reduce((n, x) => n + x.errors, 0) }));
+  } finally {
+    for (const a of apps) {
+      await a.pool.close();
+      a.server.closeAllConnections();
+      a.server.close();
+      await a.store.close();
+    }
+    await cluster.stop();
+  }
+}
+
 interface LossRow {
   contender: string;
   sessions: number;
@@ -274,6 +346,12 @@ const encRows = OPS.flatMap((op) =>
 );
 printTable(encHeaders, encRows, 'Cost of encryption (AES-256-GCM, key id and header authenticated)');
 
+const viaExpress = await throughExpress();
+const plainRps = viaExpress[0]!.requestsPerSec;
+const expressHeaders = ['store', 'requests/s', 'vs plain', 'errors'];
+const expressRows = viaExpress.map((r) => [r.contender, Math.round(r.requestsPerSec), formatRatio(r.requestsPerSec / plainRps), r.errors]);
+printTable(expressHeaders, expressRows, 'Cost of encryption per request (express + express-session, /me: get + set)');
+
 console.log(`\nSingle node loss: ${LOSS_SESSIONS} sessions written, one of 4 nodes SIGKILLed, every session read back`);
 const loss: LossRow[] = [];
 let webtierStore: ReplicatedMemcachedStore | undefined;
@@ -312,6 +390,10 @@ const md = [
   '',
   markdownTable(encHeaders, encRows),
   '',
+  `Per request of a real express 5 + express-session app (route /me reads the session and saves a change: one get and one set; ${CONCURRENCY} requests in flight, median of ${ROUNDS} interleaved rounds of ${PHASE_MS} ms, client in the same process):`,
+  '',
+  markdownTable(expressHeaders, expressRows),
+  '',
   '## Single node loss',
   '',
   `${LOSS_SESSIONS} sessions written, one of the 4 nodes SIGKILLed, then every session read back with ${CONCURRENCY} reads in flight. "lost": read back as no session (the user is logged out); "errors": the read failed (a 500 for the user). For webtier, the node is then restarted empty and the time until its re-sync finished is shown.`,
@@ -319,5 +401,5 @@ const md = [
   markdownTable(lossHeaders, lossRows),
   '',
 ].join('\n');
-const files = writeResults('store', { settings: { KEYS, CONCURRENCY, PHASE_MS, ROUNDS, LOSS_SESSIONS }, throughput: rows, encryptionCost: encRows, singleNodeLoss: loss }, md);
+const files = writeResults('store', { settings: { KEYS, CONCURRENCY, PHASE_MS, ROUNDS, LOSS_SESSIONS }, throughput: rows, encryptionCost: encRows, encryptionCostPerRequest: viaExpress, singleNodeLoss: loss }, md);
 console.log(`\nwrote ${files.json} and ${files.markdown} (${totalSec} s)`);

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { formatNodeId, parseHostPort } from '@webtier/hash-ring';
 import { WebmailError, WebmailErrorCodes } from './errors.js';
 import type { NodeLabels } from './SessionPlacement.js';
 
@@ -31,17 +32,18 @@ export const WEBMAIL_USAGE = `webtier-webmail: Roundcube-style webmail with sess
   --users <file>      demo users file (default: data/users.json)
 `;
 
-const ADDRESS = /^(\[[0-9a-f:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
-
+// One host:port parser for all of webtier: @webtier/hash-ring's (IPv6 as "[::1]:11211", bare "::1" refused).
 function addressList(text: string, where: string): string[] {
   const list = text.split(',').map((s) => s.trim()).filter(Boolean);
   if (list.length === 0) throw new WebmailError(WebmailErrorCodes.BAD_OPTION, `${where}: empty list; give "host:port,host:port"`);
-  list.forEach((a, i) => {
-    if (!ADDRESS.test(a) || Number(a.slice(a.lastIndexOf(':') + 1)) > 65535) {
-      throw new WebmailError(WebmailErrorCodes.BAD_OPTION, `${where}[${i}]: "${a}" is not "host:port"`);
+  return list.map((a, i) => {
+    try {
+      const { host, port } = parseHostPort(a, '', { quoteInput: false });
+      return formatNodeId(host, port);
+    } catch (err) {
+      throw new WebmailError(WebmailErrorCodes.BAD_OPTION, `${where}[${i}]: "${a}" is not "host:port" (${(err as Error).message.replace(/^: /, '')})`, { cause: err });
     }
   });
-  return list;
 }
 
 /** Parses the webmail's flags, falling back to environment variables, and validates them all. */

@@ -165,6 +165,9 @@ describe('webmail on two nodes, sessions in real replicated memcached (pairs)', 
     expect(() => parseWebmailArgs(['--secret', 'long-enough'], {})).toThrow(expect.objectContaining({ code: WebmailErrorCodes.BAD_OPTION }));
     expect(() => parseWebmailArgs(['--memcached', 'a:11a11', '--secret', 'long-enough'], {})).toThrow(/--memcached\[0\]: "a:11a11"/);
     expect(() => parseWebmailArgs(['--pairs', 'a:1+b:2+c:3', '--secret', 'long-enough'], {})).toThrow(/two servers/);
+    // One host:port parser (hash-ring's): bare IPv6 refused with the bracketed form, bracketed accepted.
+    expect(() => parseWebmailArgs(['--memcached', '::1', '--secret', 'long-enough'], {})).toThrow(/--memcached\[0\]: "::1" is not "host:port" \(.*"\[::1\]:11211"/);
+    expect(parseWebmailArgs(['--memcached', '[::1]:11211,b', '--secret', 'long-enough'], {})).toMatchObject({ backend: { kind: 'servers', servers: ['[::1]:11211', 'b:11211'] } });
     expect(parseWebmailArgs(['--pairs', 'a:1+b:2,c:3+d:4', '--labels', 'm1,m2,m3,m4', '--secret', 'long-enough'], {})).toMatchObject({
       backend: { kind: 'pairs', pairs: [['a:1', 'b:2'], ['c:3', 'd:4']] },
       labels: { 'a:1': 'm1', 'd:4': 'm4' },

@@ -10,10 +10,12 @@ import { parseAddress, resolveOptions, splitAddress, type ReplicatedMemcachedSto
 import { createPlacement } from './Placement.js';
 import { Replicator, type CorruptEvent, type RepairEvent } from './Replicator.js';
 import { resyncNode, type ResyncResult } from './Resync.js';
-import { applyChanges, diffSession, ReadTracker, topLevelJson, topLevelJsonOf, type TrackedRead } from './ReadTracker.js';
+import { MergeWriter, type ConflictEvent } from './MergeWriter.js';
+import { ReadTracker } from './ReadTracker.js';
 import { sessionProblem } from './SessionShape.js';
 import { ValueCodec } from './ValueCodec.js';
-import { compareVersions, CorruptValueError, HybridClock, type StoredValue, type Version } from './Versioned.js';
+import { scanKeyUsage, type KeyUsage } from './KeyUsage.js';
+import { HybridClock, type StoredValue } from './Versioned.js';
 
 type Callback<T> = (err: any, value?: T) => void;
 
@@ -48,24 +50,7 @@ export interface OpEvent {
   readonly ok: boolean;
 }
 
-/** Payload of `conflict`: keys this write and a concurrent one both changed; this write's values were kept. */
-export interface ConflictEvent {
-  readonly id: string;
-  /** Top-level keys (`key.sub` for `mergeNestedKeys`). */
-  readonly keys: readonly string[];
-}
-
-/** Result of `store.keyUsage()`: how many stored copies each encryption key seals. */
-export interface KeyUsage {
-  /** Copies (every replica counted) per key id; a key listed in `encryption.keys` and unused shows 0. */
-  readonly byKey: Readonly<Record<string, number>>;
-  /** Copies that are not sealed (encryption off, or written before it was turned on). */
-  readonly plain: number;
-  /** Copies that do not even have a readable header. */
-  readonly corrupt: number;
-  /** Copies examined over all live nodes. */
-  readonly copies: number;
-}
+export type { KeyUsage } from './KeyUsage.js';
 
 /** The events of {@link ReplicatedMemcachedStore} and their payloads. */
 export interface StoreEvents {
@@ -101,6 +86,7 @@ export class ReplicatedMemcachedStore extends session.Store {
   readonly #clock: HybridClock;
   readonly #codec: ValueCodec;
   readonly #reads: ReadTracker;
+  readonly #merger: MergeWriter;
   readonly #dumpSockets = new Set<Socket>();
   readonly #resyncs = new Map<string, Promise<ResyncResult>>();
   readonly #timer: NodeJS.Timeout;
@@ -112,7 +98,7 @@ export class ReplicatedMemcachedStore extends session.Store {
     const o = resolveOptions(options);
     this.options = o;
     this.#clock = new HybridClock(o.writerId, Date.now, o.maxClockSkewMs);
-    this.#codec = new ValueCodec(o.encryption, this.#clock);
+    this.#codec = new ValueCodec(o.encryption, this.#clock, o.itemSizeLimitBytes);
     this.#reads = new ReadTracker(o.readTrackingMax, o.readTrackingMaxAgeMs);
     for (const address of o.nodes) {
       const { host, port } = splitAddress(address);
@@ -130,6 +116,15 @@ export class ReplicatedMemcachedStore extends session.Store {
     this.#replicator = new Replicator(o, this.#conns, this.#health, createPlacement(o), this.#clock, this.#codec, {
       repair: (e) => this.emit('repair', e),
       corrupt: (e) => this.emit('corrupt', e),
+    });
+    this.#merger = new MergeWriter({
+      replicator: this.#replicator,
+      codec: this.#codec,
+      clock: this.#clock,
+      reads: this.#reads,
+      options: o,
+      targets: (sid) => this.placement(sid).targets,
+      onConflict: (e) => this.emit('conflict', e),
     });
     this.#timer = setInterval(() => this.#checkNodes(), o.healthCheckIntervalMs);
     this.#timer.unref();
@@ -349,60 +344,10 @@ export class ReplicatedMemcachedStore extends session.Store {
       );
     }
     const read = this.options.concurrentWrites === 'merge' ? this.#reads.find(sid, sess as unknown as Record<string, unknown>) : undefined;
-    if (read) return this.#mergeWrite(key, sid, sess as unknown as Record<string, unknown>, json, read, expiresAt, memcachedExpiration(ttl, now), value);
+    if (read) return this.#merger.write(key, sid, sess as unknown as Record<string, unknown>, json, read, expiresAt, memcachedExpiration(ttl, now), value);
     await this.#replicator.write(key, sid, value, memcachedExpiration(ttl, now), 'set');
   }
 
-  /**
-   * concurrentWrites: 'merge' (issue 12). The first attempt writes the session as it is, conditional
-   * on every replica still holding what the request read (CAS from its get: no extra round trip).
-   * When a replica changed meanwhile, read them all, take the newest copy written by someone else,
-   * apply this request's changes (relative to what it read) to it and write that, conditionally
-   * again; a destroy since the read wins (the session stays destroyed).
-   */
-  async #mergeWrite(key: string, sid: string, sess: Record<string, unknown>, json: string, read: TrackedRead, expiresAt: number, expiration: number, first: Buffer): Promise<void> {
-    // Only a merge needs the changes; the common case (nobody wrote meanwhile) never computes them.
-    let diff: { base: Map<string, string>; changes: ReturnType<typeof diffSession> } | undefined;
-    const own: Version[] = [];
-    let cas: ReadonlyMap<string, Buffer | null> = read.cas;
-    let value = first;
-    let version = decodeVersion(first);
-    let written = json;
-    const targets = this.placement(sid).targets;
-    let fast = targets.every((n) => cas.has(n));
-    for (let attempt = 0; attempt < this.options.mergeMaxAttempts; attempt++) {
-      if (!fast) {
-        const u = await this.#replicator.readForUpdate(key, sid);
-        cas = u.cas;
-        const newest = u.copies[0];
-        if (newest?.kind === 'tombstone' && compareVersions(newest.version, read.version) > 0) return; // destroyed since the read
-        const other = u.copies.find((c) => c.kind === 'session' && !own.some((v) => compareVersions(v, c.version) === 0));
-        let body: Record<string, unknown> = sess;
-        if (other && compareVersions(other.version, read.version) > 0) {
-          if (!diff) {
-            const base = topLevelJsonOf(read.base);
-            diff = { base, changes: diffSession(base, topLevelJson(sess), this.options.mergeNestedKeys) };
-          }
-          const { merged, conflicts } = applyChanges(other.session!, diff.base, diff.changes);
-          merged['cookie'] = sess['cookie'];
-          body = merged;
-          if (conflicts.length > 0) this.emit('conflict', { id: sid, keys: conflicts });
-        }
-        version = this.#clock.next();
-        written = body === sess ? json : JSON.stringify(body);
-        value = this.#codec.encode('session', version, expiresAt, written);
-      }
-      fast = false;
-      own.push(version);
-      const r = await this.#replicator.writeCas(key, sid, value, expiration, cas);
-      if (r.conflicted.length === 0) {
-        // Later saves of the same request are based on what it wrote.
-        this.#reads.update(read.token, { version, base: written, cas: new Map() });
-        return;
-      }
-    }
-    throw new SessionStoreError(SessionStoreErrorCodes.CONFLICT, `session "${sid}" kept changing during ${this.options.mergeMaxAttempts} merge attempts; this write was not applied everywhere (raise mergeMaxAttempts if writes of one session are this frequent)`, { details: { id: sid } });
-  }
 
   async #destroy(sid: string): Promise<void> {
     const key = this.#key(sid);
@@ -414,6 +359,9 @@ export class ReplicatedMemcachedStore extends session.Store {
 
   async #touch(sid: string, sess: SessionData): Promise<void> {
     const key = this.#key(sid);
+    // express-session touches instead of saving an unmodified session: that request is over, so its
+    // read is dropped and readTrackingMax bounds the requests in flight, not the recent ones.
+    if (sess && typeof sess === 'object') this.#reads.forget(sid, sess as unknown as Record<string, unknown>);
     const now = Date.now();
     const expiresAt = sessionExpiresAt(sess, this.options.ttlSeconds, now);
     if (expiresAt <= now) return;
@@ -482,33 +430,16 @@ export class ReplicatedMemcachedStore extends session.Store {
 
   async #keyUsage(): Promise<KeyUsage> {
     this.#ensureOpen();
-    const byKey: Record<string, number> = {};
-    for (const id of this.options.encryption?.keyIds ?? []) byKey[id] = 0;
-    let plain = 0;
-    let corrupt = 0;
-    let copies = 0;
-    const nodes = [...this.#health.values()].filter((h) => h.isUp).map((h) => h.node);
-    const idle = Math.max(2000, this.options.opTimeoutMs * 4);
-    for (const node of nodes) {
-      const { host, port } = splitAddress(node);
-      const keys = await metaDump({ host, port, prefix: this.options.prefix, idleTimeoutMs: idle, sockets: this.#dumpSockets });
-      await forEachLimited(keys, LIST_CONCURRENCY, async ({ key }) => {
-        if (this.#idOf(key) === undefined) return;
-        const hit = await this.#replicator.op(node, (c) => c.get(key)).catch(() => null);
-        if (!hit) return;
-        copies++;
-        try {
-          const keyId = this.#codec.header(hit.value).keyId;
-          if (keyId === undefined) plain++;
-          else byKey[keyId] = (byKey[keyId] ?? 0) + 1;
-        } catch (err) {
-          if (!(err instanceof CorruptValueError)) throw err;
-          if (err.code === 'plain') plain++;
-          else corrupt++;
-        }
-      });
-    }
-    const usage: KeyUsage = { byKey, plain, corrupt, copies };
+    const usage = await scanKeyUsage({
+      nodes: [...this.#health.values()].filter((h) => h.isUp).map((h) => h.node),
+      keyIds: this.options.encryption?.keyIds ?? [],
+      listKeys: (node) => {
+        const { host, port } = splitAddress(node);
+        return metaDump({ host, port, prefix: this.options.prefix, idleTimeoutMs: Math.max(2000, this.options.opTimeoutMs * 4), sockets: this.#dumpSockets }).then((ks) => ks.map((k) => k.key).filter((k) => this.#idOf(k) !== undefined));
+      },
+      get: (node, key) => this.#replicator.op(node, (c) => c.get(key)).then((hit) => hit?.value ?? null, () => null),
+      codec: this.#codec,
+    });
     this.emit('keyusage', usage);
     return usage;
   }
@@ -577,10 +508,6 @@ export class ReplicatedMemcachedStore extends session.Store {
     this.emit('node:restarted', { node, pid, previousPid });
     this.#autoResync(node, 'restarted');
   }
-}
-
-function decodeVersion(value: Buffer): Version {
-  return { ms: value.readUIntBE(4, 6), counter: value.readUInt16BE(10), writer: value.readUInt32BE(12) };
 }
 
 /** Promise for callers without a callback; callback (called outside the promise chain) otherwise. */

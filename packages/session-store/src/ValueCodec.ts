@@ -12,10 +12,13 @@ const EMPTY = Buffer.alloc(0);
 export class ValueCodec {
   readonly #sealer: Sealer | undefined;
   readonly #clock: HybridClock;
+  readonly #maxValueBytes: number;
 
-  constructor(sealer: Sealer | undefined, clock: HybridClock) {
+  /** `maxValueBytes`: larger values are corrupt (this store never writes them: itemSizeLimitBytes). */
+  constructor(sealer: Sealer | undefined, clock: HybridClock, maxValueBytes = Number.MAX_SAFE_INTEGER) {
     this.#sealer = sealer;
     this.#clock = clock;
+    this.#maxValueBytes = maxValueBytes;
   }
 
   /** Key id new values are sealed with; undefined when encryption is off. */
@@ -33,6 +36,7 @@ export class ValueCodec {
 
   /** The header, checked against this store's policy (cheap: no decryption, no JSON). */
   header(buf: Buffer): ValueHeader {
+    if (buf.length > this.#maxValueBytes) throw new CorruptValueError('format', `value of ${buf.length} bytes is larger than itemSizeLimitBytes (${this.#maxValueBytes}); this store never writes one`);
     const h = decodeHeader(buf);
     if (this.#sealer && h.keyId === undefined) throw new CorruptValueError('plain', 'value is not sealed, but encryption is on (forged, or written before encryption was enabled)');
     if (!this.#sealer && h.keyId !== undefined) throw new CorruptValueError('unknown-key', `value is sealed with key "${h.keyId}", but this store has no encryption option`);

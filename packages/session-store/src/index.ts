@@ -1,5 +1,6 @@
 export { ReplicatedMemcachedStore } from './ReplicatedMemcachedStore.js';
-export type { StoreEvents, NodeDownEvent, NodeUpEvent, NodeRestartedEvent, OpEvent, KeyUsage, ConflictEvent } from './ReplicatedMemcachedStore.js';
+export type { StoreEvents, NodeDownEvent, NodeUpEvent, NodeRestartedEvent, OpEvent, KeyUsage } from './ReplicatedMemcachedStore.js';
+export type { ConflictEvent } from './MergeWriter.js';
 export { DEFAULT_STORE_OPTIONS } from './options.js';
 export type { ReplicatedMemcachedStoreOptions, ResolvedOptions, ReadMode, ConcurrentWrites } from './options.js';
 export type { EncryptionOptions, EncryptionKeyInput } from './Encryption.js';

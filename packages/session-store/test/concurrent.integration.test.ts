@@ -50,6 +50,7 @@ async function expressNode(store: ReplicatedMemcachedStore): Promise<{ base: str
     res.status(500).json({ error: err.message, code: (err as { code?: string }).code });
   });
   const server: Server = app.listen(0, '127.0.0.1');
+  server.keepAliveTimeout = 60_000; // see startExpressApp in helpers.ts
   await once(server, 'listening');
   return {
     base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,

@@ -106,6 +106,9 @@ export async function startExpressApp(store: ReplicatedMemcachedStore, maxAgeMs 
     res.status(500).json({ error: err.message, code: (err as { code?: string }).code });
   });
   const server: Server = app.listen(0, '127.0.0.1');
+  // Node closes idle keep-alive sockets after 5 s; on a loaded machine a client may reuse one in the
+  // same instant ("other side closed", seen once in a full run at load 13). Tests are not about that.
+  server.keepAliveTimeout = 60_000;
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   return {

@@ -174,6 +174,13 @@ describe('sealed values (AES-256-GCM, the header is authenticated)', () => {
     expect(() => old.header(rekeyed) && old.open(rekeyed, old.header(rekeyed))).toThrow(/not in encryption.keys/);
   });
 
+  it('refuses a value larger than the item size limit before parsing it', async () => {
+    const { ValueCodec } = await import('../src/ValueCodec.js');
+    const codec = new ValueCodec(undefined, new HybridClock(1), 1024);
+    const big = encodeValue('session', { ms: 1, counter: 0, writer: 0 }, Date.now() + 1000, JSON.stringify({ cookie: {}, x: 'y'.repeat(2000) }));
+    expect(() => codec.header(big)).toThrow(/larger than itemSizeLimitBytes \(1024\)/);
+  });
+
   it.each([
     [{ keys: [] }, /at least one key/],
     [{ keys: [{ id: 'k 1', key: Buffer.alloc(32) }] }, /encryption\.keys\[0\]\.id/],
@@ -197,7 +204,7 @@ describe('merging concurrent writes (ReadTracker)', () => {
     { name: 'not nested: whole value wins', base: { c: { to: '', body: '' } }, mine: { c: { to: '', body: 'hi' } }, stored: { c: { to: 'b', body: '' } }, merged: { c: { to: '', body: 'hi' } }, conflicts: ['c'] },
   ];
   it.each(cases)('$name', async ({ base, mine, stored, nested, merged, conflicts }) => {
-    const { applyChanges, diffSession } = await import('../src/ReadTracker.js');
+    const { applyChanges, diffSession } = await import('../src/SessionMerge.js');
     const changes = diffSession(j(base), j(mine), new Set(nested ?? []));
     const out = applyChanges(stored, j(base), changes);
     expect(out.merged).toEqual(merged);
@@ -215,5 +222,8 @@ describe('merging concurrent writes (ReadTracker)', () => {
     expect(t.find('a', { [m1]: undefined })).toBeUndefined(); // evicted
     expect(t.find('a', { [m2]: undefined })?.token).toBe(m2.split(':').pop());
     expect(t.find('b', { [m2]: undefined })).toBeUndefined(); // another id's marker
+    t.forget('a', { [m2]: undefined }); // the request ended with a touch
+    expect(t.find('a', { [m2]: undefined })).toBeUndefined();
+    expect(t.size).toBe(1);
   });
 });
