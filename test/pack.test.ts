@@ -65,7 +65,7 @@ describe('npm pack → npm install in a fresh project outside the workspace', ()
       expect(files).toEqual(expect.arrayContaining(['README.md', 'LICENSE', 'package.json', 'dist']));
       expect(files).not.toContain('src');
       expect(files).not.toContain('test');
-      expect(pkg['engines']).toEqual({ node: expect.stringMatching(/^>=20\.19/) });
+      expect(pkg['engines']).toEqual({ node: '^20.19.0 || ^22.12.0 || >=24' });
       expect(pkg['types']).toBeTruthy();
       expect(pkg['exports']).toHaveProperty(['.', 'require']);
     }
