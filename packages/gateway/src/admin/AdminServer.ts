@@ -12,10 +12,22 @@ function wantsHtml(request: FastifyRequest): boolean {
 }
 
 /**
+ * /readyz: ready when not draining and every cluster that a route uses has an endpoint that is
+ * healthy and not drained. keepalived's check (`webtier-gateway check`) relies on this rule: a
+ * gateway that cannot serve one of its routes hands its service address to the peer.
+ */
+export function readiness(runtime: GatewayRuntime): { ready: boolean; status: string } {
+  if (runtime.draining) return { ready: false, status: 'draining' };
+  const routed = new Set(runtime.state.routes.routes.map((r) => r.cluster));
+  const down = [...routed].filter((name) => !runtime.state.clusters.get(name)?.cluster.endpoints.some((e) => e.healthy && !e.drained));
+  if (down.length > 0) return { ready: false, status: `no healthy endpoint in cluster ${down.join(', ')}` };
+  return { ready: true, status: 'ready' };
+}
+
+/**
  * The admin listener (a fastify instance of its own, never the public one): /metrics, /status
  * (JSON, or HTML for browsers and /status.html), POST /endpoints/drain and /endpoints/undrain
- * with { cluster, url }, /healthz (the process is up) and /readyz (503 while draining or when no
- * cluster has a healthy endpoint).
+ * with { cluster, url }, /healthz (the process is up) and /readyz (see readiness).
  */
 export function createAdminServer(runtime: GatewayRuntime, logger: FastifyBaseLogger): FastifyInstance {
   const admin = Fastify({ loggerInstance: logger.child({ listener: 'admin' }), logController: new LogController({ disableRequestLogging: true }) });
@@ -48,10 +60,8 @@ export function createAdminServer(runtime: GatewayRuntime, logger: FastifyBaseLo
   admin.post('/endpoints/undrain', drain(false));
   admin.get('/healthz', async () => ({ status: 'ok' }));
   admin.get('/readyz', async (_request, reply) => {
-    const clusters = [...runtime.state.clusters.values()];
-    const anyHealthy = clusters.some((c) => c.cluster.endpoints.some((e) => e.healthy && !e.drained));
-    if (runtime.draining || !anyHealthy) return reply.code(503).send({ status: runtime.draining ? 'draining' : 'no healthy endpoint' });
-    return { status: 'ready' };
+    const r = readiness(runtime);
+    return r.ready ? { status: r.status } : reply.code(503).send({ status: r.status });
   });
   return admin;
 }
