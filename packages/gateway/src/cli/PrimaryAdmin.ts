@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { GatewayError, GatewayErrorCodes, statusPage, type GatewayRuntime } from '../index.js';
+import { readiness } from '../admin/AdminServer.js';
 import type { AggregatedStatus } from './aggregate.js';
 
 /** What the primary's admin listener asks the supervisor. */
@@ -51,11 +52,9 @@ export function createPrimaryAdmin(source: PrimarySource, logger: FastifyBaseLog
   admin.post('/endpoints/undrain', drain(false));
   admin.get('/healthz', async () => ({ status: 'ok' }));
   admin.get('/readyz', async (_request, reply) => {
-    if (source.checker.draining) return reply.code(503).send({ status: 'draining' });
-    if (source.listeningWorkers() === 0) return reply.code(503).send({ status: 'no worker listening' });
-    const anyHealthy = [...source.checker.state.clusters.values()].some((c) => c.cluster.endpoints.some((e) => e.activeHealthy && !e.drained));
-    if (!anyHealthy) return reply.code(503).send({ status: 'no healthy endpoint' });
-    return { status: 'ready' };
+    // The primary's runtime has the health results; ejections are per worker and not counted here.
+    const r = source.listeningWorkers() === 0 && !source.checker.draining ? { ready: false, status: 'no worker listening' } : readiness(source.checker);
+    return r.ready ? { status: r.status } : reply.code(503).send({ status: r.status });
   });
   return admin;
 }
