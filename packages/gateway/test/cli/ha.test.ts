@@ -65,7 +65,9 @@ describe('webtier-gateway check', () => {
     for (let i = 0; i < 30 && up.status !== 0; i++) up = await probe();
     expect(up.status).toBe(0);
 
-    const inFlight = who(gw.base, '/sleep/1500');
+    // Long enough that the gateway is still draining (admin up) when the check's node process has
+    // started, even on a loaded machine.
+    const inFlight = who(gw.base, '/sleep/6000');
     await sleep(200);
     gw.child.kill('SIGTERM');
     await sleep(100);
