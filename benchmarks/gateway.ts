@@ -23,6 +23,7 @@ import { ChildNode } from './failover/ChildNode.js';
 import { gatewayCli } from './failover/FailoverTopology.js';
 import { summarizeProfile, type ProfileSummary } from './gateway/cpuProfile.js';
 import { NGINX_BINARY, startNginx } from './gateway/nginx.js';
+import { benchWorkers } from './gateway/workers.js';
 import { describeRevision, revision } from './failover/revision.js';
 import { formatInteger, formatMachine, machineInfo, markdownTable, printTable, RESULTS_DIR, writeResults, type Cell } from './lib/report.js';
 
@@ -47,11 +48,12 @@ const { values } = parseArgs({
     profile: { type: 'boolean' },
     rounds: { type: 'string' },
     targets: { type: 'string' },
+    workers: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help) {
-  process.stdout.write('tsx benchmarks/gateway.ts [--duration 8] [--warmup 2] [--connections 50] [--rounds 2] [--targets direct,vanilla,gateway,nginx] [--profile]\n');
+  process.stdout.write('tsx benchmarks/gateway.ts [--duration 8] [--warmup 2] [--connections 50] [--rounds 2] [--targets direct,vanilla,gateway,nginx] [--profile] [--workers N]\n');
   process.exit(0);
 }
 const num = (name: string, text: string | undefined, fallback: number) => {
@@ -121,10 +123,21 @@ async function load(url: string, seconds: number, record: boolean): Promise<{ re
   return { result, latencies: Float64Array.from(latencies).sort() };
 }
 
+// --workers N: only webtier's gateway, 1 worker vs N (benchmarks/gateway/workers.ts).
+if (values.workers !== undefined) {
+  const dir = mkdtempSync(join(tmpdir(), 'webtier-gateway-workers-bench-'));
+  try {
+    await benchWorkers({ workers: Math.round(num('workers', values.workers, 2)), durationSec, warmupSec, rounds, connections, dir, load });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  process.exit(0);
+}
+
 const pct = (sorted: Float64Array, p: number) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! * 100) / 100 : null);
 
 const machine = machineInfo();
-const measured = revision(['packages/gateway', 'apps/gateway']);
+const measured = revision(['packages/gateway']);
 const t0 = Date.now();
 const dir = mkdtempSync(join(tmpdir(), 'webtier-gateway-bench-'));
 const children: ChildNode[] = [];

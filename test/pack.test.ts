@@ -18,7 +18,7 @@ const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '..');
 const PACKAGES = ['hash-ring', 'session-store', 'gateway'];
 /** The peers, at the versions this workspace tests with (so the npm cache already has them). */
-const PEERS = ['express', 'express-session', 'fastify', '@fastify/session', '@fastify/cookie'].map(
+const PEERS = ['express', 'express-session', 'fastify', '@fastify/session', '@fastify/cookie', '@types/node', '@types/express-session', '@types/express'].map(
   (name) => `${name}@${(JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version}`,
 );
 
@@ -65,12 +65,21 @@ describe('npm pack → npm install in a fresh project outside the workspace', ()
       expect(files).toEqual(expect.arrayContaining(['README.md', 'LICENSE', 'package.json', 'dist']));
       expect(files).not.toContain('src');
       expect(files).not.toContain('test');
-      expect(pkg['engines']).toEqual({ node: expect.stringMatching(/^>=20\.19/) });
+      expect(pkg['engines']).toEqual({ node: '^20.19.0 || ^22.12.0 || >=24' });
       expect(pkg['types']).toBeTruthy();
       expect(pkg['exports']).toHaveProperty(['.', 'require']);
     }
     // Installed from the tarballs, not linked: real directories in the project's node_modules.
     expect(readdirSync(join(project, 'node_modules', '@webtier')).sort()).toEqual(['gateway', 'hash-ring', 'session-store']);
+  });
+
+  it('TypeScript (ESM and CommonJS) finds every package\'s types through its exports map; a wrong option is a type error', async () => {
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    // One program for both files (a second tsc run would check fastify's and undici's types again).
+    // The @ts-expect-error lines fail the check if a package's types resolved to `any`.
+    const args = [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', 'types.mts', 'types.cts'];
+    const r = await run(process.execPath, args, { cwd: project, timeout: 90_000 }).catch((err: { stdout?: string; message: string }) => ({ stdout: err.stdout ?? err.message }));
+    expect(r.stdout.trim()).toBe('');
   });
 
   const apps = [

@@ -151,10 +151,17 @@ export class GatewayRuntime implements ProxyRuntime, AdminRuntime {
     return e;
   }
 
-  /** Whether any cluster has an endpoint that is healthy and not drained (/readyz). */
-  ready(): boolean {
-    for (const c of this.state.clusters.values()) if (c.cluster.endpoints.some((e) => e.healthy && !e.drained)) return true;
-    return false;
+  /**
+   * /readyz: ready when not draining and every cluster that a route uses has an endpoint that is
+   * healthy and not drained. keepalived's check (`webtier-gateway check`) relies on this rule: a
+   * gateway that cannot serve one of its routes hands its service address to the peer.
+   */
+  readiness(): { ready: boolean; status: string } {
+    if (this.draining) return { ready: false, status: 'draining' };
+    const routed = new Set(this.state.routes.routes.map((r) => r.cluster));
+    const down = [...routed].filter((name) => !this.state.clusters.get(name)?.cluster.endpoints.some((e) => e.healthy && !e.drained));
+    if (down.length > 0) return { ready: false, status: `no healthy endpoint in cluster ${down.join(', ')}` };
+    return { ready: true, status: 'ready' };
   }
 
   status(): GatewayStatus {

@@ -26,8 +26,8 @@ export interface AdminRuntime {
   readonly metrics: { readonly registry: { readonly contentType: string; metrics(): Promise<string> } };
   status(): GatewayStatus;
   setDrained(cluster: string, url: string, drained: boolean): Endpoint;
-  /** Whether any cluster has an endpoint that is healthy and not drained. */
-  ready(): boolean;
+  /** Ready when not draining and every cluster a route uses has a healthy, non-drained endpoint; else why not. */
+  readiness(): { ready: boolean; status: string };
 }
 
 /** The admin source of a gateway running in this process. */
@@ -44,7 +44,10 @@ export function runtimeAdminSource(runtime: AdminRuntime): AdminSource {
       const e = runtime.setDrained(cluster, url, drained);
       return { url: e.url, drained: e.drained, inFlight: e.inFlight };
     },
-    notReady: () => (runtime.draining ? 'draining' : runtime.ready() ? undefined : 'no healthy endpoint'),
+    notReady() {
+      const r = runtime.readiness();
+      return r.ready ? undefined : r.status;
+    },
   };
 }
 
@@ -98,8 +101,8 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 /**
  * The admin listener (a fastify instance of its own, never the public one): /metrics, /status
  * (JSON, or HTML for browsers and /status.html), POST /endpoints/drain and /endpoints/undrain
- * with { cluster, url }, /healthz (the process is up) and /readyz (503 while draining or when no
- * cluster has a healthy endpoint). A Host that is not the listener's own address gets 421 (DNS
+ * with { cluster, url }, /healthz (the process is up) and /readyz (503 while draining or while a
+ * cluster that a route uses has no healthy, non-drained endpoint: GatewayRuntime.readiness). A Host that is not the listener's own address gets 421 (DNS
  * rebinding); with a token, every request that is not GET/HEAD needs `Authorization: Bearer`.
  */
 export function createAdminServer(source: AdminSource, logger: FastifyBaseLogger, access: AdminAccess = { token: undefined, allowedHosts: [] }): FastifyInstance {

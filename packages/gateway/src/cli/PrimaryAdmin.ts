@@ -35,9 +35,10 @@ export function createPrimaryAdmin(source: PrimarySource, logger: FastifyBaseLog
         return { url: e.url, drained: e.drained, inFlight };
       },
       notReady() {
-        if (checker.draining) return 'draining';
-        if (source.listeningWorkers() === 0) return 'no worker listening';
-        return checker.ready() ? undefined : 'no healthy endpoint';
+        // The primary's runtime has the health results; ejections are per worker and not counted here.
+        if (!checker.draining && source.listeningWorkers() === 0) return 'no worker listening';
+        const r = checker.readiness();
+        return r.ready ? undefined : r.status;
       },
     },
     logger,

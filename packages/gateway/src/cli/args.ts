@@ -22,6 +22,7 @@ export const EXIT = {
 
 export const USAGE = `usage: webtier-gateway --config <gateway.yaml|gateway.json> [options]
        webtier-gateway check [--admin <url>] [--timeout-ms <ms>]
+       webtier-gateway keepalived --interface <if> --vip <addr/len> --vip <addr/len> (--host 1|2 --password <pw> | --out-dir <dir>) [options]
 
   --config, -c <file>     the gateway config (YAML or JSON)
   --check                 validate the config and exit: 0 when valid, 1 listing every problem by path
@@ -34,6 +35,10 @@ export const USAGE = `usage: webtier-gateway --config <gateway.yaml|gateway.json
   check                   probe the local gateway's admin /readyz (for keepalived's vrrp_script):
                           exit 0 when ready, 5 with one line why (default --admin http://127.0.0.1:9901,
                           --timeout-ms 1000)
+  keepalived              keepalived.conf for the two-gateway layout (host 1 masters the first --vip,
+                          host 2 the second; a failed check moves the address): --host prints one host's,
+                          --out-dir writes both; --peer <host1 addr> --peer <host2 addr> for unicast VRRP,
+                          --router-id (51), --admin, --bin (this bin's path); see deploy/README.md
 
 signals:   SIGTERM/SIGINT drain (no new connections, /readyz 503, in-flight requests get
            drainTimeoutMs) then exit 0; SIGHUP reloads the config file (a bad file is logged and the
@@ -47,7 +52,8 @@ export type Command =
   | { kind: 'help' }
   | { kind: 'version' }
   | { kind: 'serve'; config: string; check: boolean; workers: number | 'auto' | undefined; logFormat: 'json' | 'pretty' }
-  | { kind: 'check'; admin: string; timeoutMs: number };
+  | { kind: 'check'; admin: string; timeoutMs: number }
+  | { kind: 'keepalived'; argv: string[] };
 
 /** A command-line problem: exit 2 with this message and the usage. */
 export class UsageError extends Error {}
@@ -60,6 +66,7 @@ function parseWorkers(value: string | undefined): number | 'auto' | undefined {
 
 /** Parses argv (without node and the script); throws UsageError. */
 export function parseCommand(argv: string[]): Command {
+  if (argv[0] === 'keepalived') return { kind: 'keepalived', argv: argv.slice(1) };
   if (argv[0] === 'check') {
     let values: { admin?: string | undefined; 'timeout-ms'?: string | undefined; help?: boolean | undefined };
     try {

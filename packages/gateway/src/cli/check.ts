@@ -27,8 +27,8 @@ export async function probeReady(admin: string, timeoutMs: number): Promise<Read
     }
     return res.status === 200 ? { ready: true, line: `ready: ${url.href} answered 200 (${status})` } : { ready: false, line: `not ready: ${url.href} answered ${res.status} (${status})` };
   } catch (err) {
-    const e = err as { name?: string; cause?: { code?: string }; message?: string };
-    const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.message ?? String(err));
+    const e = err as { name?: string; cause?: { code?: string; message?: string }; message?: string };
+    const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message ?? String(err));
     return { ready: false, line: `not ready: ${url.href}: ${why}` };
   }
 }

@@ -1,5 +1,5 @@
 // webtier-gateway: runs @webtier/gateway from a YAML/JSON config file, as one process or as a
-// primary with n workers; also `check`, the readiness probe for keepalived.
+// primary with n workers; also `check` (readiness probe) and `keepalived` (config generator).
 // Usage, signals and exit codes: args.ts (USAGE) and the package README.
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
@@ -30,6 +30,11 @@ async function main(argv: string[]): Promise<void> {
       const r = await probeReady(command.admin, command.timeoutMs);
       (r.ready ? process.stdout : process.stderr).write(`${r.line}\n`);
       process.exitCode = r.ready ? EXIT.OK : EXIT.NOT_READY;
+      return;
+    }
+    case 'keepalived': {
+      const { keepalivedCommand } = await import('./keepalived.js');
+      process.exitCode = keepalivedCommand(command.argv);
       return;
     }
     case 'serve':

@@ -121,7 +121,7 @@ export async function runPrimary(file: string, config: GatewayConfig, n: number,
     slot.listening = false;
     abandon(w);
     if (stopping) {
-      if (code !== EXIT.OK) exitCode = EXIT.STOP_FAILED;
+      if (code !== EXIT.OK && exitCode === EXIT.OK) exitCode = EXIT.STOP_FAILED;
       void finish();
       return;
     }

@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer as createNetServer } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,6 +66,25 @@ describe('command line', () => {
       expect(r.status).toBe(c.status);
       if (c.stdout) expect(r.stdout).toMatch(c.stdout);
       if (c.stderr) expect(r.stderr).toMatch(c.stderr);
+    });
+  }
+
+  for (const workers of ['1', '2']) {
+    it(`a listener that cannot bind (address in use) → exit 3 naming the error, --workers ${workers}`, async () => {
+      const taken = createNetServer();
+      await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+      const port = (taken.address() as { port: number }).port;
+      const file = join(dir, `taken-${workers}.yaml`);
+      writeFileSync(file, stringify(configFor(port, await freePort(), [a])));
+      const r = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+        const c = spawn(process.execPath, [CLI, '--config', file, '--workers', workers], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        c.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+        c.on('exit', (status) => resolve({ status, stderr }));
+      });
+      taken.close();
+      expect(r.status).toBe(3);
+      expect(r.stderr).toMatch(/cannot start the gateway: .*EADDRINUSE/);
     });
   }
 
