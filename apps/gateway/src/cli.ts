@@ -2,15 +2,16 @@
 // webtier-gateway --config gateway.yaml [--check]
 // Thin: loads the config, starts @webtier/gateway, wires SIGTERM/SIGINT (drain) and SIGHUP (reload).
 import { parseArgs } from 'node:util';
-import { loadConfig, startGateway, type GatewayConfig, type RunningGateway } from '@webtier/gateway';
+import { checkTlsFiles, loadConfig, startGateway, type GatewayConfig, type RunningGateway } from '@webtier/gateway';
 
 const USAGE = `usage: webtier-gateway --config <gateway.yaml|gateway.json> [--check]
 
   --config, -c   the gateway config (YAML or JSON)
-  --check        validate the config and exit: 0 when valid, 1 listing every problem by path
+  --check        validate the config (and the TLS certificate/key files) and exit: 0 when valid, 1 listing every problem
   --help, -h     this text
 
-signals: SIGTERM/SIGINT drain (in-flight requests get drainTimeoutMs) then exit 0; SIGHUP reloads the config file`;
+signals: SIGTERM/SIGINT drain (in-flight requests get drainTimeoutMs) then exit 0; SIGHUP reloads the config file
+         and the TLS certificate/key files (open connections keep theirs; a bad pair is refused, the old one stays)`;
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`${message}\n`);
@@ -43,6 +44,18 @@ async function main(): Promise<void> {
     fail(describe(err));
   }
   if (values.check) {
+    // TLS files: readable, PEM, key matches certificate, not expired; expiry printed, a warning under 14 days.
+    for (const [i, l] of config.listeners.entries()) {
+      if (!l.tls) continue;
+      try {
+        for (const r of checkTlsFiles(l.tls)) {
+          process.stdout.write(`listeners[${i}] ${r.certFile}: ${r.subject}${r.names.length ? ` (${r.names.join(', ')})` : ''}, expires ${r.notAfter.toISOString()} (${r.daysLeft} days)\n`);
+          if (r.daysLeft < 14) process.stderr.write(`warning: ${r.certFile} expires in ${r.daysLeft} days; renew it\n`);
+        }
+      } catch (err) {
+        fail(`listeners[${i}].tls: ${describe(err)}`);
+      }
+    }
     const n = Object.values(config.clusters).reduce((sum, c) => sum + c.endpoints.length, 0);
     process.stdout.write(`${file}: OK (${config.listeners.length} listener(s), ${config.routes.length} route(s), ${Object.keys(config.clusters).length} cluster(s), ${n} endpoint(s))\n`);
     return;

@@ -7,6 +7,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { connect } from 'node:tls';
+import { copyFileSync } from 'node:fs';
+// The gateway package's test helper: certificates made with openssl at test time.
+import { makeCert } from '../../../packages/gateway/test/support/tls.js';
 
 const CLI = fileURLToPath(new URL('../dist/esm/cli.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'gw-cli-'));
@@ -119,6 +123,22 @@ describe('webtier-gateway --check', () => {
     }
   });
 
+  it('validates TLS files: prints subject and expiry, warns under 14 days, fails on a mismatched pair', () => {
+    const good = makeCert(join(dir, 'tls'), 'good', ['mail.example.org']);
+    const soon = makeCert(join(dir, 'tls'), 'soon', ['autodiscover.example.org'], { days: 5 });
+    const file = join(dir, 'tls.yaml');
+    const tlsListener = (certFile: string, keyFile: string) => ({ host: '127.0.0.1', port: 8443, tls: { certFile, keyFile, sni: [{ serverNames: ['autodiscover.example.org'], certFile: soon.certFile, keyFile: soon.keyFile }] } });
+    writeFileSync(file, stringify({ ...configFor(8080, 9901, ['http://10.0.0.11:8000']), listeners: [tlsListener(good.certFile, good.keyFile)] }));
+    const ok = spawnSync(process.execPath, [CLI, '--config', file, '--check'], { encoding: 'utf8' });
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(new RegExp(`listeners\\[0\\] ${good.certFile}: CN=mail.example.org \\(mail.example.org\\), expires \\d{4}-\\d\\d-\\d\\dT.* \\(29 days\\)`));
+    expect(ok.stderr).toMatch(/warning: .*soon\.crt expires in 4 days/);
+    writeFileSync(file, stringify({ ...configFor(8080, 9901, ['http://10.0.0.11:8000']), listeners: [tlsListener(good.certFile, soon.keyFile)] }));
+    const bad = spawnSync(process.execPath, [CLI, '--config', file, '--check'], { encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain(`listeners[0].tls: GW_ERR_TLS: ${soon.keyFile} is not the key of ${good.certFile}`);
+  });
+
   it('exits 2 without --config', () => {
     expect(spawnSync(process.execPath, [CLI], { encoding: 'utf8' }).status).toBe(2);
   });
@@ -147,6 +167,44 @@ describe('signals', () => {
     expect(gw.output()).toContain('config reload rejected');
     expect(gw.output()).toContain('listeners[0].port');
     for (let i = 0; i < 3; i++) expect(await who(gw.base)).toBe('b');
+    gw.child.kill('SIGTERM');
+    expect(await gw.exit).toEqual({ code: 0, signal: null });
+  });
+
+  it('SIGHUP swaps the TLS certificate for new connections; a mismatched pair is refused and the old one stays', async () => {
+    const one = makeCert(join(dir, 'tls'), 'one', ['localhost']);
+    const two = makeCert(join(dir, 'tls'), 'two', ['localhost']);
+    const live = { certFile: join(dir, 'tls', 'live.crt'), keyFile: join(dir, 'tls', 'live.key') };
+    const use = (c: { certFile: string; keyFile: string }) => {
+      copyFileSync(c.certFile, live.certFile);
+      copyFileSync(c.keyFile, live.keyFile);
+    };
+    use(one);
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const file = join(dir, 'tls-reload.yaml');
+    writeFileSync(file, stringify({ ...configFor(port, adminPort, [a]), listeners: [{ host: '127.0.0.1', port, tls: live }] }));
+    const gw = await startCli(file, port, adminPort);
+    const fingerprint = () =>
+      new Promise<string>((resolve, reject) => {
+        const s = connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false }, () => {
+          resolve(s.getPeerCertificate().fingerprint256);
+          s.end();
+        });
+        s.once('error', reject);
+      });
+    expect(await fingerprint()).toBe(one.fingerprint256);
+    use(two);
+    gw.child.kill('SIGHUP');
+    const deadline = Date.now() + 5000;
+    while ((await fingerprint()) !== two.fingerprint256 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await fingerprint()).toBe(two.fingerprint256);
+    copyFileSync(one.keyFile, live.keyFile);
+    gw.child.kill('SIGHUP');
+    const until = Date.now() + 5000;
+    while (!gw.output().includes('GW_ERR_TLS') && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect(gw.output()).toContain('config reload rejected');
+    expect(gw.output()).toContain('is not the key of');
+    expect(await fingerprint()).toBe(two.fingerprint256);
     gw.child.kill('SIGTERM');
     expect(await gw.exit).toEqual({ code: 0, signal: null });
   });

@@ -63,7 +63,7 @@ beforeAll(async () => {
   other = makeCert(dir, 'other', ['localhost']);
   expired = makeCert(dir, 'expired', ['localhost'], { expired: true });
   install(main);
-  [up] = await scope.upstreams('web-1');
+  [up] = (await scope.upstreams('web-1')) as [TestUpstream];
   gw = await gatewayFor(config());
   scope.defer(() => gw.close(500));
   [httpsUrl, redirectUrl] = gw.urls as [string, string];
