@@ -111,7 +111,7 @@ describe('TLS listener', () => {
   it('WebSocket upgrades keep working over HTTP/1.1 on the h2 listener (wss)', async () => {
     const wss = new WebSocketServer({ server: up.server });
     try {
-      const ws = new WebSocket(`${httpsUrl.replace('https', 'wss')}/socket?x=1`, { ca: main.cert, servername: 'localhost' });
+      const ws = new WebSocket(`${httpsUrl.replace('https', 'wss')}/socket?x=1`, { ca: main.cert });
       const reply = await new Promise<string>((resolve, reject) => {
         wss.once('connection', (sock, req) => sock.on('message', (m) => sock.send(`echo:${m.toString()}:${req.headers['x-forwarded-proto']}`)));
         ws.once('open', () => ws.send('hi'));
