@@ -23,6 +23,7 @@ import { ChildNode } from './failover/ChildNode.js';
 import { gatewayCli } from './failover/FailoverTopology.js';
 import { summarizeProfile, type ProfileSummary } from './gateway/cpuProfile.js';
 import { NGINX_BINARY, startNginx } from './gateway/nginx.js';
+import { benchCertificate, H2LOAD_BINARY, h2load, nginxTlsServer } from './gateway/tls.js';
 import { benchWorkers } from './gateway/workers.js';
 import { describeRevision, revision } from './failover/revision.js';
 import { formatInteger, formatMachine, machineInfo, markdownTable, printTable, RESULTS_DIR, writeResults, type Cell } from './lib/report.js';
@@ -53,7 +54,7 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  process.stdout.write('tsx benchmarks/gateway.ts [--duration 8] [--warmup 2] [--connections 50] [--rounds 2] [--targets direct,vanilla,gateway,nginx] [--profile] [--workers N]\n');
+  process.stdout.write('tsx benchmarks/gateway.ts [--duration 8] [--warmup 2] [--connections 50] [--rounds 2] [--targets direct,vanilla,gateway,nginx,https] [--profile] [--workers N]\n');
   process.exit(0);
 }
 const num = (name: string, text: string | undefined, fallback: number) => {
@@ -69,7 +70,8 @@ const warmupSec = num('warmup', values.warmup, 2);
 const connections = Math.round(num('connections', values.connections, 50));
 const rounds = Math.round(num('rounds', values.rounds, 2));
 const profile = values.profile ?? false;
-const TARGET_IDS = ['direct', 'vanilla', 'gateway', 'nginx'] as const;
+// 'https': the gateway and nginx over TLS with the same certificate (keep-alive, Connection: close, h2 via h2load).
+const TARGET_IDS = ['direct', 'vanilla', 'gateway', 'nginx', 'https'] as const;
 const selected = new Set((values.targets ?? TARGET_IDS.join(',')).split(',').map((s) => s.trim()));
 for (const id of selected) {
   if (!TARGET_IDS.includes(id as never)) {
@@ -98,9 +100,9 @@ interface TargetResult {
 }
 
 /** The gateway's config: one cluster, the production feature set on (its stdout, pino, goes to a file). */
-function gatewayConfig(port: number, adminPort: number, upstream: string): Record<string, unknown> {
+function gatewayConfig(port: number, adminPort: number, upstream: string, tls?: { port: number; certFile: string; keyFile: string }): Record<string, unknown> {
   return {
-    listeners: [{ host: '127.0.0.1', port }],
+    listeners: [{ host: '127.0.0.1', port }, ...(tls ? [{ host: '127.0.0.1', port: tls.port, tls: { certFile: tls.certFile, keyFile: tls.keyFile }, http2: true }] : [])],
     admin: { host: '127.0.0.1', port: adminPort },
     accessLog: true,
     logLevel: 'info',
@@ -115,9 +117,9 @@ function gatewayConfig(port: number, adminPort: number, upstream: string): Recor
   };
 }
 
-async function load(url: string, seconds: number, record: boolean): Promise<{ result: AutocannonResult; latencies: Float64Array }> {
+async function load(url: string, seconds: number, record: boolean, headers?: Record<string, string>): Promise<{ result: AutocannonResult; latencies: Float64Array }> {
   const latencies: number[] = [];
-  const instance = autocannon({ url, connections, duration: seconds, timeout: 10 });
+  const instance = autocannon({ url, connections, duration: seconds, timeout: 10, ...(headers ? { headers } : {}) });
   if (record) instance.on('response', (_c, _s, _b, ms) => latencies.push(ms));
   const result = await instance;
   return { result, latencies: Float64Array.from(latencies).sort() };
@@ -172,8 +174,12 @@ try {
 
   const gatewayPort = await freePort();
   const adminPort = await freePort();
+  const https = selected.has('https');
+  const cert = https ? benchCertificate(join(dir, 'tls')) : undefined;
+  const gatewayTlsPort = await freePort();
+  const nginxTlsPort = await freePort();
   const configFile = join(dir, 'gateway.yaml');
-  writeFileSync(configFile, stringify(gatewayConfig(gatewayPort, adminPort, upstreamUrl)));
+  writeFileSync(configFile, stringify(gatewayConfig(gatewayPort, adminPort, upstreamUrl, cert ? { port: gatewayTlsPort, ...cert } : undefined)));
   const gateway = new ChildNode({
     name: 'gateway',
     script: gatewayCli(),
@@ -193,14 +199,14 @@ try {
 
   if (NGINX_BINARY) {
     const nginxPort = await freePort();
-    nginx = await startNginx(join(dir, 'nginx'), nginxPort, `127.0.0.1:${upstreamPort}`);
+    nginx = await startNginx(join(dir, 'nginx'), nginxPort, `127.0.0.1:${upstreamPort}`, cert ? nginxTlsServer(nginxTlsPort, cert) : '');
     targets.push({ id: 'nginx', name: 'nginx (1 worker)', url: `http://127.0.0.1:${nginxPort}`, note: `${NGINX_BINARY}, keep-alive upstream, access log to a file` });
   } else targets.push({ id: 'nginx', name: 'nginx (1 worker)', url: undefined, note: 'nginx not installed' });
 
   const results: TargetResult[] = [];
   // Rounds interleave the targets (A B C D A B C D): a neighbour's burst of work on this shared
   // machine then slows every target alike instead of the one that happened to be running.
-  const measuredTargets = targets.filter((x) => selected.has(x.id) && x.url);
+  const measuredTargets = targets.filter((x) => x.id !== 'https' && selected.has(x.id) && x.url);
   const served = new Map<string, number>();
   for (const t of measuredTargets) served.set(t.id, (await load(t.url!, warmupSec, false)).result.requests.total);
   const acc = new Map<string, { requests: number; seconds: number; non2xx: number; errors: number; latencies: Float64Array[]; rounds: number[] }>();
@@ -239,6 +245,56 @@ try {
     };
     results.push(r);
     console.log(`  ${t.name.padEnd(28)} ${formatInteger(r.reqPerSec!).padStart(7)} req/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  non-2xx ${r.non2xx}  errors ${r.errors}`);
+  }
+
+  // HTTPS: the gateway's TLS listener (h2 + http/1.1) vs nginx's ssl http2 server, same certificate.
+  const httpsRows: Cell[][] = [];
+  let httpsVerdict = '';
+  const gatewayUp = targets.some((t) => t.id === 'gateway' && t.url);
+  if (https && gatewayUp && nginx) {
+    const tlsTargets = [
+      { id: 'gateway', name: "webtier's gateway (TLS, http2: true)", url: `https://127.0.0.1:${gatewayTlsPort}` },
+      { id: 'nginx', name: 'nginx (1 worker, ssl http2)', url: `https://127.0.0.1:${nginxTlsPort}` },
+    ];
+    const modes = [
+      { id: 'keepalive', headers: undefined },
+      { id: 'close', headers: { connection: 'close' } },
+    ];
+    const tacc = new Map<string, { requests: number; seconds: number; errors: number; latencies: Float64Array[] }>();
+    for (const t of tlsTargets) await load(t.url, warmupSec, false);
+    for (let round = 0; round < rounds; round++) {
+      for (const m of modes) {
+        for (const t of tlsTargets) {
+          const { result, latencies } = await load(t.url, durationSec / rounds, true, m.headers);
+          const key = `${t.id}/${m.id}`;
+          const a = tacc.get(key) ?? { requests: 0, seconds: 0, errors: 0, latencies: [] };
+          a.requests += result.requests.total;
+          a.seconds += result.duration;
+          a.errors += result.errors + result.timeouts + result.non2xx;
+          a.latencies.push(latencies);
+          tacc.set(key, a);
+        }
+      }
+      console.log(`  https round ${round + 1}/${rounds} done`);
+    }
+    const h2 = new Map<string, number | undefined>();
+    for (const t of tlsTargets) h2.set(t.id, H2LOAD_BINARY ? h2load(`${t.url}/`, Math.max(2, Math.round(durationSec / 2)), connections, 10)?.reqPerSec : undefined);
+    const rate = (key: string) => {
+      const a = tacc.get(key)!;
+      return Math.round(a.requests / a.seconds);
+    };
+    const p99 = (key: string) => pct(Float64Array.from(tacc.get(key)!.latencies.flatMap((l) => [...l])).sort(), 99);
+    for (const t of tlsTargets) {
+      const h = h2.get(t.id);
+      httpsRows.push([t.name, formatInteger(rate(`${t.id}/keepalive`)), p99(`${t.id}/keepalive`) ?? '', formatInteger(rate(`${t.id}/close`)), h === undefined ? (H2LOAD_BINARY ? 'failed' : 'h2load not installed') : formatInteger(h), tacc.get(`${t.id}/keepalive`)!.errors + tacc.get(`${t.id}/close`)!.errors]);
+    }
+    const ratio = (a?: number, b?: number) => (a && b ? `${(a / b).toFixed(2)}×` : 'n/a');
+    httpsVerdict = `HTTPS, gateway / nginx: keep-alive ${ratio(rate('gateway/keepalive'), rate('nginx/keepalive'))}, Connection: close (a handshake per request) ${ratio(rate('gateway/close'), rate('nginx/close'))}, h2 (h2load, ${connections} clients × 10 streams) ${ratio(h2.get('gateway'), h2.get('nginx'))}.`;
+    printTable(['target', 'keep-alive req/s', 'p99 ms', 'Connection: close req/s', 'h2 req/s (h2load)', 'errors'], httpsRows, 'HTTPS (same certificate, P-256)');
+    console.log(`\n${httpsVerdict}`);
+  } else if (https) {
+    httpsVerdict = `HTTPS rounds not run: ${gatewayUp ? '' : 'the gateway did not start; '}${nginx ? '' : 'nginx is not installed'}`;
+    console.log(httpsVerdict);
   }
 
   if (profile) {
@@ -296,10 +352,22 @@ try {
     '',
     '![requests per second per target](gateway.svg)',
     '',
+    ...(httpsRows.length > 0
+      ? [
+          '## HTTPS',
+          '',
+          `The gateway's TLS listener (\`http2: true\`: h2 through ALPN, http/1.1 for the rest) and nginx (\`listen ... ssl http2\`, session cache and tickets off) with the same self-signed P-256 certificate made by openssl for this run, both proxying to the same upstream over plain HTTP. autocannon: ${connections} keep-alive connections, then the same with \`Connection: close\` (every request pays a full handshake), interleaved over ${rounds} rounds; h2: \`h2load -c ${connections} -m 10\` when nghttp2-client is installed.`,
+          '',
+          markdownTable(['target', 'keep-alive req/s', 'p99 ms', 'Connection: close req/s', 'h2 req/s (h2load)', 'errors'], httpsRows),
+          '',
+          httpsVerdict,
+          '',
+        ]
+      : []),
   ].join('\n');
   const partial = TARGET_IDS.some((id) => !selected.has(id));
   if (partial) console.log('\n--targets selects a subset: results/gateway.* left as they were');
-  const files = partial ? undefined : writeResults('gateway', { settings: { connections, durationSec, warmupSec, rounds, responseBytes: 1024 }, revision: measured, targets: results, verdict }, md);
+  const files = partial ? undefined : writeResults('gateway', { settings: { connections, durationSec, warmupSec, rounds, responseBytes: 1024 }, revision: measured, targets: results, verdict, https: { rows: httpsRows, verdict: httpsVerdict } }, md);
   if (files) {
     console.log(`\nwrote ${files.json} and ${files.markdown}`);
     for (const f of renderGatewayChart()) console.log(`wrote ${f}`);

@@ -9,7 +9,7 @@ import { httpStatus, sleep } from '../failover/ChildNode.js';
 
 export const NGINX_BINARY = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'].find((p) => existsSync(p));
 
-export function nginxConfig(dir: string, port: number, upstream: string): string {
+export function nginxConfig(dir: string, port: number, upstream: string, extraServers = ''): string {
   const tmp = (name: string) => join(dir, name);
   // As root, the worker would switch to "nobody", which cannot use the temp dir.
   const user = process.getuid?.() === 0 ? 'user root;\n' : '';
@@ -40,16 +40,16 @@ http {
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
     }
   }
-}
+${extraServers}}
 `;
 }
 
 /** Starts nginx in the foreground; resolves once it proxies (GET / → 200). */
-export async function startNginx(dir: string, port: number, upstream: string): Promise<ChildProcess> {
+export async function startNginx(dir: string, port: number, upstream: string, extraServers = ''): Promise<ChildProcess> {
   if (!NGINX_BINARY) throw new Error('nginx is not installed');
   mkdirSync(dir, { recursive: true });
   const conf = join(dir, 'nginx.conf');
-  writeFileSync(conf, nginxConfig(dir, port, upstream));
+  writeFileSync(conf, nginxConfig(dir, port, upstream, extraServers));
   const child = spawn(NGINX_BINARY, ['-p', dir, '-c', conf, '-e', join(dir, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
   track(child);
   let stderr = '';

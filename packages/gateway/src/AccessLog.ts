@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { FastifyBaseLogger } from 'fastify';
 
-/** Where the gateway's pino logger writes (createGateway's LogStream): the access log may write to it directly. */
+/** Where the gateway's pino logger writes (createGateway's pino.destination): the access log may write to it directly. */
 export interface LogDestination {
   write(line: string): unknown;
 }

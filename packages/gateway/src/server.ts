@@ -1,13 +1,12 @@
-import cluster from 'node:cluster';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { adminToken, createAdminServer, runtimeAdminSource } from './admin/AdminServer.js';
-import pino from 'pino';
 import { readRegularFile, toConfig, type GatewayConfigSource } from './config/load.js';
 import { GatewayError, GatewayErrorCodes } from './errors.js';
 import { GatewayRuntime } from './Gateway.js';
 import { Listener } from './listener/Listener.js';
+import { createLogDestination } from './logDestination.js';
 import { EXTRA_HTTP_METHODS, webtierGateway } from './plugin.js';
 
 declare module 'fastify' {
@@ -28,33 +27,6 @@ export interface CreateGatewayOptions {
 export type { GatewayConfigSource } from './config/load.js';
 
 /**
- * stdout through pino's own asynchronous destination: one synchronous write per access-log line
- * cost about a quarter of the proxy's throughput, so lines are batched (4 KiB, or every 100 ms
- * when traffic is light); pino flushes what is left on exit.
- */
-function logDestination(): { stream: pino.DestinationStream & { flush(): void; flushSync(): void; write(s: string): unknown }; close(): void } {
-  // A write to a pipe is atomic only up to PIPE_BUF (4096 bytes on Linux). The CLI's workers share
-  // one stdout, so a worker writes whole lines in pieces of at most 4 KiB (sonic-boom splits its
-  // buffer at write boundaries, one line each); one process alone keeps bigger writes.
-  const stream = cluster.isWorker
-    ? pino.destination({ dest: 1, minLength: 2048, maxWrite: 4096, sync: false })
-    : pino.destination({ dest: 1, minLength: 4096, sync: false });
-  const timer = setInterval(() => stream.flush(), 100);
-  timer.unref();
-  return {
-    stream,
-    close() {
-      clearInterval(timer);
-      try {
-        stream.flushSync();
-      } catch {
-        /* not ready yet (nothing written): nothing to flush */
-      }
-    },
-  };
-}
-
-/**
  * Builds the public fastify instance of a gateway (not listening yet; `app.gateway` is the
  * runtime). Takes a config object or a YAML/JSON file path (GW_ERR_CONFIG_READ); validates the
  * config (GW_ERR_BAD_CONFIG) unless it is already a parsed, frozen one.
@@ -62,7 +34,7 @@ function logDestination(): { stream: pino.DestinationStream & { flush(): void; f
 export async function createGateway(config: GatewayConfigSource, options: CreateGatewayOptions = {}): Promise<FastifyInstance> {
   const cfg = toConfig(config);
   const runtime = new GatewayRuntime(cfg);
-  const logStream = options.loggerInstance ? undefined : logDestination();
+  const logStream = options.loggerInstance ? undefined : createLogDestination();
   const app = Fastify({
     ...(logStream ? { logger: { level: cfg.logLevel, stream: logStream.stream } } : { loggerInstance: options.loggerInstance! }),
     logController: new LogController({ disableRequestLogging: true }),

@@ -21,7 +21,7 @@ let locked: RunningGateway;
 const cluster = () => ({ routes: [{ match: { prefix: '/' }, cluster: 'web' }], clusters: { web: { endpoints: [{ url: up.url }] } } });
 
 beforeAll(async () => {
-  [up] = await scope.upstreams('web-1');
+  [up] = (await scope.upstreams('web-1')) as [TestUpstream];
   writeFileSync(join(dir, 'token'), `${TOKEN}\n`);
   open = await scope.gateway(cluster());
   locked = await scope.gateway({ ...cluster(), admin: { host: '127.0.0.1', port: 0, tokenFile: join(dir, 'token'), allowedHosts: ['gw-admin.internal'] } });

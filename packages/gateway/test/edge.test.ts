@@ -27,7 +27,7 @@ let normalizePort: number;
 const port = (url: string) => Number(new URL(url).port);
 
 beforeAll(async () => {
-  [assets, eas, web] = await scope.upstreams('assets', 'eas', 'web');
+  [assets, eas, web] = (await scope.upstreams('assets', 'eas', 'web')) as [TestUpstream, TestUpstream, TestUpstream];
   gw = await scope.gateway({
     admin: undefined,
     listeners: [

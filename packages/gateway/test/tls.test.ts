@@ -6,6 +6,7 @@ import { connect, type PeerCertificate } from 'node:tls';
 import { promisify } from 'node:util';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
 import type { GatewayConfigInput, RunningGateway } from '../src/index.js';
 import { gatewayFor, testScope } from './support/gateway.js';
 import { makeCert, type TestCert } from './support/tls.js';
@@ -63,7 +64,7 @@ beforeAll(async () => {
   other = makeCert(dir, 'other', ['localhost']);
   expired = makeCert(dir, 'expired', ['localhost'], { expired: true });
   install(main);
-  [up] = await scope.upstreams('web-1');
+  [up] = (await scope.upstreams('web-1')) as [TestUpstream];
   gw = await gatewayFor(config());
   scope.defer(() => gw.close(500));
   [httpsUrl, redirectUrl] = gw.urls as [string, string];
@@ -105,6 +106,31 @@ describe('TLS listener', () => {
     expect(echo).toMatchObject({ method: 'POST', url: '/post?q=1', body: 'ping' });
     expect(echo.headers['host']).toBe(`mail.example.org:${port}`);
     expect(Object.keys(echo.headers).filter((k) => k.startsWith(':'))).toEqual([]);
+  });
+
+  it('WebSocket upgrades keep working over HTTP/1.1 on the h2 listener (wss)', async () => {
+    const wss = new WebSocketServer({ server: up.server });
+    try {
+      const ws = new WebSocket(`${httpsUrl.replace('https', 'wss')}/socket?x=1`, { ca: main.cert });
+      const reply = await new Promise<string>((resolve, reject) => {
+        wss.once('connection', (sock, req) => sock.on('message', (m) => sock.send(`echo:${m.toString()}:${req.headers['x-forwarded-proto']}`)));
+        ws.once('open', () => ws.send('hi'));
+        ws.once('message', (m) => resolve(m.toString()));
+        ws.once('error', reject);
+      });
+      expect(reply).toBe('echo:hi:https');
+      ws.close();
+    } finally {
+      wss.close();
+    }
+  });
+
+  it('a long poll over h2 outlives the client timers (keep-alive and header timeouts at 500 ms): the wait is the upstream\'s', async () => {
+    const g = await gatewayFor({ ...config(), listeners: [{ ...config().listeners[0]!, keepAliveTimeoutMs: 500, clientHeaderTimeoutMs: 500 }] });
+    scope.defer(() => g.close(500));
+    const p = new URL(g.urls[0]!).port;
+    const { stdout } = await run('curl', ['-sS', '--http2', '--max-time', '15', '--cacert', main.certFile, '--resolve', `mail.example.org:${p}:127.0.0.1`, '-o', '/dev/null', '-w', '%{http_version} %{http_code}', `https://mail.example.org:${p}/sleep/2500`]);
+    expect(stdout).toBe('2 200');
   });
 
   it('a plain listener with redirectToHttps answers 308 to https://host/path?query', async () => {

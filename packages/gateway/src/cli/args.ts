@@ -25,7 +25,8 @@ export const USAGE = `usage: webtier-gateway --config <gateway.yaml|gateway.json
        webtier-gateway keepalived --interface <if> --vip <addr/len> --vip <addr/len> (--host 1|2 --password <pw> | --out-dir <dir>) [options]
 
   --config, -c <file>     the gateway config (YAML or JSON)
-  --check                 validate the config and exit: 0 when valid, 1 listing every problem by path
+  --check                 validate the config and the TLS certificate/key files and exit: 0 when
+                          valid, 1 listing every problem by path
   --workers <n|auto>      worker processes behind the listeners (overrides the config's workers;
                           auto = one per core); 1 runs everything in one process
   --log-format <fmt>      json (default: one JSON object per line on stdout) or pretty (for humans)
@@ -41,8 +42,9 @@ export const USAGE = `usage: webtier-gateway --config <gateway.yaml|gateway.json
                           --router-id (51), --admin, --bin (this bin's path); see deploy/README.md
 
 signals:   SIGTERM/SIGINT drain (no new connections, /readyz 503, in-flight requests get
-           drainTimeoutMs) then exit 0; SIGHUP reloads the config file (a bad file is logged and the
-           running config stays). Send them to the pid of webtier-gateway itself: start it directly
+           drainTimeoutMs) then exit 0; SIGHUP reloads the config file and the TLS certificate/key
+           files (a bad file or pair is logged and the running config and certificates stay; open
+           connections keep theirs). Send them to the pid of webtier-gateway itself: start it directly
            (or with exec), not through npm run or npx, which do not forward signals.
 exit codes: 0 ok, 1 config invalid/unreadable, 2 usage, 3 could not start (bind failed),
            4 error while stopping, 5 check: not ready`;

@@ -3,7 +3,7 @@
 // Usage, signals and exit codes: args.ts (USAGE) and the package README.
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { loadConfig, type GatewayConfig } from '../index.js';
+import { checkTlsFiles, loadConfig, type GatewayConfig } from '../index.js';
 import { EXIT, parseCommand, USAGE, UsageError, type Command } from './args.js';
 import { WORKER_ENV } from './ipc.js';
 import { describe } from './logger.js';
@@ -56,6 +56,18 @@ async function main(argv: string[]): Promise<void> {
   const workers = command.workers ?? config.workers;
   const n = workers === 'auto' ? availableParallelism() : workers;
   if (command.check) {
+    // TLS files: readable, PEM, key matches certificate, not expired; expiry printed, a warning under 14 days.
+    for (const [i, l] of config.listeners.entries()) {
+      if (!l.tls) continue;
+      try {
+        for (const r of checkTlsFiles(l.tls)) {
+          process.stdout.write(`listeners[${i}] ${r.certFile}: ${r.subject}${r.names.length ? ` (${r.names.join(', ')})` : ''}, expires ${r.notAfter.toISOString()} (${r.daysLeft} days)\n`);
+          if (r.daysLeft < 14) process.stderr.write(`warning: ${r.certFile} expires in ${r.daysLeft} days; renew it\n`);
+        }
+      } catch (err) {
+        fail(`listeners[${i}].tls: ${describe(err)}`, EXIT.BAD_CONFIG);
+      }
+    }
     const endpoints = Object.values(config.clusters).reduce((sum, c) => sum + c.endpoints.length, 0);
     process.stdout.write(`${file}: OK (${config.listeners.length} listener(s), ${config.routes.length} route(s), ${Object.keys(config.clusters).length} cluster(s), ${endpoints} endpoint(s), ${n} worker(s))\n`);
     return;

@@ -1,5 +1,6 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
+import type { TLSSocket } from 'node:tls';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { DEFAULT_LISTENER, type ListenerConfig } from '../config/schema.js';
@@ -71,8 +72,20 @@ export class Listener {
     s.requestTimeout = 0;
     s.keepAliveTimeout = config.keepAliveTimeoutMs;
     if (config.maxConnections > 0) s.maxConnections = config.maxConnections;
-    // h2 sessions have no idle timeout of their own here: a 3540 s Ping on a stream is the upstream's wait.
-    if (config.http2) (this.server as Http2SecureServer).setTimeout(0);
+    if (config.http2) {
+      const h2 = this.server as Http2SecureServer;
+      // h2 sessions have no idle timeout of their own here: a 3540 s Ping on a stream is the upstream's wait.
+      h2.setTimeout(0);
+      // Http2SecureServer has no closeIdleConnections/closeAllConnections: track sessions and sockets for drain.
+      h2.on('session', (session: ServerHttp2Session) => {
+        this.sessions.add(session);
+        session.once('close', () => this.sessions.delete(session));
+      });
+      h2.on('secureConnection', (socket: TLSSocket) => {
+        this.sockets.add(socket);
+        socket.once('close', () => this.sockets.delete(socket));
+      });
+    }
     if (config.hsts) this.hsts = `max-age=${config.hsts.maxAgeSeconds}${config.hsts.includeSubDomains ? '; includeSubDomains' : ''}`;
   }
 
@@ -140,12 +153,20 @@ export class Listener {
     return `${this.config.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   }
 
+  private readonly sessions = new Set<ServerHttp2Session>();
+  private readonly sockets = new Set<TLSSocket>();
+
+  /** Drain: idle keep-alive connections close; h2 sessions get GOAWAY (their open streams finish). */
   closeIdleConnections(): void {
-    (this.server as Server).closeIdleConnections?.();
+    if (!this.config.http2) return (this.server as Server).closeIdleConnections();
+    for (const s of this.sessions) if (!s.closed) s.close();
   }
 
+  /** Drain timeout: every connection closes now. */
   closeAllConnections(): void {
-    (this.server as Server).closeAllConnections?.();
+    if (!this.config.http2) return (this.server as Server).closeAllConnections();
+    for (const s of this.sessions) s.destroy();
+    for (const s of this.sockets) s.destroy();
   }
 
   close(): Promise<void> {

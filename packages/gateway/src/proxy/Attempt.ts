@@ -30,7 +30,7 @@ export interface AttemptOwner {
   readonly clientGone: boolean;
   /** Whether an answer with this status is dropped and retried elsewhere. */
   retryStatus(status: number): boolean;
-  /** Commits the response to the client (headers written); returns false to pause the upstream. */
+  /** Commits the response to the client (writes the status and headers). */
   commit(status: number, headers: Record<string, string | string[] | undefined>): void;
   /** One body chunk for the client; false when the client's socket is full (the attempt pauses). */
   write(chunk: Buffer, resume: () => void): boolean;
@@ -103,7 +103,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
     if (this.owner.clientGone) controller.abort(new ClientGone('the client went away'));
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     if (this.owner.retryStatus(statusCode)) {
       this.record('5xx');
       this.release();
@@ -115,7 +115,6 @@ export class Attempt implements Dispatcher.DispatchHandler {
     this.phase = Phase.Streaming;
     this.owner.commit(statusCode, headers);
     this.settle(Outcome.Committed);
-    void controller;
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { BlockList, isIPv4 } from 'node:net';
 
 /** RFC 9110 7.6.1 hop-by-hop headers, plus `expect` (the gateway answers 100-continue itself). */
@@ -91,19 +91,6 @@ export function upstreamRequestHeaders(req: IncomingMessage, info: ForwardingInf
   const requestId = given && given.length <= 200 ? given : randomUUID();
   out[idHeader] = requestId;
   return { headers: out, requestId };
-}
-
-/** Response headers from the upstream without hop-by-hop ones. */
-export function downstreamResponseHeaders(src: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Record<string, string | string[]> {
-  const drop = connectionTokens(src['connection']);
-  const out: Record<string, string | string[]> = {};
-  for (const key in src) {
-    const v = src[key];
-    if (v === undefined || HOP_BY_HOP.has(key)) continue;
-    if (drop.length > 0 && drop.includes(key)) continue;
-    out[key] = v;
-  }
-  return out;
 }
 
 /**

@@ -26,14 +26,14 @@ function openssl(args: string[], cwd: string): string {
  * SAN), made with Debian's openssl at test time. `expired` makes one valid only in January 2020
  * (through `openssl ca`, since OpenSSL 3.0's req/x509 cannot set past dates).
  */
-export function makeCert(dir: string, id: string, names: string[], options: { expired?: boolean } = {}): TestCert {
+export function makeCert(dir: string, id: string, names: string[], options: { expired?: boolean; days?: number } = {}): TestCert {
   mkdirSync(dir, { recursive: true });
   const keyFile = join(dir, `${id}.key`);
   const certFile = join(dir, `${id}.crt`);
   const san = `subjectAltName=${[...names.map((n) => `DNS:${n}`), 'IP:127.0.0.1'].join(',')}`;
   openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', keyFile], dir);
   if (!options.expired) {
-    openssl(['req', '-x509', '-new', '-key', keyFile, '-out', certFile, '-days', '30', '-subj', `/CN=${names[0]}`, '-addext', san], dir);
+    openssl(['req', '-x509', '-new', '-key', keyFile, '-out', certFile, '-days', String(options.days ?? 30), '-subj', `/CN=${names[0]}`, '-addext', san], dir);
   } else {
     const ca = join(dir, `${id}-ca`);
     mkdirSync(ca, { recursive: true });
