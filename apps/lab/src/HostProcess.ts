@@ -58,6 +58,21 @@ export async function killProcess(state: LabState, p: LabProcess): Promise<void>
   state.save();
 }
 
+/** SIGTERM (planned maintenance: the gateway drains), SIGKILL after graceMs; waits until it is gone. */
+export async function stopProcess(state: LabState, p: LabProcess, graceMs = 10_000): Promise<void> {
+  if (p.pid && processRuns(p)) {
+    signalProcess(p, 'SIGCONT');
+    signalProcess(p, 'SIGTERM');
+    if (!(await waitGone([p.pid], graceMs))) {
+      signalProcess(p, 'SIGKILL');
+      await waitGone([p.pid], 5000);
+    }
+  }
+  p.state = 'killed';
+  p.pid = null;
+  state.save();
+}
+
 /** One readiness probe from inside the host's own namespace. */
 export async function probeOnce(state: LabState, p: LabProcess): Promise<boolean> {
   if (!p.probe) return true;
