@@ -2,7 +2,6 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     globalSetup: ['test/support/globalSetup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
@@ -11,5 +10,11 @@ export default defineConfig({
     maxWorkers: 2,
     // The JSON report lets .ci/run print a plain 'N passed, N failed' line.
     reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
+    // The multi-host lab (apps/lab) starts a dozen processes in network namespaces: it runs after every
+    // other test, alone, so that its load does not make the timing-sensitive tests flaky.
+    projects: [
+      { extends: true, test: { name: 'webtier', include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'test/**/*.test.ts'], exclude: ['apps/lab/**', '**/node_modules/**'], sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'lab', include: ['apps/lab/test/**/*.test.ts'], sequence: { groupOrder: 1 } } },
+    ],
   },
 });

@@ -1,6 +1,6 @@
 import { run, tryRun } from './Command.js';
 import { LabError, LabErrorCodes } from './errors.js';
-import { killProcess, signalProcess, spawnProcess, waitReady } from './HostProcess.js';
+import { killProcess, signalProcess, spawnProcess, stopProcess, waitReady } from './HostProcess.js';
 import type { ActiveFault, LabProcess, LabState } from './LabState.js';
 import { findHost, type LabHost } from './LabTopology.js';
 import { CHAIN_IN, CHAIN_OUT } from './Network.js';
@@ -8,6 +8,7 @@ import { CHAIN_IN, CHAIN_OUT } from './Network.js';
 /** The fault kinds and how many hosts each takes. */
 export const FAULT_KINDS = {
   kill: 1,
+  stop: 1,
   freeze: 1,
   'restart-empty': 1,
   blackhole: 1,
@@ -41,7 +42,7 @@ export async function applyFault(state: LabState, kind: FaultKind, hostNames: st
   const hosts = hostNames.map((n) => findHost(state.data.topology, n));
   if (want === 2 && hosts[0] === hosts[1]) throw new LabError(LabErrorCodes.BAD_ARGS, `fault ${kind} needs two different hosts, got ${hostNames[0]} twice`);
   // Process faults need a process to hit: refuse before anything is recorded.
-  if (kind === 'kill' || kind === 'freeze' || kind === 'restart-empty') mainProcess(state, hosts[0]!);
+  if (kind === 'kill' || kind === 'stop' || kind === 'freeze' || kind === 'restart-empty') mainProcess(state, hosts[0]!);
   const fault: ActiveFault = { id: state.data.nextFaultId++, kind, hosts: hostNames, startedAt: new Date().toISOString(), rules: [], links: [], frozen: [], killed: [] };
   const tag = ['-m', 'comment', '--comment', `wtlab-fault-${fault.id}`];
   const rule = (h: LabHost, chain: string, spec: string[]) => fault.rules.push({ ns: h.ns, chain, spec: [...spec, ...tag, '-j', 'DROP'] });
@@ -68,6 +69,7 @@ export async function applyFault(state: LabState, kind: FaultKind, hostNames: st
       fault.frozen = [mainProcess(state, a).pid ?? 0].filter(Boolean);
       break;
     case 'kill':
+    case 'stop':
       fault.killed = [{ host: a.name, name: a.role }];
       break;
     case 'restart-empty':
@@ -84,6 +86,7 @@ export async function applyFault(state: LabState, kind: FaultKind, hostNames: st
     p.state = 'frozen';
   }
   if (kind === 'kill') await killProcess(state, mainProcess(state, a));
+  if (kind === 'stop') await stopProcess(state, mainProcess(state, a));
   if (kind === 'restart-empty') {
     // A one-shot fault: SIGKILL, start again (memcached comes back empty), done when it answers.
     const p = mainProcess(state, a);

@@ -17,6 +17,11 @@ export function spawnProcess(state: LabState, p: LabProcess): number {
   const child = spawn('ip', ['netns', 'exec', host.ns, ...p.argv], { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, ...p.env } });
   closeSync(fd);
   child.on('error', () => {});
+  const pid = child.pid;
+  if (pid) {
+    ours.add(pid);
+    child.once('exit', () => ours.delete(pid));
+  }
   child.unref();
   if (!child.pid) throw new LabError(LabErrorCodes.START_FAILED, `${p.host}/${p.name}: could not spawn \`ip netns exec ${host.ns} ${p.argv.join(' ')}\``);
   p.pid = child.pid;
@@ -25,9 +30,15 @@ export function spawnProcess(state: LabState, p: LabProcess): number {
   return child.pid;
 }
 
+/** Children of this process that have not exited yet: their pids cannot have been recycled. */
+const ours = new Set<number>();
+
 /** Whether a recorded process still runs its recorded command (a recycled pid is never signalled). */
 export function processRuns(p: LabProcess): boolean {
   if (!p.pid || !pidAlive(p.pid)) return false;
+  // Our own child: alive until its exit event (its /proc cmdline is empty or still `ip netns exec`
+  // for a moment while it execs, which read as "exited during start" on a loaded machine).
+  if (ours.has(p.pid)) return true;
   try {
     const cmd = readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').split('\0');
     return cmd[0] === p.argv[0] || cmd.includes(p.argv[1] ?? '\0');
@@ -52,6 +63,21 @@ export async function killProcess(state: LabState, p: LabProcess): Promise<void>
     signalProcess(p, 'SIGCONT');
     signalProcess(p, 'SIGKILL');
     await waitGone([p.pid], 5000);
+  }
+  p.state = 'killed';
+  p.pid = null;
+  state.save();
+}
+
+/** SIGTERM (planned maintenance: the gateway drains), SIGKILL after graceMs; waits until it is gone. */
+export async function stopProcess(state: LabState, p: LabProcess, graceMs = 10_000): Promise<void> {
+  if (p.pid && processRuns(p)) {
+    signalProcess(p, 'SIGCONT');
+    signalProcess(p, 'SIGTERM');
+    if (!(await waitGone([p.pid], graceMs))) {
+      signalProcess(p, 'SIGKILL');
+      await waitGone([p.pid], 5000);
+    }
   }
   p.state = 'killed';
   p.pid = null;

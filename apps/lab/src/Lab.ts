@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { findMemcached, memcachedUserArgs } from '@webtier/testkit';
-import { checkPrerequisites, inNetns, type RunResult } from './Command.js';
+import { checkPrerequisites, inNetns, which, type RunResult } from './Command.js';
 import { LabError, LabErrorCodes } from './errors.js';
 import { applyFault, FAULT_KINDS, heal, type FaultKind } from './Faults.js';
 import { processRuns, spawnProcess, waitReady } from './HostProcess.js';
+import { keepalivedConfig } from './keepalived.js';
 import { labGatewayConfig } from './labGatewayConfig.js';
 import { LabState, labDir, type ActiveFault, type LabProcess } from './LabState.js';
 import { findHost, FRONT_NET, hostIp, labTopology, PORTS, type LabHost, type TopologyName } from './LabTopology.js';
@@ -182,8 +183,18 @@ export class Lab {
     return this.state.data.processes.map((p) => ({ host: p.host, name: p.name, pid: p.pid, state: p.state === 'running' || p.state === 'frozen' ? (processRuns(p) ? p.state : 'crashed') : p.state }));
   }
 
-  /** Removes this lab (see Lab.down). */
+  /**
+   * Removes this lab (see Lab.down), and only this one: a test whose lab never came up, or was
+   * already removed, must not tear down the lab another test or benchmark has just brought up.
+   */
   async down(log?: (line: string) => void): Promise<void> {
+    let current: LabState | undefined;
+    try {
+      current = LabState.read(this.state.dir);
+    } catch {
+      current = undefined;
+    }
+    if (!current || current.data.createdAt !== this.state.data.createdAt || current.data.owner !== this.state.data.owner) return;
     await Lab.down(log ? { log } : {});
   }
 
@@ -220,11 +231,48 @@ export class Lab {
       const front = hostIp(g, 'front');
       log(`starting the gateway on ${g.name} ${front}:${PORTS.gateway} (config ${configFile})...`);
       await this.start({ host: g.name, name: 'gateway', argv: [process.execPath, gatewayCli, '--config', configFile], env: {}, logFile: join(logs, `${g.name}.log`), probe: { kind: 'http', target: `http://${front}:${PORTS.gatewayAdmin}/healthz` } }, timeoutMs);
-      this.state.data.gatewayUrls.push(`http://${front}:${PORTS.gateway}`);
+      if (this.topology.vips.length === 0) this.state.data.gatewayUrls.push(`http://${front}:${PORTS.gateway}`);
       this.state.data.adminUrls.push(`http://${front}:${PORTS.gatewayAdmin}`);
     }
+    if (this.topology.vips.length > 0) await this.#startKeepalived(timeoutMs, log);
     this.state.save();
-    await waitThroughGateway(this.gatewayUrl, timeoutMs);
+    for (const url of this.state.data.gatewayUrls) await waitThroughGateway(url, timeoutMs);
+  }
+
+  /** kolab-ha: keepalived on each gateway host, each master of one VIP on the client network. */
+  async #startKeepalived(timeoutMs: number, log: (line: string) => void): Promise<void> {
+    checkPrerequisites(['keepalived']);
+    const vips = this.topology.vips;
+    const gateways = this.hosts('gateway');
+    for (const [index, g] of gateways.entries()) {
+      const iface = g.links.find((l) => l.net === 'front')!.ifname;
+      const conf = join(this.state.dir, `keepalived-${g.name}.conf`);
+      writeFileSync(conf, keepalivedConfig({ host: g, index, vips, interface: iface }));
+      const pid = (what: string) => join(this.state.dir, `keepalived-${g.name}${what}.pid`);
+      // A pid file left by an earlier lab names a pid that may have been reused: keepalived would then
+      // believe it is already running and exit.
+      for (const f of [pid(''), pid('-vrrp'), pid('-checkers')]) rmSync(f, { force: true });
+      log(`starting keepalived on ${g.name} (master of ${vips[index]}, backup of the other VIP; ${conf})...`);
+      await this.start({ host: g.name, name: 'keepalived', argv: [which('keepalived')!, '-n', '-l', '-D', '-G', '-f', conf, '-p', pid(''), '-r', pid('-vrrp'), '-c', pid('-checkers')], env: {}, logFile: join(this.state.logDir, `${g.name}.keepalived.log`) }, timeoutMs);
+    }
+    const deadline = Date.now() + timeoutMs;
+    for (const [index, vip] of vips.entries()) {
+      for (;;) {
+        if ((await this.vipHolder(vip)) === gateways[index]!.name) break;
+        if (Date.now() > deadline) throw new LabError(LabErrorCodes.START_FAILED, `keepalived did not put ${vip} on ${gateways[index]!.name} within ${timeoutMs} ms (see ${this.state.logDir}/${gateways[index]!.name}.keepalived.log)`);
+        await sleep(200);
+      }
+      this.state.data.gatewayUrls.push(`http://${vip}:${PORTS.gateway}`);
+    }
+  }
+
+  /** The gateway host that holds a VIP now (kolab-ha), or undefined. */
+  async vipHolder(vip: string): Promise<string | undefined> {
+    for (const g of this.hosts('gateway')) {
+      const r = await inNetns(g.ns, 'ip', ['-o', '-4', 'addr', 'show']);
+      if (r.stdout.split('\n').some((l) => l.includes(` ${vip}/`))) return g.name;
+    }
+    return undefined;
   }
 }
 
@@ -233,19 +281,31 @@ async function acquire(topology: ReturnType<typeof labTopology>, owner: number |
   const deadline = Date.now() + waitMs;
   let announced = false;
   for (;;) {
-    const existing = LabState.read();
-    if (!existing) {
+    let created: LabState | undefined;
+    try {
+      created = LabState.create(topology, owner);
+    } catch (err) {
+      if ((err as LabError).code !== LabErrorCodes.ALREADY_UP) throw err;
+    }
+    if (created) {
+      // Only with the lock held: wtlab-* objects without a state file are left by a lab whose state was
+      // removed by hand (checked before taking the lock, this removed another lab that was just starting).
       if ((await labNamespaces()).length > 0 || (await labLinks()).length > 0) {
         log(`wtlab-* objects without a state file in ${labDir()}: removing them first`);
         await destroyNetwork(undefined, log);
       }
-      try {
-        return LabState.create(topology, owner);
-      } catch (err) {
-        if ((err as LabError).code !== LabErrorCodes.ALREADY_UP) throw err;
-        continue;
-      }
+      return created;
     }
+    let existing: LabState | undefined;
+    try {
+      existing = LabState.read();
+    } catch (err) {
+      // Caught between the other lab's create and its first write: look again.
+      if ((err as LabError).code !== LabErrorCodes.BAD_STATE || Date.now() >= deadline) throw err;
+      await sleep(100);
+      continue;
+    }
+    if (!existing) continue;
     const d = existing.data;
     if (d.owner !== null && !pidAlive(d.owner)) {
       log(`a lab left by process ${d.owner} (gone) is still up: removing it`);

@@ -85,7 +85,7 @@ export class LabState {
 
   /** Creates the state file; fails with LAB_ERR_ALREADY_UP when one exists (the lock: one lab at a time). */
   static create(topology: LabTopology, owner: number | null, dir = labDir()): LabState {
-    mkdirSync(join(dir, 'logs'), { recursive: true });
+    mkdirSync(dir, { recursive: true });
     const data: LabStateData = { version: 1, topology, owner, createdAt: new Date().toISOString(), route: false, bridges: [], veths: [], namespaces: [], processes: [], faults: [], nextFaultId: 1, gatewayUrls: [], adminUrls: [] };
     try {
       writeFileSync(LabState.file(dir), JSON.stringify(data, null, 2), { flag: 'wx' });
@@ -93,6 +93,9 @@ export class LabState {
       if ((cause as NodeJS.ErrnoException).code === 'EEXIST') throw new LabError(LabErrorCodes.ALREADY_UP, `a lab is already up (${LabState.file(dir)}); \`npm run lab -- down\` removes it`, { cause });
       throw cause;
     }
+    // Logs are per lab: an earlier lab's lines would otherwise be read as this one's.
+    rmSync(join(dir, 'logs'), { recursive: true, force: true });
+    mkdirSync(join(dir, 'logs'), { recursive: true });
     return new LabState(dir, data);
   }
 

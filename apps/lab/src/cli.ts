@@ -13,7 +13,7 @@ const USAGE = `webtier-lab: the web tier on many hosts (Linux network namespaces
 
   npm run lab -- up [--topology kolab|kolab-ha]   create the hosts, start the apps, print the gateway URL
   npm run lab -- status [--json]                   hosts, processes, faults in force
-  npm run lab -- fault <kind> <host> [--for 5s]    kinds: kill, freeze, restart-empty, blackhole, link-down
+  npm run lab -- fault <kind> <host> [--for 5s]    kinds: kill, stop, freeze, restart-empty, blackhole, link-down
   npm run lab -- fault partition <a> <b> [--for 5s]   drop every packet between a and b (others still reach both)
   npm run lab -- fault one-way <from> <to> [--for 5s] drop packets from <from> to <to> only
   npm run lab -- heal [fault-id]                   undo one fault, or all (killed processes start again)
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
       printStatus(lab);
       out('');
       out(`webtier lab "${topology}" is up.`);
-      out(`  Gateway (from this machine):  ${lab.state.data.gatewayUrls.join('  ')}`);
+      out(`  Gateway (from this machine):  ${lab.state.data.gatewayUrls.join('  ')}${topology === 'kolab-ha' ? '   (the two VIPs, held by keepalived)' : ''}`);
       out(`  Gateway status page:          ${lab.adminUrl}/status`);
       out(`  Logs and state:               ${lab.state.dir}`);
       out('  Break something:   npm run lab -- fault blackhole memcached-1 --for 10s');
