@@ -30,30 +30,8 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /** The raw value one node holds for `key` (text protocol `get`), decoded; undefined when absent. */
 export async function rawGet(cluster: MemcachedCluster, node: string, key: string): Promise<StoredValue | undefined> {
-  const n = cluster.byAddress(node);
-  const reply = await new Promise<Buffer>((resolve, reject) => {
-    // memcachedCommand decodes as utf8; binary headers need the bytes, so read them with a socket here.
-    import('node:net').then(({ connect }) => {
-      const socket = connect({ host: n.host, port: n.port });
-      const chunks: Buffer[] = [];
-      const timer = setTimeout(() => (socket.destroy(), reject(new Error(`rawGet ${node} timed out`))), 3000);
-      socket.on('connect', () => socket.write(`get ${key}\r\n`));
-      socket.on('data', (d: Buffer) => {
-        chunks.push(d);
-        const all = Buffer.concat(chunks);
-        if (all.subarray(-5).toString() === 'END\r\n') {
-          clearTimeout(timer);
-          socket.destroy();
-          resolve(all);
-        }
-      });
-      socket.on('error', (e) => (clearTimeout(timer), reject(e)));
-    }, reject);
-  });
-  if (reply.toString('latin1').startsWith('END')) return undefined;
-  const headerEnd = reply.indexOf('\r\n');
-  const bytes = Number(reply.toString('latin1', 0, headerEnd).split(' ')[3]);
-  return decodeValue(reply.subarray(headerEnd + 2, headerEnd + 2 + bytes));
+  const bytes = await rawGetBytes(cluster, node, key);
+  return bytes === undefined ? undefined : decodeValue(bytes);
 }
 
 /** Stores a raw value on one node with the text protocol (for foreign and corrupt keys). */
