@@ -37,7 +37,7 @@ describe('the demo in a real browser: log in through the gateway, lose a memcach
     }
     mkdirSync(RESULTS, { recursive: true });
     // Free ports, not 8080: a demo someone is running must not collide with the test.
-    topology = await startTopology({ port: 0, adminPort: 0, topology: { healthCheck: { intervalMs: 500, timeoutMs: 400, healthyThreshold: 1, unhealthyThreshold: 2 } } });
+    topology = await startTopology({ port: 0, httpsPort: 0, adminPort: 0, topology: { healthCheck: { intervalMs: 500, timeoutMs: 400, healthyThreshold: 1, unhealthyThreshold: 2 } } });
     profile = mkdtempSync(join(tmpdir(), 'webtier-chromium-'));
     // A fresh --user-data-dir: playwright passes it itself for a persistent context (launch() refuses the flag).
     // The demo's certificate is self-signed: Chromium accepts exactly its public key (the SPKI list
