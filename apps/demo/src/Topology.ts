@@ -129,7 +129,7 @@ async function pickPort(what: string, explicit: number | undefined, preferred: n
   if (explicit !== undefined) {
     if (explicit === 0) return freePort();
     if (avoid.includes(explicit)) throw new DemoError(DemoErrorCodes.PORT_TAKEN, `${what}: port ${explicit} is already one of the gateway's other ports; the http, https and admin ports must differ`);
-    if (!(await portIsFree(explicit))) throw new DemoError(DemoErrorCodes.PORT_TAKEN, `${what}: port ${explicit} on 127.0.0.1 is taken; pick another with --port/--admin-port`);
+    if (!(await portIsFree(explicit))) throw new DemoError(DemoErrorCodes.PORT_TAKEN, `${what}: port ${explicit} on 127.0.0.1 is taken; pick another with --https-port/--port/--admin-port`);
     return explicit;
   }
   if (preferred !== 0 && !avoid.includes(preferred) && (await portIsFree(preferred))) return preferred;
@@ -161,6 +161,15 @@ export async function startTopology(options: StartTopologyOptions = {}): Promise
   mkdirSync(join(runDir, 'logs'), { recursive: true });
   const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   const secret = options.sessionSecret ?? randomBytes(24).toString('base64url');
+  // Before any process starts: a missing openssl fails here, with nothing to clean up but runDir.
+  let certificate: DemoCertificate;
+  try {
+    certificate = makeDemoCertificate(join(runDir, 'tls'));
+  } catch (err) {
+    if (!options.runDir) rmSync(runDir, { recursive: true, force: true });
+    throw err;
+  }
+  const ca = readFileSync(certificate.certFile, 'utf8');
 
   const memcached: MemcachedMember[] = [];
   const apps: ChildApp[] = [];
@@ -221,8 +230,6 @@ export async function startTopology(options: StartTopologyOptions = {}): Promise
     const listenPort = await pickPort('gateway http', options.port, g.port, log);
     const httpsPort = await pickPort('gateway https', options.httpsPort, g.httpsPort, log, [listenPort]);
     const adminPort = await pickPort('gateway admin', options.adminPort, g.adminPort, log, [listenPort, httpsPort]);
-    const certificate = makeDemoCertificate(join(runDir, 'tls'));
-    const ca = readFileSync(certificate.certFile, 'utf8');
     const urls = (kind: string) => apps.filter((a) => a.kind === kind).map((a) => a.url);
     const config = gatewayConfig({
       listenPort,
