@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { request } from 'node:http';
+import { request, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { track } from '@webtier/testkit';
 import { DemoError, DemoErrorCodes } from './errors.js';
 
@@ -14,7 +15,7 @@ export interface NodeInfo {
   kind: NodeKind;
   state: NodeState;
   pid: number | undefined;
-  /** http://127.0.0.1:port for apps, host:port for memcached. */
+  /** http://127.0.0.1:port for apps, https://127.0.0.1:port for the gateway, host:port for memcached. */
   address: string;
 }
 
@@ -25,7 +26,9 @@ export interface ChildAppOptions {
   script: string;
   args: string[];
   port: number;
-  /** URL polled for readiness (200). @default `http://127.0.0.1:${port}/healthz` */
+  /** The node's public URL (the gateway's is https). @default `http://127.0.0.1:${port}` */
+  url?: string;
+  /** URL polled for readiness (200). @default `${url}/healthz` */
   healthUrl?: string;
   /** Preloaded with --import: makes the child exit when the launcher's stdin pipe closes. */
   preload?: string;
@@ -63,7 +66,7 @@ export class ChildApp extends EventEmitter<{ crash: [ChildApp, { code: number | 
     return this.#o.healthUrl ?? `${this.url}/healthz`;
   }
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return this.#o.url ?? `http://127.0.0.1:${this.port}`;
   }
   get pid(): number | undefined {
     return this.#child?.pid;
@@ -160,14 +163,24 @@ export class ChildApp extends EventEmitter<{ crash: [ChildApp, { code: number | 
 }
 
 /** The status code of a GET, or 0 when the connection fails or times out. */
-export function httpStatus(url: string, timeoutMs: number, method = 'GET'): Promise<number> {
+export async function httpStatus(url: string, timeoutMs: number, method = 'GET', ca?: string): Promise<number> {
+  return (await httpProbe(url, timeoutMs, method, ca)).status;
+}
+
+/**
+ * Status and Location of a request (redirects not followed); status 0 when the connection fails or
+ * times out. https:// URLs are verified against `ca` (the demo's own certificate) when given.
+ */
+export function httpProbe(url: string, timeoutMs: number, method = 'GET', ca?: string): Promise<{ status: number; location: string | undefined }> {
   return new Promise((resolve) => {
-    const req = request(url, { method, timeout: timeoutMs, agent: false }, (res) => {
+    const options = { method, timeout: timeoutMs, agent: false as const, ...(ca !== undefined ? { ca } : {}) };
+    const onResponse = (res: IncomingMessage) => {
       res.resume();
-      resolve(res.statusCode ?? 0);
-    });
+      resolve({ status: res.statusCode ?? 0, location: res.headers.location });
+    };
+    const req = url.startsWith('https:') ? httpsRequest(url, options, onResponse) : request(url, options, onResponse);
     req.once('timeout', () => req.destroy());
-    req.once('error', () => resolve(0));
+    req.once('error', () => resolve({ status: 0, location: undefined }));
     req.end();
   });
 }

@@ -18,7 +18,12 @@ export interface LauncherState {
   /** Control API: http://127.0.0.1:port */
   control: string;
   token: string;
+  /** The gateway's https URL. */
   url: string;
+  /** The gateway's http URL (308 to `url`). */
+  httpUrl: string;
+  /** The self-signed certificate `url` serves. */
+  certFile: string;
   adminUrl: string;
   runDir: string;
   /** testkit's pid directory: what to reap if this launcher died without cleaning up. */
@@ -69,7 +74,7 @@ export class ControlServer {
       void (async () => {
         try {
           if (req.method === 'GET' && url.pathname === '/status') {
-            return send(200, { url: topology.url, adminUrl: topology.adminUrl, statusUrl: topology.statusUrl, runDir: topology.runDir, nodes: topology.nodes(), gateway: await topology.gatewayStatus() });
+            return send(200, { url: topology.url, httpUrl: topology.httpUrl, certFile: topology.certificate.certFile, adminUrl: topology.adminUrl, statusUrl: topology.statusUrl, runDir: topology.runDir, nodes: topology.nodes(), gateway: await topology.gatewayStatus() });
           }
           if (req.method === 'POST' && url.pathname === '/stop') {
             send(202, { stopping: true });
@@ -101,6 +106,8 @@ export class ControlServer {
       control: `http://127.0.0.1:${port}`,
       token: this.#token,
       url: topology.url,
+      httpUrl: topology.httpUrl,
+      certFile: topology.certificate.certFile,
       adminUrl: topology.adminUrl,
       runDir: topology.runDir,
       ...(pidDir ? { pidDir } : {}),

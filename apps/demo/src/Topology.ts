@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,8 @@ import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { freePort, MemcachedNode } from '@webtier/testkit';
 import { DEMO_LOGINS } from '@webtier/app-webmail';
-import { ChildApp, httpStatus, sleep, type NodeInfo, type NodeKind } from './ChildApp.js';
+import { makeDemoCertificate, type DemoCertificate } from './certificate.js';
+import { ChildApp, httpProbe, sleep, type NodeInfo, type NodeKind } from './ChildApp.js';
 import { DemoError, DemoErrorCodes } from './errors.js';
 import { gatewayConfig } from './gatewayConfig.js';
 import { ensureMemcached } from './memcached.js';
@@ -21,8 +22,10 @@ export interface StartTopologyOptions {
   topology?: TopologyInput;
   /** A YAML topology file (what `webtier up file.yaml` passes). */
   topologyFile?: string;
-  /** Public port of the gateway; given here it must be free (no fallback). @default topology.gateway.port, or a free port when taken */
+  /** Plain HTTP port of the gateway (308 to HTTPS); given here it must be free (no fallback). @default topology.gateway.port, or a free port when taken */
   port?: number;
+  /** HTTPS port of the gateway; given here it must be free. @default topology.gateway.httpsPort, or a free port when taken */
+  httpsPort?: number;
   /** Admin port of the gateway; given here it must be free. @default topology.gateway.adminPort, or a free port when taken */
   adminPort?: number;
   /** Cookie secret shared by the webmail nodes. @default random per topology */
@@ -42,8 +45,14 @@ export interface StartTopologyOptions {
 /** A running demo topology: URLs, the nodes, and chaos by name. */
 export interface DemoTopology extends EventEmitter<{ crash: [NodeInfo & { code: number | null; signal: string | null; tail: string }] }> {
   readonly topology: Topology;
-  /** The gateway's public URL: open this in a browser. */
+  /** The gateway's public URL, https://127.0.0.1:port (HTTP/2 and HTTP/1.1): open this in a browser. */
   readonly url: string;
+  /** The gateway's plain HTTP URL: every request gets a 308 to the same path on `url`. */
+  readonly httpUrl: string;
+  /** The self-signed certificate `url` serves (made at start in runDir/tls; trust certFile to skip the browser warning). */
+  readonly certificate: DemoCertificate;
+  /** The certificate's PEM text, for clients: `new undici.Agent({ connect: { ca } })`, `https.request({ ca })`. */
+  readonly ca: string;
   /** The gateway's admin listener. */
   readonly adminUrl: string;
   /** The gateway's status page (HTML for browsers, JSON with Accept: application/json). */
@@ -107,13 +116,23 @@ function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-async function pickPort(what: string, explicit: number | undefined, preferred: number, log: (l: string) => void): Promise<number> {
+/** A free port other than those in `avoid` (freePort closes its probe socket, so two calls can return the same port). */
+async function freePortExcept(avoid: readonly number[]): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (!avoid.includes(port)) return port;
+  }
+}
+
+async function pickPort(what: string, explicit: number | undefined, preferred: number, log: (l: string) => void, avoid: readonly number[] = []): Promise<number> {
+  const freePort = () => freePortExcept(avoid);
   if (explicit !== undefined) {
     if (explicit === 0) return freePort();
-    if (!(await portIsFree(explicit))) throw new DemoError(DemoErrorCodes.PORT_TAKEN, `${what}: port ${explicit} on 127.0.0.1 is taken; pick another with --port/--admin-port`);
+    if (avoid.includes(explicit)) throw new DemoError(DemoErrorCodes.PORT_TAKEN, `${what}: port ${explicit} is already one of the gateway's other ports; the http, https and admin ports must differ`);
+    if (!(await portIsFree(explicit))) throw new DemoError(DemoErrorCodes.PORT_TAKEN, `${what}: port ${explicit} on 127.0.0.1 is taken; pick another with --https-port/--port/--admin-port`);
     return explicit;
   }
-  if (preferred !== 0 && (await portIsFree(preferred))) return preferred;
+  if (preferred !== 0 && !avoid.includes(preferred) && (await portIsFree(preferred))) return preferred;
   const port = await freePort();
   if (preferred !== 0) log(`${what}: port ${preferred} is taken, using ${port} instead`);
   return port;
@@ -142,6 +161,15 @@ export async function startTopology(options: StartTopologyOptions = {}): Promise
   mkdirSync(join(runDir, 'logs'), { recursive: true });
   const startTimeoutMs = options.startTimeoutMs ?? 60_000;
   const secret = options.sessionSecret ?? randomBytes(24).toString('base64url');
+  // Before any process starts: a missing openssl fails here, with nothing to clean up but runDir.
+  let certificate: DemoCertificate;
+  try {
+    certificate = makeDemoCertificate(join(runDir, 'tls'));
+  } catch (err) {
+    if (!options.runDir) rmSync(runDir, { recursive: true, force: true });
+    throw err;
+  }
+  const ca = readFileSync(certificate.certFile, 'utf8');
 
   const memcached: MemcachedMember[] = [];
   const apps: ChildApp[] = [];
@@ -198,14 +226,36 @@ export async function startTopology(options: StartTopologyOptions = {}): Promise
     log(`starting ${apps.length} app nodes (${apps.map((a) => a.name).join(', ')})...`);
     await Promise.all(apps.map((a) => a.start(startTimeoutMs)));
 
-    const listenPort = await pickPort('gateway', options.port, topology.gateway.port, log);
-    const adminPort = await pickPort('gateway admin', options.adminPort, topology.gateway.port === topology.gateway.adminPort ? 0 : topology.gateway.adminPort, log);
+    const g = topology.gateway;
+    const listenPort = await pickPort('gateway http', options.port, g.port, log);
+    const httpsPort = await pickPort('gateway https', options.httpsPort, g.httpsPort, log, [listenPort]);
+    const adminPort = await pickPort('gateway admin', options.adminPort, g.adminPort, log, [listenPort, httpsPort]);
     const urls = (kind: string) => apps.filter((a) => a.kind === kind).map((a) => a.url);
-    const config = gatewayConfig({ listenPort, adminPort, webmail: urls('webmail'), activesync: urls('activesync'), assets: urls('assets'), healthCheck: topology.healthCheck, webmailLbPolicy: topology.webmail.lbPolicy });
+    const config = gatewayConfig({
+      listenPort,
+      adminPort,
+      tls: { port: httpsPort, certFile: certificate.certFile, keyFile: certificate.keyFile },
+      webmail: urls('webmail'),
+      activesync: urls('activesync'),
+      assets: urls('assets'),
+      healthCheck: topology.healthCheck,
+      webmailLbPolicy: topology.webmail.lbPolicy,
+    });
     const configFile = join(runDir, 'gateway.yaml');
     writeFileSync(configFile, `# generated by webtier up\n${stringify(config)}`);
-    log(`starting the gateway on 127.0.0.1:${listenPort} (admin ${adminPort}, config ${configFile})...`);
-    gateway = new ChildApp({ name: 'gateway', kind: 'gateway', script: scripts.gateway, args: ['--config', configFile], port: listenPort, preload, healthUrl: `http://127.0.0.1:${adminPort}/healthz`, logFile: join(runDir, 'logs', 'gateway.log'), stopTimeoutMs: 5000 });
+    log(`starting the gateway on https://127.0.0.1:${httpsPort} (http ${listenPort} redirects, admin ${adminPort}, config ${configFile})...`);
+    gateway = new ChildApp({
+      name: 'gateway',
+      kind: 'gateway',
+      script: scripts.gateway,
+      args: ['--config', configFile],
+      port: httpsPort,
+      url: `https://127.0.0.1:${httpsPort}`,
+      preload,
+      healthUrl: `http://127.0.0.1:${adminPort}/healthz`,
+      logFile: join(runDir, 'logs', 'gateway.log'),
+      stopTimeoutMs: 5000,
+    });
     await gateway.start(startTimeoutMs);
     for (const a of [...apps, gateway]) {
       a.on('crash', (app, why) => {
@@ -214,7 +264,8 @@ export async function startTopology(options: StartTopologyOptions = {}): Promise
         emitter.emit('crash', { ...app.info(), code: why.code, signal: why.signal, tail: why.tail });
       });
     }
-    await waitThroughGateway(gateway.url, startTimeoutMs);
+    const httpUrl = `http://127.0.0.1:${listenPort}`;
+    await waitThroughGateway(gateway.url, httpUrl, ca, startTimeoutMs);
 
     const url = gateway.url;
     const adminUrl = `http://127.0.0.1:${adminPort}`;
@@ -232,6 +283,9 @@ export async function startTopology(options: StartTopologyOptions = {}): Promise
     Object.assign(emitter, {
       topology,
       url,
+      httpUrl,
+      certificate,
+      ca,
       adminUrl,
       statusUrl: `${adminUrl}/status`,
       runDir,
@@ -281,19 +335,24 @@ export async function startTopology(options: StartTopologyOptions = {}): Promise
   }
 }
 
-/** Waits until each cluster answers through the gateway: webmail /healthz, an asset, and ActiveSync (401 = reached). */
-async function waitThroughGateway(url: string, timeoutMs: number): Promise<void> {
+/**
+ * Waits until each cluster answers through the gateway over HTTPS, verified against the demo's own
+ * certificate (webmail /healthz, an asset, and ActiveSync: 401 = reached), and the plain HTTP port
+ * redirects (308) to the same path on the HTTPS URL.
+ */
+async function waitThroughGateway(url: string, httpUrl: string, ca: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const checks: Array<[string, string, number]> = [
-    ['GET', '/healthz', 200],
-    ['GET', '/skins/elastic/styles/styles.css', 200],
-    ['OPTIONS', '/Microsoft-Server-ActiveSync', 401],
+  const checks: Array<[string, string, number, string?]> = [
+    ['GET', `${url}/healthz`, 200],
+    ['GET', `${url}/skins/elastic/styles/styles.css`, 200],
+    ['OPTIONS', `${url}/Microsoft-Server-ActiveSync`, 401],
+    ['GET', `${httpUrl}/mail?x=1`, 308, `${url}/mail?x=1`],
   ];
   let last = '';
   while (Date.now() < deadline) {
-    const results = await Promise.all(checks.map(([method, path]) => httpStatus(`${url}${path}`, 2000, method)));
-    if (results.every((status, i) => status === checks[i]![2])) return;
-    last = results.map((s, i) => `${checks[i]![0]} ${checks[i]![1]} → ${s || 'no answer'}`).join(', ');
+    const results = await Promise.all(checks.map(([method, target]) => httpProbe(target, 2000, method, ca)));
+    if (results.every((r, i) => r.status === checks[i]![2] && r.location === checks[i]![3])) return;
+    last = results.map((r, i) => `${checks[i]![0]} ${checks[i]![1]} → ${r.status || 'no answer'}${r.location ? ` ${r.location}` : ''}`).join(', ');
     await sleep(200);
   }
   throw new DemoError(DemoErrorCodes.START_FAILED, `the gateway at ${url} did not route to every cluster within ${timeoutMs} ms (${last})`);

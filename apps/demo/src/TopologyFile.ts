@@ -5,8 +5,10 @@ import { DemoError, DemoErrorCodes } from './errors.js';
 /** What `webtier up` starts. Every field has a default; a topology file overrides any of them. */
 export interface Topology {
   gateway: {
-    /** Public listener port. Taken → a free port is used instead (unless given with --port). @default 8080 */
+    /** Plain HTTP port: answers every request with a 308 redirect to the HTTPS port. Taken → a free port is used instead (unless given with --port). @default 8080 */
     port: number;
+    /** HTTPS port (HTTP/2 and HTTP/1.1, the demo's self-signed certificate). Taken → a free port (unless given with --https-port). @default 8443 */
+    httpsPort: number;
     /** Admin listener port (/status, /metrics). Taken → a free port. @default 9901 */
     adminPort: number;
   };
@@ -26,7 +28,7 @@ export interface Topology {
 }
 
 export const DEFAULT_TOPOLOGY: Readonly<Topology> = Object.freeze<Topology>({
-  gateway: { port: 8080, adminPort: 9901 },
+  gateway: { port: 8080, httpsPort: 8443, adminPort: 9901 },
   memcached: { nodes: 4, mode: 'pairs', memoryMb: 64 },
   webmail: { nodes: 2, lbPolicy: 'round_robin' },
   activesync: { nodes: 2, minHeartbeatSeconds: 60 },
@@ -67,7 +69,11 @@ export function resolveTopology(input: unknown = {}, source = 'topology'): Topol
   const m = merged as unknown as Topology;
   const at = (path: string) => `${source}.${path}`;
   const t: Topology = {
-    gateway: { port: int(at('gateway.port'), m.gateway.port, 0, 65535), adminPort: int(at('gateway.adminPort'), m.gateway.adminPort, 0, 65535) },
+    gateway: {
+      port: int(at('gateway.port'), m.gateway.port, 0, 65535),
+      httpsPort: int(at('gateway.httpsPort'), m.gateway.httpsPort, 0, 65535),
+      adminPort: int(at('gateway.adminPort'), m.gateway.adminPort, 0, 65535),
+    },
     memcached: {
       nodes: int(at('memcached.nodes'), m.memcached.nodes, 1, 16),
       mode: oneOf(at('memcached.mode'), m.memcached.mode, ['pairs', 'ring'] as const),
@@ -85,6 +91,8 @@ export function resolveTopology(input: unknown = {}, source = 'topology'): Topol
   };
   if (t.memcached.mode === 'pairs' && t.memcached.nodes % 2 !== 0) fail(at('memcached.nodes'), `${t.memcached.nodes} nodes cannot form pairs; use an even number or mode: ring`);
   if (t.gateway.port !== 0 && t.gateway.port === t.gateway.adminPort) fail(at('gateway.adminPort'), 'must differ from gateway.port');
+  if (t.gateway.httpsPort !== 0 && t.gateway.httpsPort === t.gateway.port) fail(at('gateway.httpsPort'), 'must differ from gateway.port');
+  if (t.gateway.httpsPort !== 0 && t.gateway.httpsPort === t.gateway.adminPort) fail(at('gateway.httpsPort'), 'must differ from gateway.adminPort');
   return t;
 }
 

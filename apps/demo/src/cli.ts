@@ -14,8 +14,9 @@ import { startTopology, type DemoTopology } from './Topology.js';
 
 const USAGE = `webtier: the demo web tier on one machine
 
-  webtier up [topology.yaml] [--port 8080] [--admin-port 9901] [--keep-logs]
-      start memcached pairs, webmail, ActiveSync and asset nodes and the gateway; Ctrl-C stops all
+  webtier up [topology.yaml] [--https-port 8443] [--port 8080] [--admin-port 9901] [--keep-logs]
+      start memcached pairs, webmail, ActiveSync and asset nodes and the gateway (HTTPS on 8443 with a
+      self-signed certificate made at start, HTTP on 8080 redirects to it); Ctrl-C stops all
   webtier status [--json]                 the nodes of the running demo
   webtier kill <node>                     SIGKILL a node, e.g. memcached-2 or webmail-1
   webtier restart <node>                  start a killed node again (memcached comes back empty)
@@ -29,7 +30,7 @@ let rawMode = false;
 const out = (line: string): void => void process.stdout.write(rawMode ? `${line.replace(/\n/g, '\r\n')}\r\n` : `${line}\n`);
 
 async function up(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { port: { type: 'string' }, 'admin-port': { type: 'string' }, 'keep-logs': { type: 'boolean' } } });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { port: { type: 'string' }, 'https-port': { type: 'string' }, 'admin-port': { type: 'string' }, 'keep-logs': { type: 'boolean' } } });
   if (positionals.length > 1) throw new DemoError(DemoErrorCodes.BAD_ARGS, `up takes at most one topology file, got ${positionals.join(' ')}`);
   const port = (name: string, v: string | undefined) => {
     if (v === undefined) return undefined;
@@ -54,6 +55,7 @@ async function up(argv: string[]): Promise<void> {
   const topology = await startTopology({
     ...(positionals[0] ? { topologyFile: positionals[0] } : {}),
     ...(values.port !== undefined ? { port: port('--port', values.port)! } : {}),
+    ...(values['https-port'] !== undefined ? { httpsPort: port('--https-port', values['https-port'])! } : {}),
     ...(values['admin-port'] !== undefined ? { adminPort: port('--admin-port', values['admin-port'])! } : {}),
     keepRunDir: values['keep-logs'] ?? false,
     installMemcached: true,
@@ -101,7 +103,10 @@ function banner(t: DemoTopology, keys: Map<string, string>): void {
   out('');
   out(`webtier demo is up. ${t.topology.memcached.mode === 'pairs' ? 'memcached pairs' : 'memcached ring'}: ${pairs.join(' ')}`);
   out('');
-  out(`  Open the webmail:        ${t.url}/`);
+  out(`  Open the webmail:        ${t.url}/   (${t.httpUrl}/ redirects there)`);
+  out(`  The certificate is self-signed (made at start for localhost and 127.0.0.1, valid until ${t.certificate.validTo.toISOString().slice(0, 10)}):`);
+  out(`    your browser warns once; accept it, or trust ${t.certificate.certFile}`);
+  out(`    (curl --cacert ${t.certificate.certFile} ${t.url}/login). It is new on every start.`);
   out(`  Gateway status page:     ${t.statusUrl}   (JSON: curl -H 'accept: application/json' ${t.statusUrl})`);
   out(`  Gateway metrics:         ${t.adminUrl}/metrics`);
   out(`  ActiveSync:              ${t.url}/Microsoft-Server-ActiveSync`);
@@ -146,10 +151,10 @@ async function main(): Promise<void> {
       return up(rest);
     case 'status': {
       const json = rest.includes('--json');
-      const status = (await callLauncher('GET', '/status')) as { url: string; statusUrl: string; nodes: NodeInfo[]; gateway?: unknown };
+      const status = (await callLauncher('GET', '/status')) as { url: string; certFile: string; statusUrl: string; nodes: NodeInfo[]; gateway?: unknown };
       if (json) return out(JSON.stringify(status, null, 2));
       out(statusTable(status.nodes, undefined, status.gateway ? gatewayHealth(status.gateway) : undefined));
-      out(`\nwebmail: ${status.url}/   gateway status: ${status.statusUrl}`);
+      out(`\nwebmail: ${status.url}/ (self-signed: ${status.certFile})   gateway status: ${status.statusUrl}`);
       return;
     }
     case 'kill':

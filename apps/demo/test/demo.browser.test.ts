@@ -37,14 +37,16 @@ describe('the demo in a real browser: log in through the gateway, lose a memcach
     }
     mkdirSync(RESULTS, { recursive: true });
     // Free ports, not 8080: a demo someone is running must not collide with the test.
-    topology = await startTopology({ port: 0, adminPort: 0, topology: { healthCheck: { intervalMs: 500, timeoutMs: 400, healthyThreshold: 1, unhealthyThreshold: 2 } } });
+    topology = await startTopology({ port: 0, httpsPort: 0, adminPort: 0, topology: { healthCheck: { intervalMs: 500, timeoutMs: 400, healthyThreshold: 1, unhealthyThreshold: 2 } } });
     profile = mkdtempSync(join(tmpdir(), 'webtier-chromium-'));
     // A fresh --user-data-dir: playwright passes it itself for a persistent context (launch() refuses the flag).
+    // The demo's certificate is self-signed: Chromium accepts exactly its public key (the SPKI list
+    // works only with a user data dir), not every bad certificate as --ignore-certificate-errors would.
     browser = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
       viewport: { width: 1280, height: 800 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [`--ignore-certificate-errors-spki-list=${topology.certificate.spkiSha256}`, '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
   }, 90_000);
 
@@ -58,9 +60,19 @@ describe('the demo in a real browser: log in through the gateway, lose a memcach
     const t = topology!;
     const page = await browser!.newPage();
 
-    // Log in through the gateway.
-    await page.goto(`${t.url}/mail`);
+    // Start at the old http:// URL: 308 to the same path over HTTPS, where the webmail sends us to /login.
+    const landed = await page.goto(`${t.httpUrl}/mail?_from=http`);
+    const hops: Array<[string, number | undefined]> = [];
+    for (let r = landed!.request(); r; r = r.redirectedFrom()!) hops.unshift([r.url(), (await r.response())?.status()]);
+    expect(hops[0]).toEqual([`${t.httpUrl}/mail?_from=http`, 308]);
+    expect(hops[1]![0]).toBe(`${t.url}/mail?_from=http`);
+    expect(new URL(page.url()).origin).toBe(t.url);
     expect(new URL(page.url()).pathname).toBe('/login');
+    // Served over HTTPS with HTTP/2 (ALPN), with the demo's certificate.
+    expect(await page.evaluate(() => [location.protocol, (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).nextHopProtocol])).toEqual(['https:', 'h2']);
+    expect(await landed!.securityDetails()).toMatchObject({ subjectName: 'localhost' });
+    // No HSTS on purpose: it would bind the name localhost (every port) to HTTPS in this browser.
+    expect(landed!.headers()['strict-transport-security']).toBeUndefined();
     await expect.poll(() => page.locator('#notice').textContent()).toContain('Login required');
     await page.fill('#rcmloginuser', 'alice');
     await page.fill('#rcmloginpwd', 'wonderland');

@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { track } from '@webtier/testkit';
+import { Agent, fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeInfo } from '../src/index.js';
 
@@ -43,7 +44,7 @@ function cli(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ code: number 
 async function up(dir: string, env: NodeJS.ProcessEnv): Promise<{ launcher: ChildProcess; output: () => string }> {
   const file = join(dir, 'small.yaml');
   writeFileSync(file, 'memcached: { nodes: 2 }\nwebmail: { nodes: 2 }\nactivesync: { nodes: 1 }\nassets: { nodes: 1 }\n');
-  const launcher = spawn(process.execPath, [CLI, 'up', file, '--port', '0', '--admin-port', '0'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const launcher = spawn(process.execPath, [CLI, 'up', file, '--port', '0', '--https-port', '0', '--admin-port', '0'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   track(launcher);
   let output = '';
   launcher.stdout!.on('data', (d) => (output += d));
@@ -63,13 +64,24 @@ describe('webtier up / status / kill / restart and clean stops (CLI, real proces
 
   it('runs the chaos commands from another terminal, reports a crash without respawning, and stops every process on SIGTERM', async () => {
     const { launcher, output } = await up(dir, env);
-    const status = async () => JSON.parse((await cli(env, 'status', '--json')).stdout) as { nodes: NodeInfo[]; url: string };
+    const status = async () => JSON.parse((await cli(env, 'status', '--json')).stdout) as { nodes: NodeInfo[]; url: string; httpUrl: string; certFile: string };
     const first = await status();
+    // HTTPS with the self-signed certificate the launcher made (trusted here, not ignored); the old HTTP port redirects.
+    expect(first.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    expect(output()).toContain(`Open the webmail:        ${first.url}/   (${first.httpUrl}/ redirects there)`);
+    expect(output()).toContain(`The certificate is self-signed`);
+    expect(output()).toContain(`trust ${first.certFile}`);
+    const dispatcher = new Agent({ connect: { ca: readFileSync(first.certFile, 'utf8') } });
+    const get = (path: string) => fetch(`${first.url}${path}`, { dispatcher, signal: AbortSignal.timeout(10_000) });
+    const redirect = await fetch(`${first.httpUrl}/login?x=1`, { redirect: 'manual', signal: AbortSignal.timeout(10_000) });
+    expect([redirect.status, redirect.headers.get('location')]).toEqual([308, `${first.url}/login?x=1`]);
+    // Without the demo's certificate the client refuses it: it is self-signed, not from a public CA.
+    await expect(fetch(`${first.url}/login`, { signal: AbortSignal.timeout(10_000) })).rejects.toMatchObject({ cause: { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' } });
     expect(first.nodes.map((n) => `${n.name}:${n.state}`)).toEqual([
       'memcached-1:running', 'memcached-2:running', 'webmail-1:running', 'webmail-2:running', 'activesync-1:running', 'assets-1:running', 'gateway:running',
     ]);
     const pids = first.nodes.map((n) => n.pid!);
-    expect((await fetch(`${first.url}/login`)).status).toBe(200);
+    expect((await get('/login')).status).toBe(200);
 
     expect((await cli(env, 'kill', 'memcached-2')).stdout).toContain('memcached-2: killed');
     expect(alive(first.nodes[1]!.pid!)).toBe(false);
@@ -85,7 +97,8 @@ describe('webtier up / status / kill / restart and clean stops (CLI, real proces
     await until('the crash report', () => output().includes('webmail-1 exited unexpectedly (signal SIGKILL)'), 10_000);
     expect((await status()).nodes.find((n) => n.name === 'webmail-1')!.state).toBe('crashed');
     // The site still answers through the gateway (webmail-2).
-    expect((await fetch(`${first.url}/login`)).status).toBe(200);
+    expect((await get('/login')).status).toBe(200);
+    await dispatcher.close();
 
     const current = (await status()).nodes.map((n) => n.pid).filter((p): p is number => p !== undefined);
     launcher.kill('SIGTERM');
