@@ -31,7 +31,7 @@ export const SMOKE_PLAN: readonly PlannedFault[] = [
   { kind: 'kill', vip: 0 },
 ];
 export const FULL_SCHEDULE: Schedule = { beforeSec: 4, faultSec: 10, afterSec: 12 };
-export const SMOKE_SCHEDULE: Schedule = { beforeSec: 2, faultSec: 5, afterSec: 7 };
+export const SMOKE_SCHEDULE: Schedule = { beforeSec: 2, faultSec: 4, afterSec: 6 };
 
 export const FAULT_LABELS: Record<GatewayFault, string> = {
   stop: 'stop (SIGTERM: drain)',
@@ -42,5 +42,5 @@ export const FAULT_LABELS: Record<GatewayFault, string> = {
 
 /** The load must outlast the plan: a `stop` waits for the drain (held Pings: up to the lab's 10 s grace). */
 export function loadDurationSec(plan: readonly PlannedFault[], s: Schedule): number {
-  return plan.length * (s.beforeSec + s.faultSec + s.afterSec) + plan.filter((p) => p.kind === 'stop').length * 6 + 3;
+  return plan.length * (s.beforeSec + s.faultSec + s.afterSec) + plan.filter((p) => p.kind === 'stop').length * 4 + 2;
 }
