@@ -155,7 +155,7 @@ const md = [
   '',
   markdownTable(headers, rows),
   '',
-  '**failed requests**: session requests and re-logins that did not get a 200, socket errors (refused, reset, closed mid-response) and client timeouts (10 s), from the fault to the next one. **VIP moved**: from the fault until the peer held the address. **answered again**: from the fault until its address answered the probe again after the probe first saw it fail (0: it never stopped answering). **sessions lost**: users who got "login required". **Pings reconnected**: Pings that ended in an error and were sent again. **p99 / max**: latency of the successful session requests in the same window.',
+  '**failed requests**: session requests and re-logins that did not get a 200, socket errors (refused, reset, closed mid-response) and client timeouts (10 s), from the fault to the next one. **VIP moved**: from the fault until the peer held the address. **answered again**: from the fault until its address answered the probe again after the probe first saw it fail (0: it never stopped answering). **sessions lost**: users who got "login required". **Pings reconnected**: Pings that ended in an error and were sent again. **p99 / max**: latency of the successful session requests in the same window. The load generator (autocannon) tries again at once after a refused connect, so a count of refused connects measures users × seconds without a front door, not users: read it with **answered again**.',
   '',
   '## What failed',
   '',
