@@ -30,6 +30,12 @@ const SECTIONS: Section[] = [
     intro: 'The same users and systems with every node on its own host (Linux network namespaces, apps/lab) and network faults added to the process faults: a blackholed memcached host, a partition between one webmail node and one memcached host, an unplugged webmail host, one-way loss from the gateway to an ActiveSync host.',
   },
   {
+    name: 'gateway-ha',
+    title: 'Front door: two gateways with keepalived',
+    command: 'npm run bench:gateway-ha',
+    intro: "Issue 14: the gateway itself is no longer a single point of failure. Two gateway hosts hold two service addresses with keepalived (the Kolab guide's recipe); logged-in users and ActiveSync devices holding Pings use both addresses like DNS round-robin clients while the master of one address is stopped, killed, frozen and unplugged, side by side with one gateway under the same faults.",
+  },
+  {
     name: 'gateway',
     title: 'Proxy throughput',
     command: 'npm run bench:gateway',

@@ -57,6 +57,10 @@ export async function startLabFailoverTopology(system: SystemSpec, log: (line: s
       const config = webmailGatewayConfig(PORTS.gateway, PORTS.gatewayAdmin, webmail) as { listeners: Array<{ host: string }>; admin: { host: string }; routes: unknown[]; clusters: Record<string, unknown> };
       config.listeners[0]!.host = '0.0.0.0';
       config.admin.host = '0.0.0.0';
+      // A non-loopback admin listener needs a token for drain/undrain (the gateway refuses to start without one).
+      const tokenFile = join(lab.state.dir, `gateway-${system.id}.token`);
+      writeFileSync(tokenFile, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+      (config.admin as { tokenFile?: string }).tokenFile = tokenFile;
       config.routes.unshift({ match: { prefix: '/Microsoft-Server-ActiveSync', caseInsensitive: true }, cluster: 'activesync' });
       config.clusters['activesync'] = { lbPolicy: 'ring_hash', hashOn: { query: 'DeviceId' }, endpoints: activesync.map((u) => ({ url: u })), healthCheck: { path: '/healthz' } };
       const configFile = join(lab.state.dir, `gateway-${system.id}.yaml`);

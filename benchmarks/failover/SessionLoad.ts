@@ -73,6 +73,10 @@ export interface LoadResult {
   statuses: Record<string, number>;
   /** Latencies of every successful session-touch response (ms), sorted ascending. */
   latenciesMs: Float64Array;
+  /** Per second: the latencies of that second's successful session-touch responses (ms), sorted (a fault window's p99). */
+  secondLatenciesMs: Float64Array[];
+  /** Per second: every answer other than 200 and every socket error, as in `statuses` (a fault window's failures by kind). */
+  secondFailures: Array<Record<string, number>>;
 }
 
 export interface LoadOptions {
@@ -175,6 +179,12 @@ export async function runSessionLoad(o: LoadOptions): Promise<LoadResult> {
   const buckets: Bucket[] = [];
   const statuses: Record<string, number> = {};
   const lost = new Set<string>();
+  const failures: Array<Record<string, number>> = [];
+  const failed = (what: string) => {
+    const t = Math.max(0, Math.floor((performance.now() - startedAt) / 1000));
+    const f = (failures[t] ??= {});
+    f[what] = (f[what] ?? 0) + 1;
+  };
   const states = new WeakMap<AutocannonClient, ConnectionState>();
   let startedAt = 0;
   const bucket = () => {
@@ -188,6 +198,7 @@ export async function runSessionLoad(o: LoadOptions): Promise<LoadResult> {
     b.socketErrors++;
     const what = 'socket: connection closed before the response ended';
     statuses[what] = (statuses[what] ?? 0) + 1;
+    failed(what);
   };
   let slot = 0;
   const setupClient = (client: AutocannonClient) => {
@@ -248,6 +259,7 @@ export async function runSessionLoad(o: LoadOptions): Promise<LoadResult> {
     const b = bucket();
     const what = `${state?.request ?? '?'} ${status}`;
     statuses[what] = (statuses[what] ?? 0) + 1;
+    if (status !== 200) failed(what);
     const ok = status >= 200 && status < 300;
     if (state?.pending === 'login') {
       if (ok) b.relogins++;
@@ -275,6 +287,7 @@ export async function runSessionLoad(o: LoadOptions): Promise<LoadResult> {
     b.errors++;
     const what = `socket: ${err.message}`;
     statuses[what] = (statuses[what] ?? 0) + 1;
+    failed(what);
     if (/timed out/.test(err.message)) b.timeouts++;
     else b.socketErrors++;
   });
@@ -305,5 +318,16 @@ export async function runSessionLoad(o: LoadOptions): Promise<LoadResult> {
   for (let i = buckets.length; i < seconds; i++) buckets.push(emptyBucket());
   for (; reported < seconds; reported++) o.onSecond?.(sample(reported, buckets[reported]!));
   const all = Float64Array.from(buckets.flatMap((b) => b.latencies)).sort();
-  return { durationSec: o.durationSec, connections, seconds: buckets.map((b, t) => sample(t, b)), sessionsLost: lost.size, statuses, latenciesMs: all };
+  const secondFailures = Array.from({ length: seconds }, (_, t) => ({ ...failures[t] }));
+  for (const late of failures.slice(seconds)) for (const [what, n] of Object.entries(late ?? {})) secondFailures[seconds - 1]![what] = (secondFailures[seconds - 1]![what] ?? 0) + n;
+  return {
+    durationSec: o.durationSec,
+    connections,
+    seconds: buckets.map((b, t) => sample(t, b)),
+    sessionsLost: lost.size,
+    statuses,
+    latenciesMs: all,
+    secondLatenciesMs: buckets.map((b) => Float64Array.from(b.latencies).sort()),
+    secondFailures,
+  };
 }
