@@ -44,6 +44,8 @@ export interface ProxyMetrics {
   request(route: string, cluster: string, status: number, seconds: number): void;
   retry(cluster: string, reason: string): void;
   upstreamError(cluster: string, endpoint: string, kind: string): void;
+  /** A request refused without an upstream attempt (`long_poll_budget`, `queue_timeout`). */
+  rejected(cluster: string, reason: 'long_poll_budget' | 'queue_timeout'): void;
 }
 
 /** The runtime as the proxy sees it (GatewayRuntime implements it). */
