@@ -25,6 +25,8 @@ const TABLE = {
   TOO_MANY_WEBSOCKETS: ['GW_ERR_TOO_MANY_WEBSOCKETS', 503],
   /** The endpoint already holds `maxLongPolls` long polls: answered at once instead of queueing. */
   LONG_POLL_BUDGET: ['GW_ERR_LONG_POLL_BUDGET', 503],
+  /** A held long poll answered at once because the gateway is draining (the device re-Pings elsewhere). */
+  DRAINING: ['GW_ERR_DRAINING', 503],
   /** Every connection of the endpoint stayed busy for `queueTimeoutMs`. */
   QUEUE_TIMEOUT: ['GW_ERR_QUEUE_TIMEOUT', 503],
   /** Connecting to the upstream failed on every endpoint tried. */

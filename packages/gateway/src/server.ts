@@ -144,6 +144,7 @@ export async function startGateway(config: GatewayConfigSource, options: CreateG
     close(drainTimeoutMs = runtime.state.config.drainTimeoutMs) {
       closing ??= (async () => {
         runtime.draining = true;
+        for (const answer of [...runtime.heldLongPolls]) answer();
         let cut = false;
         // Keep-alive connections whose request finished are closed as soon as they are idle.
         const idle = setInterval(() => listeners.forEach((l) => l.closeIdleConnections()), 100);

@@ -20,7 +20,7 @@ afterAll(() => {
 });
 
 describe('held Pings across SIGHUP and SIGTERM (issue #16)', () => {
-  it('SIGHUP with 300 Pings held keeps every one; SIGTERM answers or closes each within drainTimeoutMs', async () => {
+  it('SIGHUP with 300 Pings held keeps every one; SIGTERM answers each (503) within drainTimeoutMs', async () => {
     expect(existsSync(CLI), `${CLI} is missing: run npm run build first`).toBe(true);
     const up = await startActiveSyncUpstream();
     try {
@@ -62,6 +62,8 @@ describe('held Pings across SIGHUP and SIGTERM (issue #16)', () => {
         const drainedMs = Date.now() - t0;
         expect(drainedMs, 'within drainTimeoutMs (1500) plus scheduling slack').toBeLessThan(1500 + 1000);
         expect(await exited).toBe(0);
+        // Answered, not cut: a device gets 503 + Retry-After and re-Pings elsewhere at once.
+        expect(pings.answers.filter((s) => s === 503).length, 'each held Ping answered 503 by the drain').toBe(300);
       } finally {
         pings.close();
       }

@@ -35,6 +35,8 @@ export function dispatchTimeouts(route: ResolvedRoute): { headersTimeout: number
 }
 
 class BodyTooLarge extends Error {}
+/** Why a held long poll's upstream request is aborted when the gateway drains. */
+class Draining extends Error {}
 class BodyTimeout extends Error {}
 
 /**
@@ -292,6 +294,8 @@ export class Forwarder {
     const metrics = this.runtime.metrics;
     const longPoll = isLongPoll(route, url);
     let lastFailure: FailureKind | undefined;
+    const onDrain = longPoll ? () => ex.current?.abort(new Draining('the gateway is draining')) : undefined;
+    if (onDrain) this.runtime.heldLongPolls.add(onDrain);
     try {
       for (;;) {
         if (ex.clientGone) return this.fail(request, reply, info, GatewayErrorCodes.UPSTREAM_RESET, 'the client went away');
@@ -323,6 +327,10 @@ export class Forwarder {
           continue;
         }
         const err = attempt.error!;
+        if (err instanceof Draining) {
+          closeConnection(reply);
+          return this.fail(request, reply, info, GatewayErrorCodes.DRAINING, 'the gateway is shutting down: send the request again');
+        }
         const kind = classifyUpstreamError(err);
         if (kind === 'aborted' || ex.clientGone) return this.fail(request, reply, info, GatewayErrorCodes.UPSTREAM_RESET, 'the client went away');
         if (err instanceof BodyTooLarge) return tooLarge();
@@ -344,6 +352,7 @@ export class Forwarder {
       if (tried.size === 0) return this.fail(request, reply, info, GatewayErrorCodes.NO_HEALTHY_UPSTREAM, `cluster "${cs.cluster.name}" has no healthy endpoint`);
       return this.failFor(request, reply, info, lastFailure ?? 'connect', cs, tried.size);
     } finally {
+      if (onDrain) this.runtime.heldLongPolls.delete(onDrain);
       retry.end();
     }
   }

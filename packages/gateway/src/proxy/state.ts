@@ -52,6 +52,12 @@ export interface ProxyMetrics {
 export interface ProxyRuntime {
   readonly state: GatewayState;
   readonly draining: boolean;
+  /**
+   * Long polls still waiting for their upstream's answer, each with the function that answers it at
+   * once (503, Retry-After, Connection: close) when the gateway drains: a device re-Pings elsewhere
+   * instead of waiting for drainTimeoutMs and a reset. One entry per held long poll, none otherwise.
+   */
+  readonly heldLongPolls: Set<() => void>;
   readonly metrics: ProxyMetrics;
   readonly log: GatewayLogger;
 }
