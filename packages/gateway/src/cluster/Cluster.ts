@@ -54,9 +54,7 @@ export class Cluster {
       const old = reuse?.get(new URL(ep.url).origin);
       if (old) {
         old.update(ep);
-        // Budgets follow the reloaded config; the pools keep their connections (and held Pings).
-        old.ordinary.limit = config.connectionsPerEndpoint;
-        old.longPolls.limit = config.maxLongPolls;
+        old.setBudgets(config.connectionsPerEndpoint, config.maxLongPolls);
         return old;
       }
       return new Endpoint(name, ep, { connectTimeoutMs: config.connectTimeoutMs, connections: config.connectionsPerEndpoint, keepAliveTimeoutMs: config.keepAliveTimeoutMs, maxLongPolls: config.maxLongPolls });

@@ -114,6 +114,15 @@ export class Endpoint {
     );
   }
 
+  /**
+   * Budgets from a reloaded config. The pools keep their connections (and held Pings) and their size,
+   * so a budget can shrink at once but never grow past its pool (a request must never queue inside undici).
+   */
+  setBudgets(connections: number, maxLongPolls: number): void {
+    this.ordinary.limit = Math.min(connections, this.poolOptions.connections);
+    this.longPolls.limit = Math.min(maxLongPolls, this.poolOptions.maxLongPolls);
+  }
+
   /** Applies weight/priority/backup from a reloaded config. */
   update(config: EndpointConfig): void {
     this.weight = config.weight;
