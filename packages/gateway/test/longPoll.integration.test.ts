@@ -74,16 +74,16 @@ describe('held ActiveSync Pings never starve other requests (issue #16)', () => 
     });
     return { up, base: gw.urls[0]!, port: Number(new URL(gw.urls[0]!).port), admin: gw.adminUrl! };
   }
-  const hold = async (port: number, n: number): Promise<HeldPings> => {
+  const hold = async (port: number, n: number, up: ActiveSyncUpstream): Promise<HeldPings> => {
     // Both MS-ASHTTP query forms, as a mixed fleet of phones sends them.
-    const p = await holdPings(port, n, (i) => (i % 2 ? base64Query(18, `d${i}`) : plainQuery('Ping', i)));
+    const p = await holdPings(port, n, (i) => (i % 2 ? base64Query(18, `d${i}`) : plainQuery('Ping', i)), 100, () => up.held);
     scope.defer(async () => p.close());
     return p;
   };
 
   it('a Sync is answered within 100 ms with more Pings held than connectionsPerEndpoint', async () => {
     const { up, base, port } = await setup({ connectionsPerEndpoint: 4 });
-    await hold(port, 12);
+    await hold(port, 12, up);
     await waitFor(() => up.held === 12, 5000, 'the upstream holds the 12 Pings');
     expect(await fastestSync(base)).toBeLessThan(100);
   });
@@ -91,7 +91,7 @@ describe('held ActiveSync Pings never starve other requests (issue #16)', () => 
   it('an ordinary request waits at most queueTimeoutMs for a busy endpoint, then 503 + Retry-After', async () => {
     // longPoll: false puts the Pings in the ordinary lane: the two connections stay busy.
     const { up, base, port, admin } = await setup({ connectionsPerEndpoint: 2, queueTimeoutMs: 200 }, { longPoll: false });
-    await hold(port, 2);
+    await hold(port, 2, up);
     await waitFor(() => up.held === 2, 5000, 'the upstream holds 2 Pings');
     const r = await timedPost(`${base}${AS}?${plainQuery('Sync')}`);
     expect(r).toMatchObject({ status: 503, code: 'GW_ERR_QUEUE_TIMEOUT', retryAfter: '5' });
@@ -106,8 +106,10 @@ describe('held ActiveSync Pings never starve other requests (issue #16)', () => 
     // client + gateway downstream + gateway upstream + upstream server sockets, all in this process.
     expect(limit?.soft ?? 0, 'this test opens ~8,000 sockets: raise the open-file limit (ulimit -n 10000)').toBeGreaterThan(9000);
     const { up, base, port, admin } = await setup({ connectionsPerEndpoint: 4, maxLongPolls: 2000 });
-    const pings = await hold(port, 2000);
-    await waitFor(() => up.held === 2000, 30_000, 'the upstream holds 2,000 Pings');
+    const pings = await hold(port, 2000, up);
+    await waitFor(() => up.held === 2000, 60_000, 'the upstream holds 2,000 Pings').catch((err: Error) => {
+      throw new Error(`${err.message}: held ${up.held}, answered ${pings.answers.length} (${[...new Set(pings.answers)].join(', ')}), closed ${pings.closed}`);
+    });
     const over = await timedPost(`${base}${AS}?${base64Query(18, 'over')}`);
     expect(over).toMatchObject({ status: 503, code: 'GW_ERR_LONG_POLL_BUDGET', retryAfter: '5' });
     expect(over.ms, 'answered at once, not queued').toBeLessThan(1000);
@@ -119,5 +121,5 @@ describe('held ActiveSync Pings never starve other requests (issue #16)', () => 
     up.releasePings();
     await waitFor(() => pings.answers.length === 2000, 30_000, 'every Ping answered once released');
     expect(pings.answers.every((s) => s === 200)).toBe(true);
-  }, 60_000);
+  }, 120_000);
 });

@@ -44,7 +44,7 @@ describe('held Pings across SIGHUP and SIGTERM (issue #16)', () => {
       const url = /"listeners":\["(http:\/\/[^"]+)"/.exec(out)?.[1];
       expect(url, `listening URL in the CLI output:\n${out}`).toBeDefined();
       const port = Number(new URL(url!).port);
-      const pings = await holdPings(port, 300, (i) => (i % 2 ? base64Query(18, `d${i}`) : `Cmd=Ping&User=u&DeviceId=d${i}&DeviceType=SmartPhone`));
+      const pings = await holdPings(port, 300, (i) => (i % 2 ? base64Query(18, `d${i}`) : `Cmd=Ping&User=u&DeviceId=d${i}&DeviceType=SmartPhone`), 100, () => up.held);
       try {
         await waitFor(() => up.held === 300, 15_000, 'the upstream holds 300 Pings');
 

@@ -23,10 +23,12 @@ export interface HeldPings {
 }
 
 /**
- * Opens `n` connections to `port` and sends one Ping on each, `batch` connections at a time (a burst of
- * thousands of SYNs overflows the listen backlog and costs a 1 s SYN retry).
+ * Opens `n` connections to `port` and sends one Ping on each, `batch` connections at a time. With
+ * `arrived` (how many the upstream holds), each batch waits until the previous one arrived (at most
+ * 10 s): a burst of thousands of connections overflows the accept queue of a busy event loop, and
+ * the kernel's SYN-ACK retries back off to tens of seconds.
  */
-export async function holdPings(port: number, n: number, query: (i: number) => string, batch = 200): Promise<HeldPings> {
+export async function holdPings(port: number, n: number, query: (i: number) => string, batch = 200, arrived?: () => number): Promise<HeldPings> {
   const sockets: Socket[] = [];
   const answers: number[] = [];
   let closed = 0;
@@ -52,6 +54,11 @@ export async function holdPings(port: number, n: number, query: (i: number) => s
       s.write(activeSyncRequest(query(j), port));
     }
     await Promise.all(started);
+    if (arrived) {
+      const want = Math.min(n, i + batch);
+      const deadline = Date.now() + 10_000;
+      while (arrived() < want && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    }
   }
   return {
     answers,
