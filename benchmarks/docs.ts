@@ -42,6 +42,12 @@ const SECTIONS: Section[] = [
     intro: "Requests per second and latency through webtier's gateway with its production features on, against the upstream directly, a vanilla @fastify/http-proxy and nginx.",
   },
   {
+    name: 'activesync',
+    title: 'ActiveSync: held Pings',
+    command: 'npm run bench:activesync',
+    intro: 'Thousands of phones hold an ActiveSync Ping open through the proxy; Sync and FolderSync must still be answered at once. Held Pings ramp to 10,000 through the gateway and through nginx in front of the same upstream: latency, RSS and CPU at each step.',
+  },
+  {
     name: 'store',
     title: 'Session store',
     command: 'npm run bench:store',

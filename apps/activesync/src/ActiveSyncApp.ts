@@ -73,7 +73,18 @@ export function createActiveSyncApp(options: ActiveSyncAppOptions): FastifyInsta
   let closing: () => void = () => {};
   const closed = new Promise<void>((resolve) => (closing = resolve));
 
-  const app = Fastify({ logger: o.logger, routerOptions: { caseSensitive: false }, requestTimeout: 0, bodyLimit: 20 * 1024 * 1024 });
+  // Server limits for thousands of held Pings: no request or connection timeout (a Ping waits up to
+  // maxHeartbeatSeconds), idle keep-alive above the longest heartbeat (a device re-Pings on the same
+  // connection), at most one request per Ping connection in flight and no cap on requests per socket.
+  const app = Fastify({
+    logger: o.logger,
+    routerOptions: { caseSensitive: false },
+    requestTimeout: 0,
+    connectionTimeout: 0,
+    keepAliveTimeout: (limits.maxHeartbeatSeconds + 120) * 1000,
+    maxRequestsPerSocket: 0,
+    bodyLimit: 20 * 1024 * 1024,
+  });
   app.addHook('onClose', async () => closing());
   app.addHook('onSend', async (_req, reply, payload) => {
     reply.header('x-served-by', o.node);

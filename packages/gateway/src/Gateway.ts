@@ -43,6 +43,7 @@ export class GatewayRuntime implements ProxyRuntime, AdminRuntime {
   readonly metrics: GatewayMetrics;
   readonly startedAt = new Date();
   draining = false;
+  readonly heldLongPolls = new Set<() => void>();
   log: GatewayLogger = silentLogger;
   private started = false;
 

@@ -23,6 +23,12 @@ const TABLE = {
   NO_HEALTHY_UPSTREAM: ['GW_ERR_NO_HEALTHY_UPSTREAM', 503],
   /** Too many WebSocket connections to the cluster (`maxWebSocketConnections`). */
   TOO_MANY_WEBSOCKETS: ['GW_ERR_TOO_MANY_WEBSOCKETS', 503],
+  /** The endpoint already holds `maxLongPolls` long polls: answered at once instead of queueing. */
+  LONG_POLL_BUDGET: ['GW_ERR_LONG_POLL_BUDGET', 503],
+  /** A held long poll answered at once because the gateway is draining (the device re-Pings elsewhere). */
+  DRAINING: ['GW_ERR_DRAINING', 503],
+  /** Every connection of the endpoint stayed busy for `queueTimeoutMs`. */
+  QUEUE_TIMEOUT: ['GW_ERR_QUEUE_TIMEOUT', 503],
   /** Connecting to the upstream failed on every endpoint tried. */
   UPSTREAM_CONNECT: ['GW_ERR_UPSTREAM_CONNECT', 502],
   /** The upstream did not answer within the route's timeout. */

@@ -27,4 +27,5 @@ export {
   type RetryOn,
 } from './config/schema.js';
 export { GatewayError, GatewayConfigError, GatewayErrorCodes, type GatewayErrorCode, type ConfigProblem } from './errors.js';
+export { raiseFileLimit, readFileLimit, type FileLimitReport } from './limits.js';
 export { GatewayRuntime, type GatewayStatus, type EndpointStatus, type GatewayLogger } from './Gateway.js';

@@ -6,6 +6,7 @@ import { readRegularFile, toConfig, type GatewayConfigSource } from './config/lo
 import { GatewayError, GatewayErrorCodes } from './errors.js';
 import { GatewayRuntime } from './Gateway.js';
 import { Listener } from './listener/Listener.js';
+import { raiseFileLimit } from './limits.js';
 import { createLogDestination } from './logDestination.js';
 import { EXTRA_HTTP_METHODS, webtierGateway } from './plugin.js';
 
@@ -89,6 +90,10 @@ export async function startGateway(config: GatewayConfigSource, options: CreateG
   const token = cfg.admin ? adminToken(cfg.admin.tokenFile) : undefined;
   const app = await createGateway(cfg, options);
   const runtime = app.gateway;
+  // Each held long poll takes two descriptors: raise the soft limit first (once per process) and say what it allows.
+  const files = raiseFileLimit();
+  if (files.connections < 10_000) app.log.warn({ nofile: files.soft, connections: files.connections }, files.message);
+  else app.log.info({ nofile: files.soft, connections: files.connections }, files.message);
   const listeners: Listener[] = [];
   let admin: FastifyInstance | undefined;
   try {
@@ -134,6 +139,7 @@ export async function startGateway(config: GatewayConfigSource, options: CreateG
     close(drainTimeoutMs = runtime.state.config.drainTimeoutMs) {
       closing ??= (async () => {
         runtime.draining = true;
+        for (const answer of [...runtime.heldLongPolls]) answer();
         let cut = false;
         // Keep-alive connections whose request finished are closed as soon as they are idle.
         const idle = setInterval(() => listeners.forEach((l) => l.closeIdleConnections()), 100);

@@ -56,7 +56,7 @@ async function countUpstreams(url: (i: number) => string, n: number, concurrency
 
 describe('load-balancing policies: distribution', () => {
   it('round_robin (smooth weighted, nginx): weights 5,1,1 give a a b a c a a', () => {
-    const eps = [5, 1, 1].map((weight, i) => new Endpoint('c', { url: `http://127.0.0.1:${1000 + i}`, weight, priority: 1, backup: false }, { connectTimeoutMs: 100, connections: 1, keepAliveTimeoutMs: 100 }));
+    const eps = [5, 1, 1].map((weight, i) => new Endpoint('c', { url: `http://127.0.0.1:${1000 + i}`, weight, priority: 1, backup: false }, { connectTimeoutMs: 100, connections: 1, keepAliveTimeoutMs: 100, maxLongPolls: 1 }));
     const rr = new RoundRobin();
     const seq = Array.from({ length: 7 }, () => eps.indexOf(rr.pick({ candidates: eps, hashKey: undefined })));
     expect(seq).toEqual([0, 0, 1, 0, 2, 0, 0]);
@@ -100,7 +100,7 @@ describe('load-balancing policies: distribution', () => {
 
 describe('ring_hash', () => {
   it('decodes DeviceId, DeviceType and User from the MS-ASHTTP base64 query', () => {
-    expect(decodeActiveSyncBase64Query(base64Query('ABC123', { policyKey: true, user: 'jane' }))).toEqual({ DeviceId: 'ABC123', DeviceType: 'SmartPhone', User: 'jane' });
+    expect(decodeActiveSyncBase64Query(base64Query('ABC123', { policyKey: true, user: 'jane' }))).toEqual({ Cmd: 'Ping', DeviceId: 'ABC123', DeviceType: 'SmartPhone', User: 'jane' });
     expect(decodeActiveSyncBase64Query(base64Query(Buffer.from([0xde, 0xad, 0xbe, 0xef])))!['DeviceId']).toBe('deadbeef');
     expect(decodeActiveSyncBase64Query('AAAA')).toBeUndefined();
     const q = encodeURIComponent(base64Query('dev+/='));

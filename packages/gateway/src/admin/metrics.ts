@@ -13,6 +13,7 @@ export class GatewayMetrics {
   private readonly retries: Counter<'cluster' | 'reason'>;
   private readonly ejections: Counter<'cluster' | 'endpoint'>;
   private readonly healthChanges: Counter<'cluster' | 'endpoint' | 'healthy'>;
+  private readonly rejections: Counter<'cluster' | 'reason'>;
 
   constructor(endpoints: () => Iterable<Endpoint>, options: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -28,6 +29,17 @@ export class GatewayMetrics {
     this.retries = new Counter({ name: 'gateway_retries_total', help: 'Retries on another endpoint', labelNames: ['cluster', 'reason'], registers });
     this.ejections = new Counter({ name: 'gateway_ejections_total', help: 'Outlier-detection ejections', labelNames: ['cluster', 'endpoint'], registers });
     this.healthChanges = new Counter({ name: 'gateway_health_changes_total', help: 'Active health-check transitions', labelNames: ['cluster', 'endpoint', 'healthy'], registers });
+    this.rejections = new Counter({ name: 'gateway_rejected_total', help: 'Requests answered 503 without an upstream attempt: long_poll_budget (maxLongPolls reached), queue_timeout (queueTimeoutMs)', labelNames: ['cluster', 'reason'], registers });
+    new Gauge({
+      name: 'gateway_endpoint_long_polls',
+      help: 'Long polls in flight per endpoint (on their own connections, at most maxLongPolls)',
+      labelNames: ['cluster', 'endpoint'],
+      registers,
+      collect() {
+        this.reset();
+        for (const e of endpoints()) this.set({ cluster: e.cluster, endpoint: e.address }, e.longPolls.active);
+      },
+    });
     new Gauge({
       name: 'gateway_endpoint_healthy',
       help: '1 when the endpoint passes health checks and is not ejected',
@@ -72,6 +84,10 @@ export class GatewayMetrics {
 
   retry(cluster: string, reason: string): void {
     this.retries.inc({ cluster, reason });
+  }
+
+  rejected(cluster: string, reason: string): void {
+    this.rejections.inc({ cluster, reason });
   }
 
   ejection(cluster: string, endpoint: string): void {

@@ -54,9 +54,10 @@ export class Cluster {
       const old = reuse?.get(new URL(ep.url).origin);
       if (old) {
         old.update(ep);
+        old.setBudgets(config.connectionsPerEndpoint, config.maxLongPolls);
         return old;
       }
-      return new Endpoint(name, ep, { connectTimeoutMs: config.connectTimeoutMs, connections: config.connectionsPerEndpoint, keepAliveTimeoutMs: config.keepAliveTimeoutMs });
+      return new Endpoint(name, ep, { connectTimeoutMs: config.connectTimeoutMs, connections: config.connectionsPerEndpoint, keepAliveTimeoutMs: config.keepAliveTimeoutMs, maxLongPolls: config.maxLongPolls });
     });
     this.lb = createLoadBalancer(config, this.endpoints);
   }

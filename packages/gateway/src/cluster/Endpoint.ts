@@ -1,11 +1,20 @@
 import { Pool } from 'undici';
 import type { EndpointConfig } from '../config/schema.js';
+import { ConnectionBudget } from './ConnectionBudget.js';
 
 /** Options of the upstream connection pool of one endpoint. */
 export interface EndpointPoolOptions {
   connectTimeoutMs: number;
   connections: number;
   keepAliveTimeoutMs: number;
+  /** Long polls in flight at once, on a pool of their own. */
+  maxLongPolls: number;
+}
+
+/** A dispatcher and the budget of the requests it carries: ordinary requests or long polls. */
+export interface Lane {
+  readonly pool: Pool;
+  readonly budget: ConnectionBudget;
 }
 
 /** The last active health check of an endpoint, as shown on /status. */
@@ -30,6 +39,11 @@ export class Endpoint {
   backup: boolean;
   private readonly poolOptions: EndpointPoolOptions;
   private dispatcher: Pool | undefined;
+  private longPollDispatcher: Pool | undefined;
+  /** Ordinary requests in flight (at most `connectionsPerEndpoint`; more wait up to `queueTimeoutMs`). */
+  readonly ordinary: ConnectionBudget;
+  /** Long polls in flight (at most `maxLongPolls`; more are refused at once). */
+  readonly longPolls: ConnectionBudget;
   /** Result of the active health checks (true until a check says otherwise). */
   activeHealthy = true;
   consecutiveCheckPasses = 0;
@@ -55,6 +69,22 @@ export class Endpoint {
     this.priority = config.priority;
     this.backup = config.backup;
     this.poolOptions = pool;
+    this.ordinary = new ConnectionBudget(pool.connections);
+    this.longPolls = new ConnectionBudget(pool.maxLongPolls);
+  }
+
+  /** The lane of ordinary requests (the endpoint's pool). */
+  get ordinaryLane(): Lane {
+    return { pool: this.pool, budget: this.ordinary };
+  }
+
+  /**
+   * The lane of long polls: a pool of its own, so that held Pings never take the connections
+   * ordinary requests need (a held Ping occupies its connection for up to an hour).
+   */
+  get longPollLane(): Lane {
+    this.longPollDispatcher ??= this.makePool(this.poolOptions.maxLongPolls);
+    return { pool: this.longPollDispatcher, budget: this.longPolls };
   }
 
   /**
@@ -62,22 +92,35 @@ export class Endpoint {
    * outlier detection) can be tested on endpoints that never open a socket.
    */
   get pool(): Pool {
-    return (this.dispatcher ??= new Pool(this.url, {
-      connections: this.poolOptions.connections,
+    return (this.dispatcher ??= this.makePool(this.poolOptions.connections));
+  }
+
+  private makePool(connections: number): Pool {
+    return new Pool(this.url, {
+      connections,
       connect: { timeout: this.poolOptions.connectTimeoutMs },
       keepAliveTimeout: this.poolOptions.keepAliveTimeoutMs,
       // Timeouts per request come from the route (dispatchTimeouts); these pool-level values only
       // replace undici's 300 s defaults so that nothing cuts a long poll by accident.
       headersTimeout: 0,
       bodyTimeout: 0,
-    }));
+    });
   }
 
   /** Closes the pool if one was made: `force` destroys connections at once, else in-flight requests finish. */
   async closePool(force = false): Promise<void> {
-    const p = this.dispatcher;
-    if (!p) return;
-    await (force ? p.destroy() : p.close()).catch(() => undefined);
+    await Promise.all(
+      [this.dispatcher, this.longPollDispatcher].map((p) => (p ? (force ? p.destroy() : p.close()).catch(() => undefined) : undefined)),
+    );
+  }
+
+  /**
+   * Budgets from a reloaded config. The pools keep their connections (and held Pings) and their size,
+   * so a budget can shrink at once but never grow past its pool (a request must never queue inside undici).
+   */
+  setBudgets(connections: number, maxLongPolls: number): void {
+    this.ordinary.limit = Math.min(connections, this.poolOptions.connections);
+    this.longPolls.limit = Math.min(maxLongPolls, this.poolOptions.maxLongPolls);
   }
 
   /** Applies weight/priority/backup from a reloaded config. */

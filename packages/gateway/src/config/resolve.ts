@@ -1,4 +1,4 @@
-import { DEFAULT_RETRY, type ClusterConfig, type GatewayConfig, type RetryOn, type RouteConfig } from './schema.js';
+import { DEFAULT_RETRY, type ClusterConfig, type GatewayConfig, type LongPollMatch, type RetryOn, type RouteConfig } from './schema.js';
 
 /** Timeout of long-poll routes: ActiveSync's longest Ping heartbeat (3540 s) plus two minutes. */
 export const LONG_POLL_TIMEOUT_MS = 3_660_000;
@@ -6,6 +6,11 @@ export const DEFAULT_TIMEOUT_MS = 60_000;
 export const ASSETS_TIMEOUT_MS = 30_000;
 export const LONG_POLL_BODY_LIMIT_BYTES = 20 * 1024 * 1024;
 export const DEFAULT_BODY_LIMIT_BYTES = 25 * 1024 * 1024;
+/** The long polls of an ActiveSync route: Ping (MS-ASCMD's only hanging command). */
+export const ACTIVESYNC_LONG_POLLS: LongPollMatch = { query: { Cmd: 'Ping' } };
+
+/** Which requests of a route are long polls: all, none, or those whose query fields match (lower-cased). */
+export type ResolvedLongPollMatch = 'all' | 'none' | ReadonlyMap<string, ReadonlySet<string>>;
 
 /** A route's retry policy with the top-level defaults applied. */
 export interface ResolvedRetry {
@@ -29,7 +34,10 @@ export interface ResolvedRoute {
   /** Prefixes match on a segment boundary (`/a` matches `/a`, `/a/…`, never `/ab`). */
   boundary: boolean;
   cluster: string;
+  /** The route has long-poll timeouts (some of its requests may be held). */
   longPoll: boolean;
+  /** Which of its requests take the long-poll lane. */
+  longPollMatch: ResolvedLongPollMatch;
   /** 0 = no timeout. */
   timeoutMs: number;
   bodyLimitBytes: number;
@@ -47,7 +55,14 @@ export interface ResolvedRoute {
  */
 export function resolveRoute(route: RouteConfig, clusterName: string, cluster: ClusterConfig | undefined, config: GatewayConfig): ResolvedRoute {
   const prefixes = typeof route.match.prefix === 'string' ? [route.match.prefix] : [...route.match.prefix];
-  const longPoll = route.longPoll ?? cluster?.longPoll ?? clusterName === 'activesync';
+  const written = route.longPoll ?? cluster?.longPoll ?? (clusterName === 'activesync' ? ACTIVESYNC_LONG_POLLS : false);
+  const longPoll = written !== false;
+  const longPollMatch: ResolvedLongPollMatch =
+    written === true
+      ? 'all'
+      : written === false
+        ? 'none'
+        : new Map(Object.entries(written.query).map(([k, v]) => [k.toLowerCase(), new Set((Array.isArray(v) ? v : [v]).map((x) => x.toLowerCase()))]));
   const timeoutMs =
     route.timeoutMs ?? cluster?.timeoutMs ?? (longPoll ? LONG_POLL_TIMEOUT_MS : clusterName === 'assets' ? ASSETS_TIMEOUT_MS : DEFAULT_TIMEOUT_MS);
   const r = { ...DEFAULT_RETRY, ...stripUndefined(config.retry), ...stripUndefined(route.retry ?? {}) } as typeof DEFAULT_RETRY;
@@ -59,6 +74,7 @@ export function resolveRoute(route: RouteConfig, clusterName: string, cluster: C
     boundary: route.match.boundary,
     cluster: clusterName,
     longPoll,
+    longPollMatch,
     timeoutMs,
     bodyLimitBytes: route.bodyLimitBytes ?? (longPoll ? LONG_POLL_BODY_LIMIT_BYTES : DEFAULT_BODY_LIMIT_BYTES),
     clientBodyTimeoutMs: route.clientBodyTimeoutMs,

@@ -207,6 +207,17 @@ export const DEFAULT_RETRY = {
   perTryTimeoutMs: 0,
 };
 
+/** Which requests of a route are long polls: every query field named must match. */
+export const LongPollMatchSchema = z
+  .object({
+    /** Query fields and their values (`{ Cmd: Ping }` or `{ Cmd: [Ping, Sync] }`). */
+    query: z.record(
+      z.string().min(1).refine(notReserved, reservedError),
+      z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], { error: 'expected a value or a list of values' }),
+    ),
+  })
+  .strict();
+
 export const RouteSchema = z
   .object({
     /** Name used in logs and metrics. @default the first prefix */
@@ -232,8 +243,14 @@ export const RouteSchema = z
      * (cluster named `activesync` or `longPoll: true`), 30000 for a cluster named `assets`, else 60000
      */
     timeoutMs: timerMs.optional(),
-    /** The upstream may hold the request open (ActiveSync Ping). @default true for the cluster named activesync */
-    longPoll: z.boolean().optional(),
+    /**
+     * The upstream may hold requests of this route open (ActiveSync Ping). `true`: every request is a long
+     * poll; `{ query: { Cmd: Ping } }`: the route has long-poll timeouts and the requests whose query matches
+     * (plain or ActiveSync's base64 form, names and values compared case-insensitively, a list of values
+     * matches any) are long polls; `false`: none. Long polls use their own connections (`maxLongPolls`).
+     * @default { query: { Cmd: Ping } } for the cluster named activesync, else the cluster's `longPoll`
+     */
+    longPoll: z.union([z.boolean(), LongPollMatchSchema], { error: 'expected true, false or { query: { Cmd: Ping } }' }).optional(),
     /** Largest request body accepted (413 above). @default 20 MiB on long-poll routes, else 25 MiB */
     bodyLimitBytes: positiveInt.optional(),
     /** Longest pause between two chunks of the client's request body (408 and close; 0 = none). @default 60000 */
@@ -327,8 +344,18 @@ export const ClusterSchema = z
     longPoll: z.boolean().optional(),
     /** TCP connect timeout per attempt. @default 2000 */
     connectTimeoutMs: positiveTimerMs.default(2000),
-    /** Connections per endpoint (undici Pool). @default 256 */
+    /** Connections per endpoint for ordinary (not long-poll) requests (undici Pool). @default 256 */
     connectionsPerEndpoint: positiveInt.default(256),
+    /**
+     * Long polls (see routes[].longPoll) in flight per endpoint, on connections of their own; one more is
+     * answered 503 with Retry-After at once. Each takes two sockets of the gateway. @default 10000
+     */
+    maxLongPolls: positiveInt.max(1_000_000).default(10_000),
+    /**
+     * Longest an ordinary request waits for one of the endpoint's `connectionsPerEndpoint` connections;
+     * then 503 with Retry-After (0 = answer 503 at once when all are busy). @default 5000
+     */
+    queueTimeoutMs: timerMs.default(5000),
     /** Idle keep-alive time of upstream connections. @default 4000 */
     keepAliveTimeoutMs: positiveTimerMs.default(4000),
     /** WebSocket connections open to the cluster at once; further upgrades get 503. @default 1024 */
@@ -380,6 +407,7 @@ export type ListenerConfig = z.output<typeof ListenerSchema>;
 export type ClusterConfig = z.output<typeof ClusterSchema>;
 export type EndpointConfig = z.output<typeof EndpointSchema>;
 export type RouteConfig = z.output<typeof RouteSchema>;
+export type LongPollMatch = z.output<typeof LongPollMatchSchema>;
 export type HealthCheckConfig = z.output<typeof HealthCheckSchema>;
 export type OutlierDetectionConfig = z.output<typeof OutlierDetectionSchema>;
 export type RetryPolicyInput = z.output<typeof RetryPolicySchema>;

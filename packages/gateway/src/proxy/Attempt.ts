@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import type { Endpoint } from '../cluster/Endpoint.js';
+import type { Endpoint, Lane } from '../cluster/Endpoint.js';
 import type { AttemptOutcome, OutlierDetector } from '../health/OutlierDetector.js';
 
 /** How one upstream attempt ended before the response was committed to the client. */
@@ -63,6 +63,8 @@ export class Attempt implements Dispatcher.DispatchHandler {
     readonly endpoint: Endpoint,
     private readonly outlier: OutlierDetector,
     private readonly owner: AttemptOwner,
+    /** The pool the attempt goes through; its budget slot is already taken and given back on release. */
+    private readonly lane: Lane,
   ) {
     endpoint.inFlight++;
     endpoint.requests++;
@@ -71,9 +73,9 @@ export class Attempt implements Dispatcher.DispatchHandler {
     });
   }
 
-  /** Dispatches the attempt through the endpoint's pool. */
+  /** Dispatches the attempt through its lane's pool. */
   start(options: Dispatcher.DispatchOptions): this {
-    this.endpoint.pool.dispatch(options, this);
+    this.lane.pool.dispatch(options, this);
     return this;
   }
 
@@ -89,6 +91,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
     if (this.released) return;
     this.released = true;
     this.endpoint.inFlight--;
+    this.lane.budget.release();
   }
 
   /** Aborts the upstream request (the client went away). */

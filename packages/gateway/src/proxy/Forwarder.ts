@@ -2,12 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Dispatcher } from 'undici';
-import type { Endpoint } from '../cluster/Endpoint.js';
+import type { Endpoint, Lane } from '../cluster/Endpoint.js';
 import type { ResolvedRoute } from '../config/resolve.js';
 import { GatewayErrorCodes, type GatewayErrorCode } from '../errors.js';
 import { Attempt, ClientGone, Outcome, type AttemptOwner } from './Attempt.js';
 import { sendError } from './errorResponse.js';
 import { downstreamHeaders, upstreamRequestHeaders } from './headers.js';
+import { isLongPoll } from './longPoll.js';
 import { classifyUpstreamError, RetryPolicy, type FailureKind } from './RetryPolicy.js';
 import type { ClusterState, ProxyRuntime } from './state.js';
 
@@ -34,6 +35,8 @@ export function dispatchTimeouts(route: ResolvedRoute, perTryTimeoutMs = 0): { h
 }
 
 class BodyTooLarge extends Error {}
+/** Why a held long poll's upstream request is aborted when the gateway drains. */
+class Draining extends Error {}
 class BodyTimeout extends Error {}
 
 /**
@@ -139,10 +142,10 @@ class Exchange implements AttemptOwner {
     res.once('close', this.onResClose);
   }
 
-  attempt(endpoint: Endpoint, options: Dispatcher.DispatchOptions): Promise<Outcome> {
+  attempt(endpoint: Endpoint, lane: Lane, options: Dispatcher.DispatchOptions): Promise<Outcome> {
     this.tried.add(endpoint);
     this.info.endpoint = endpoint.address;
-    this.current = new Attempt(endpoint, this.cs.outlier, this).start(options);
+    this.current = new Attempt(endpoint, this.cs.outlier, this, lane).start(options);
     return this.current.outcome;
   }
 
@@ -289,13 +292,32 @@ export class Forwarder {
     const tried = ex.tried;
     const options: Dispatcher.DispatchOptions = { path: url, method: method as Dispatcher.HttpMethod, headers, body, ...dispatchTimeouts(route, retry.perTryTimeoutMs) };
     const metrics = this.runtime.metrics;
+    const longPoll = isLongPoll(route, url);
     let lastFailure: FailureKind | undefined;
+    const onDrain = longPoll ? () => ex.current?.abort(new Draining('the gateway is draining')) : undefined;
+    if (onDrain) this.runtime.heldLongPolls.add(onDrain);
     try {
       for (;;) {
         if (ex.clientGone) return this.fail(request, reply, info, GatewayErrorCodes.UPSTREAM_RESET, 'the client went away');
         const { endpoint } = cs.cluster.pick(hashKey, tried);
         if (!endpoint) break;
-        const outcome = await ex.attempt(endpoint, options);
+        // Never queue inside undici's Pool (no deadline there, and ordinary requests would wait behind
+        // hour-long Pings): long polls have a budget of their own and are refused at once beyond it;
+        // ordinary requests wait at most queueTimeoutMs for a connection.
+        const lane = longPoll ? endpoint.longPollLane : endpoint.ordinaryLane;
+        let admitted = longPoll ? lane.budget.tryAcquire() : lane.budget.acquire(cs.cluster.config.queueTimeoutMs);
+        if (admitted !== true) admitted = await admitted;
+        if (!admitted) {
+          info.endpoint = endpoint.address;
+          metrics.rejected(cs.cluster.name, longPoll ? 'long_poll_budget' : 'queue_timeout');
+          if (longPoll) return this.fail(request, reply, info, GatewayErrorCodes.LONG_POLL_BUDGET, `endpoint ${endpoint.address} of cluster "${cs.cluster.name}" already holds its ${lane.budget.limit} long polls (maxLongPolls)`);
+          return this.fail(request, reply, info, GatewayErrorCodes.QUEUE_TIMEOUT, `every connection to endpoint ${endpoint.address} of cluster "${cs.cluster.name}" stayed busy for ${cs.cluster.config.queueTimeoutMs} ms (queueTimeoutMs)`);
+        }
+        if (ex.clientGone) {
+          lane.budget.release();
+          return this.fail(request, reply, info, GatewayErrorCodes.UPSTREAM_RESET, 'the client went away');
+        }
+        const outcome = await ex.attempt(endpoint, lane, options);
         info.retries = retry.retries;
         if (outcome === Outcome.Committed) return;
         const attempt = ex.current!;
@@ -305,6 +327,10 @@ export class Forwarder {
           continue;
         }
         const err = attempt.error!;
+        if (err instanceof Draining) {
+          closeConnection(reply);
+          return this.fail(request, reply, info, GatewayErrorCodes.DRAINING, 'the gateway is shutting down: send the request again');
+        }
         const kind = classifyUpstreamError(err);
         if (kind === 'aborted' || ex.clientGone) return this.fail(request, reply, info, GatewayErrorCodes.UPSTREAM_RESET, 'the client went away');
         if (err instanceof BodyTooLarge) return tooLarge();
@@ -326,6 +352,7 @@ export class Forwarder {
       if (tried.size === 0) return this.fail(request, reply, info, GatewayErrorCodes.NO_HEALTHY_UPSTREAM, `cluster "${cs.cluster.name}" has no healthy endpoint`);
       return this.failFor(request, reply, info, lastFailure ?? 'connect', cs, tried.size);
     } finally {
+      if (onDrain) this.runtime.heldLongPolls.delete(onDrain);
       retry.end();
     }
   }

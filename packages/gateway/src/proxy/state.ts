@@ -44,12 +44,20 @@ export interface ProxyMetrics {
   request(route: string, cluster: string, status: number, seconds: number): void;
   retry(cluster: string, reason: string): void;
   upstreamError(cluster: string, endpoint: string, kind: string): void;
+  /** A request refused without an upstream attempt (`long_poll_budget`, `queue_timeout`). */
+  rejected(cluster: string, reason: 'long_poll_budget' | 'queue_timeout'): void;
 }
 
 /** The runtime as the proxy sees it (GatewayRuntime implements it). */
 export interface ProxyRuntime {
   readonly state: GatewayState;
   readonly draining: boolean;
+  /**
+   * Long polls still waiting for their upstream's answer, each with the function that answers it at
+   * once (503, Retry-After, Connection: close) when the gateway drains: a device re-Pings elsewhere
+   * instead of waiting for drainTimeoutMs and a reset. One entry per held long poll, none otherwise.
+   */
+  readonly heldLongPolls: Set<() => void>;
   readonly metrics: ProxyMetrics;
   readonly log: GatewayLogger;
 }

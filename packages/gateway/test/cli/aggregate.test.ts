@@ -6,7 +6,7 @@ import { aggregateMetrics } from '../../src/cli/aggregate.js';
 import { restartDelayMs } from '../../src/cli/primary.js';
 
 function worker(requests: number, state: { healthy: boolean; drained: boolean; inFlight: number }) {
-  const e = new Endpoint('web', { url: 'http://10.0.0.1:8000', weight: 1, priority: 100, backup: false } as never, { connectTimeoutMs: 1000, connections: 1, keepAliveTimeoutMs: 1000 });
+  const e = new Endpoint('web', { url: 'http://10.0.0.1:8000', weight: 1, priority: 100, backup: false } as never, { connectTimeoutMs: 1000, connections: 1, keepAliveTimeoutMs: 1000, maxLongPolls: 1 });
   e.activeHealthy = state.healthy;
   e.drained = state.drained;
   e.inFlight = state.inFlight;
