@@ -1,16 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startActiveSyncUpstream } from './support/activeSyncUpstream.js';
 import { base64Query, holdPings } from './support/heldPings.js';
 import { waitFor } from './support/upstreams.js';
 
-// The gateway CLI (apps/gateway) as an operator runs it: real SIGHUP and SIGTERM with Pings held.
-const require = createRequire(import.meta.url);
-const CLI = join(dirname(require.resolve('@webtier/app-gateway/package.json')), 'dist', 'esm', 'cli.js');
+// The gateway CLI (the package's webtier-gateway bin) as an operator runs it: real SIGHUP and SIGTERM with Pings held.
+const CLI = fileURLToPath(new URL('../bin/webtier-gateway.js', import.meta.url));
 const AS = '/Microsoft-Server-ActiveSync';
 const dir = mkdtempSync(join(tmpdir(), 'gw-longpoll-'));
 const children: ChildProcess[] = [];
