@@ -80,6 +80,9 @@ async function answers(url: string): Promise<boolean> {
 export async function runHaScenario(o: HaScenarioOptions): Promise<HaScenarioResult> {
   const log = o.log ?? (() => {});
   const lab = await Lab.up({ topology: o.door.topology, owner: process.pid, waitMs: 300_000, log: (l) => log(`  lab: ${l}`) });
+  let loads: Array<Promise<LoadResult>> = [];
+  let devices: ReturnType<typeof startPingDevices> | undefined;
+  let probe: ReturnType<typeof startVipProbe> | undefined;
   try {
     const urls = [...lab.state.data.gatewayUrls];
     const vips = lab.topology.vips;
@@ -95,7 +98,6 @@ export async function runHaScenario(o: HaScenarioOptions): Promise<HaScenarioRes
 
     const durationSec = loadDurationSec(o.plan, o.schedule);
     let startedAt = 0;
-    let loads: Array<Promise<LoadResult>> = [];
     const started = new Promise<void>((resolve) => {
       let n = 0;
       const onStart = (t: number) => {
@@ -106,8 +108,8 @@ export async function runHaScenario(o: HaScenarioOptions): Promise<HaScenarioRes
     });
     await started;
     const nowSec = () => (performance.now() - startedAt) / 1000;
-    const devices = startPingDevices(Array.from({ length: o.devices }, (_, d) => urls[d % urls.length]!), startedAt);
-    const probe = startVipProbe(urls, startedAt);
+    devices = startPingDevices(Array.from({ length: o.devices }, (_, d) => urls[d % urls.length]!), startedAt);
+    probe = startVipProbe(urls, startedAt);
     const faults: FaultRecord[] = [];
     // applyOne records a failed fault instead of throwing: the loads, devices and probe always end here.
     const slotSec = o.schedule.beforeSec + o.schedule.faultSec + o.schedule.afterSec;
@@ -122,6 +124,9 @@ export async function runHaScenario(o: HaScenarioOptions): Promise<HaScenarioRes
     const probes = await probe.stop();
     return { load: mergeLoads(results), faults, probes, urls, pings, usersPerUrl: cookiesPer.map((c) => c.length) };
   } finally {
+    // Every client stops before `down` removes the blackhole route of the lab's range: after it, a packet
+    // to a VIP would follow the default route off this machine. On the normal path they have stopped already.
+    await Promise.allSettled([...loads, devices?.stop(), probe?.stop()]);
     // Whatever happened: no fault left in force, then the whole lab removed.
     await lab.heal().catch((err: unknown) => log(`  heal before down failed: ${(err as Error).message}`));
     o.beforeDown?.(lab);
