@@ -12,15 +12,13 @@
 // Writes benchmarks/results/gateway-ha.{json,md} and gateway-ha-timeline.svg, gateway-ha-failed.svg
 // (gateway-ha-smoke.* with --smoke, no charts).
 import { parseArgs } from 'node:util';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { writeDocs } from './docs.js';
 import { describeRevision, revision } from './failover/revision.js';
 import { faultImpacts, targetChecks, type FaultImpact, type TargetCheck } from './gatewayHa/analysis.js';
 import { FAULT_LABELS, FULL_PLAN, FULL_SCHEDULE, SMOKE_PLAN, SMOKE_SCHEDULE } from './gatewayHa/faultPlan.js';
 import { FRONT_DOORS, runHaScenario, type FrontDoor } from './gatewayHa/runHaScenario.js';
-import { lineChart } from './lib/chart.js';
-import { formatInteger, formatMachine, machineInfo, markdownTable, printTable, RESULTS_DIR, writeResults, type Cell } from './lib/report.js';
+import { renderGatewayHaCharts } from './gatewayHa/charts.js';
+import { formatInteger, formatMachine, machineInfo, markdownTable, printTable, writeResults, type Cell } from './lib/report.js';
 
 const USAGE = `tsx benchmarks/gatewayHa.ts [options]   (root: network namespaces, keepalived)
   --users <n>      logged-in users, split over the addresses (default 20; smoke 8)
@@ -168,42 +166,8 @@ const md = [
 const files = writeResults(resultName, { settings: { users, devices, warmupSec, smoke, schedule, plan }, revision: measuredRevision, runs: runs.map(({ door, ...r }) => ({ door: { id: door.id, label: door.label, topology: door.topology }, ...r })) }, md);
 console.log(`\nwrote ${files.json} and ${files.markdown}`);
 if (!smoke) {
-  for (const f of renderCharts(runs)) console.log(`wrote ${f}`);
+  for (const f of renderGatewayHaCharts(resultName)) console.log(`wrote ${f}`);
   console.log(`wrote ${writeDocs()}`);
 }
 console.log(`(${totalSec} s)`);
 if (runs.some((r) => r.error)) process.exitCode = 1;
-
-function renderCharts(all: readonly DoorRun[]): string[] {
-  const ok = all.filter((r) => !r.error);
-  const ref = ok[0];
-  const events = (ref?.faults ?? []).map((f) => ({ x: f.atSec, label: `${f.kind} ${f.host}` }));
-  const timeline = lineChart({
-    title: `Successful session requests per second through the faults (${users} users)`,
-    xLabel: `time (s); faults marked at the ${ref?.door.label ?? ''} run's times`,
-    yLabel: 'successful requests/s',
-    width: 980,
-    height: 400,
-    series: ok.map((r) => ({ name: r.door.label, points: r.seconds.map((s) => [s.t + 0.5, s.ok] as const) })),
-    events,
-  });
-  const failed = lineChart({
-    title: 'Failed requests and Ping reconnects per second (no line = none)',
-    xLabel: 'time (s)',
-    yLabel: 'per second',
-    width: 980,
-    height: 400,
-    logY: true,
-    series: ok.flatMap((r) => [
-      { name: `${r.door.label}: failed`, points: r.seconds.map((s) => [s.t + 0.5, s.failed || null] as const) },
-      { name: `${r.door.label}: Pings`, points: r.seconds.map((s) => [s.t + 0.5, s.pingReconnects || null] as const) },
-    ]),
-    events,
-  });
-  const out: string[] = [];
-  for (const [name, svg] of [[`${resultName}-timeline.svg`, timeline], [`${resultName}-failed.svg`, failed]] as const) {
-    writeFileSync(join(RESULTS_DIR, name), svg);
-    out.push(`benchmarks/results/${name}`);
-  }
-  return out;
-}
