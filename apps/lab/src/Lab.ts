@@ -239,20 +239,21 @@ export class Lab {
       if (this.topology.vips.length === 0) this.state.data.gatewayUrls.push(`http://${front}:${PORTS.gateway}`);
       this.state.data.adminUrls.push(`http://${front}:${PORTS.gatewayAdmin}`);
     }
-    if (this.topology.vips.length > 0) await this.#startKeepalived(timeoutMs, log);
+    if (this.topology.vips.length > 0) await this.#startKeepalived(timeoutMs, log, gatewayCli);
     this.state.save();
     for (const url of this.state.data.gatewayUrls) await waitThroughGateway(url, timeoutMs);
   }
 
   /** kolab-ha: keepalived on each gateway host, each master of one VIP on the client network. */
-  async #startKeepalived(timeoutMs: number, log: (line: string) => void): Promise<void> {
+  async #startKeepalived(timeoutMs: number, log: (line: string) => void, gatewayCli: string): Promise<void> {
     checkPrerequisites(['keepalived']);
     const vips = this.topology.vips;
     const gateways = this.hosts('gateway');
     for (const [index, g] of gateways.entries()) {
       const iface = g.links.find((l) => l.net === 'front')!.ifname;
       const conf = join(this.state.dir, `keepalived-${g.name}.conf`);
-      writeFileSync(conf, keepalivedConfig({ host: g, index, vips, interface: iface }));
+      const check = `${process.execPath} ${gatewayCli} check --admin http://127.0.0.1:${PORTS.gatewayAdmin} --timeout-ms 1000`;
+      writeFileSync(conf, keepalivedConfig({ host: g, index, vips, interface: iface, check }));
       const pid = (what: string) => join(this.state.dir, `keepalived-${g.name}${what}.pid`);
       // A pid file left by an earlier lab names a pid that may have been reused: keepalived would then
       // believe it is already running and exit.
