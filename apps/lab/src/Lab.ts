@@ -239,20 +239,23 @@ export class Lab {
       if (this.topology.vips.length === 0) this.state.data.gatewayUrls.push(`http://${front}:${PORTS.gateway}`);
       this.state.data.adminUrls.push(`http://${front}:${PORTS.gatewayAdmin}`);
     }
-    if (this.topology.vips.length > 0) await this.#startKeepalived(timeoutMs, log, gatewayCli);
+    if (this.topology.vips.length > 0) await this.#startKeepalived(timeoutMs, log);
     this.state.save();
     for (const url of this.state.data.gatewayUrls) await waitThroughGateway(url, timeoutMs);
   }
 
   /** kolab-ha: keepalived on each gateway host, each master of one VIP on the client network. */
-  async #startKeepalived(timeoutMs: number, log: (line: string) => void, gatewayCli: string): Promise<void> {
+  async #startKeepalived(timeoutMs: number, log: (line: string) => void): Promise<void> {
     checkPrerequisites(['keepalived']);
     const vips = this.topology.vips;
     const gateways = this.hosts('gateway');
     for (const [index, g] of gateways.entries()) {
       const iface = g.links.find((l) => l.net === 'front')!.ifname;
       const conf = join(this.state.dir, `keepalived-${g.name}.conf`);
-      const check = `${process.execPath} ${gatewayCli} check --admin http://127.0.0.1:${PORTS.gatewayAdmin} --timeout-ms 1000`;
+      // curl, not `webtier-gateway check`: one node start costs ~0.5 s of CPU, and two a second (one per
+      // host) starved this 2-core lab under bench:gateway-ha's load (checks timed out on both hosts, both
+      // went to FAULT: stop moved the VIP after 6.6 s instead of < 2 s, p99 ~7 s). Same probe: /readyz within 1 s.
+      const check = `/usr/bin/curl -fsS --max-time 1 -o /dev/null http://127.0.0.1:${PORTS.gatewayAdmin}/readyz`;
       writeFileSync(conf, keepalivedConfig({ host: g, index, vips, interface: iface, check }));
       const pid = (what: string) => join(this.state.dir, `keepalived-${g.name}${what}.pid`);
       // A pid file left by an earlier lab names a pid that may have been reused: keepalived would then
