@@ -12,6 +12,7 @@
 // Writes benchmarks/results/gateway-ha.{json,md} and gateway-ha-timeline.svg, gateway-ha-failed.svg
 // (gateway-ha-smoke.* with --smoke, no charts).
 import { parseArgs } from 'node:util';
+import { LAB_DRAIN_DELAY_MS } from '@webtier/app-lab';
 import { writeDocs } from './docs.js';
 import { describeRevision, revision } from './failover/revision.js';
 import { faultImpacts, targetChecks, type FaultImpact, type TargetCheck } from './gatewayHa/analysis.js';
@@ -145,7 +146,7 @@ const md = [
   '',
   `Produced by \`${smoke ? 'npm run bench:gateway-ha -- --smoke' : 'npm run bench:gateway-ha'}\` (benchmarks/gatewayHa.ts) on ${formatMachine(machine)}, ${new Date().toISOString()}, in ${totalSec} s; ${describeRevision(measuredRevision)}. The machine was shared with other work while this ran.`,
   '',
-  `On the multi-host lab (apps/lab): every host is a Linux network namespace on bridges in 10.231.0.0/16 (blackholed in the root namespace), the demo's memcached (2 Kolab pairs), webmail, ActiveSync and asset hosts behind the front door; the clients run in the root namespace. ${users} users log in and then read and write their sessions (GET and POST /api/session-touch, one after another, the failover benchmark's session load); like DNS round-robin clients, user i keeps service address i mod n and reconnects through it after an error. ${devices} ActiveSync devices (same rule) hold Ping long polls (HeartbeatInterval 60 s) and send the next one when one ends. A probe asks each address for /healthz on a new connection every 100 ms. Each fault lasts ${schedule.faultSec} s, is healed (a killed or stopped gateway is started again), and the next one starts ${schedule.afterSec + schedule.beforeSec} s later, once both gateways are back.`,
+  `On the multi-host lab (apps/lab): every host is a Linux network namespace on bridges in 10.231.0.0/16 (blackholed in the root namespace), the demo's memcached (2 Kolab pairs), webmail, ActiveSync and asset hosts behind the front door; the clients run in the root namespace. ${users} users log in and then read and write their sessions (GET and POST /api/session-touch, one after another, the failover benchmark's session load); like DNS round-robin clients, user i keeps service address i mod n and reconnects through it after an error. ${devices} ActiveSync devices (same rule) hold Ping long polls (HeartbeatInterval 60 s) and send the next one when one ends. A probe asks each address for /healthz on a new connection every 100 ms. Each fault lasts ${schedule.faultSec} s, is healed (a killed or stopped gateway is started again), and the next one starts ${schedule.afterSec + schedule.beforeSec} s later, once both gateways are back. The gateways run with drainDelayMs ${LAB_DRAIN_DELAY_MS} (on a stop: /readyz 503 at once, new connections still served with Connection: close while the VIP moves, then the drain) and keepalived's check without weight (as webtier-gateway keepalived --failover fault writes it: a failing check sends a priority-0 advert).`,
   '',
   ...runs.map((r) => `- **${r.door.label}**: ${r.door.description}.`),
   '',

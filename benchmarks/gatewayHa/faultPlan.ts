@@ -1,6 +1,6 @@
 // Which faults hit which gateway, and when: issue 14's four faults, each on the master of one
 // service address in turn, healed before the next one so that both gateways are back.
-import type { FaultKind } from '@webtier/app-lab';
+import { LAB_DRAIN_DELAY_MS, type FaultKind } from '@webtier/app-lab';
 
 export type GatewayFault = Extract<FaultKind, 'kill' | 'stop' | 'freeze' | 'link-down'>;
 
@@ -40,7 +40,10 @@ export const FAULT_LABELS: Record<GatewayFault, string> = {
   'link-down': 'link-down (the gateway host leaves the network)',
 };
 
-/** The load must outlast the plan: a `stop` waits for the drain (held Pings: up to the lab's 10 s grace). */
+/**
+ * The load must outlast the plan: a `stop` lasts until the gateway has exited, that is its drain delay
+ * (the lab gateway's drainDelayMs: it keeps serving while the VIP moves) and then the drain itself.
+ */
 export function loadDurationSec(plan: readonly PlannedFault[], s: Schedule): number {
-  return plan.length * (s.beforeSec + s.faultSec + s.afterSec) + plan.filter((p) => p.kind === 'stop').length * 4 + 2;
+  return plan.length * (s.beforeSec + s.faultSec + s.afterSec) + plan.filter((p) => p.kind === 'stop').length * (4 + LAB_DRAIN_DELAY_MS / 1000) + 2;
 }

@@ -20,7 +20,7 @@ export interface FrontDoor {
 }
 
 export const FRONT_DOORS: readonly FrontDoor[] = [
-  { id: 'keepalived', label: 'two gateways + keepalived', topology: 'kolab-ha', description: "the lab's kolab-ha topology: gateway-1 master of VIP .3, gateway-2 master of VIP .4 (priority 200 over 100), each keepalived checking its gateway's /readyz every second (weight -101), advert_int 1" },
+  { id: 'keepalived', label: 'two gateways + keepalived', topology: 'kolab-ha', description: "the lab's kolab-ha topology: gateway-1 master of VIP .3, gateway-2 master of VIP .4 (priority 200 over 100), each keepalived checking its gateway's /readyz (curl, 1 s bound) every second without weight (--failover fault: a failing check is a FAULT and a priority-0 advert), advert_int 1" },
   { id: 'single', label: 'one gateway', topology: 'kolab', description: "the lab's kolab topology: one gateway host, no keepalived; every fault takes the whole front door down until the gateway is back (the lab's heal after the fault's duration stands for the restart)" },
 ];
 

@@ -252,7 +252,11 @@ export class Lab {
     for (const [index, g] of gateways.entries()) {
       const iface = g.links.find((l) => l.net === 'front')!.ifname;
       const conf = join(this.state.dir, `keepalived-${g.name}.conf`);
-      writeFileSync(conf, keepalivedConfig({ host: g, index, vips, interface: iface }));
+      // curl, not `webtier-gateway check`: one node start costs ~0.5 s of CPU, and two a second (one per
+      // host) starved this 2-core lab under bench:gateway-ha's load (checks timed out on both hosts, both
+      // went to FAULT: stop moved the VIP after 6.6 s instead of < 2 s, p99 ~7 s). Same probe: /readyz within 1 s.
+      const check = `/usr/bin/curl -fsS --max-time 1 -o /dev/null http://127.0.0.1:${PORTS.gatewayAdmin}/readyz`;
+      writeFileSync(conf, keepalivedConfig({ host: g, index, vips, interface: iface, check }));
       const pid = (what: string) => join(this.state.dir, `keepalived-${g.name}${what}.pid`);
       // A pid file left by an earlier lab names a pid that may have been reused: keepalived would then
       // believe it is already running and exit.

@@ -7,7 +7,7 @@ export type { LabHost, LabTopology, HostRole, TopologyName } from './LabTopology
 export type { ActiveFault, LabProcess } from './LabState.js';
 export { labDir } from './LabState.js';
 export { leftovers } from './Network.js';
-export { labGatewayConfig, lanTuning } from './labGatewayConfig.js';
+export { labGatewayConfig, lanTuning, LAB_DRAIN_DELAY_MS } from './labGatewayConfig.js';
 export { parseDuration } from './duration.js';
 export { checkPrerequisites } from './Command.js';
 export { LabError, LabErrorCodes } from './errors.js';

@@ -3,13 +3,17 @@ import { PORTS } from './LabTopology.js';
 
 /**
  * The Kolab guide's keepalived.conf for one of two gateway hosts (issue 14): two VRRP instances, this
- * host master of its own VIP at priority 200 and backup of the peer's at 100; a failing check of the
- * local gateway subtracts 101 (200 − 101 = 99 < 100: the peer takes the VIP). No nopreempt (it does not
- * combine with weight-based failover). The check asks the gateway's /readyz (the `webtier-gateway
- * check` subcommand of issue 14 item 1 can replace the curl call once it exists).
+ * host master of its own VIP at priority 200 and backup of the peer's at 100, a vrrp_script that runs
+ * `webtier-gateway check` (the gateway's /readyz, bounded to 1 s) every second, and the failover of
+ * `webtier-gateway keepalived --failover`: 'fault' (the default: no weight, a failing check puts the
+ * instance into FAULT and keepalived sends a priority-0 advert, so the peer takes the VIP after its skew
+ * time, ~0.6 s) or 'weight' (the guide's `weight -101`: 200 − 101 = 99 < 100, but the peer ignores the
+ * lower-priority adverts and waits out its master-down timer, 3 × advert_int + skew ≈ 3.6 s). No
+ * nopreempt (it does not combine with weight-based failover).
  */
-export function keepalivedConfig(o: { host: LabHost; index: number; vips: readonly string[]; interface: string; checkIntervalSec?: number }): string {
-  const check = `/usr/bin/curl -fsS --max-time 1 -o /dev/null http://127.0.0.1:${PORTS.gatewayAdmin}/readyz`;
+export function keepalivedConfig(o: { host: LabHost; index: number; vips: readonly string[]; interface: string; check: string; failover?: 'fault' | 'weight'; checkIntervalSec?: number }): string {
+  const check = o.check;
+  const failover = o.failover ?? 'fault';
   const instances = o.vips.map((vip, i) => {
     const master = i === o.index;
     const vrid = Number(vip.split('.').at(-1));
@@ -45,8 +49,7 @@ vrrp_script wtlab_gateway_ready {
     timeout 2
     fall 1
     rise 1
-    weight -101
-}
+${failover === 'weight' ? '    weight -101\n' : '    # no weight: a failure is a FAULT (priority-0 advert, the peer takes over at once)\n'}}
 
 ${instances.join('\n\n')}
 `;

@@ -7,6 +7,9 @@ export interface LabGatewayInput {
   assets: string[];
 }
 
+/** Covers the VIP move on `stop` (check interval 1 s + the peer's skew ~0.6 s) with room for a loaded box. */
+export const LAB_DRAIN_DELAY_MS = 3000;
+
 /**
  * The demo's gateway config (same routes and clusters) with the settings a LAN needs, which the
  * lab's network faults showed the loopback defaults get wrong:
@@ -18,6 +21,9 @@ export interface LabGatewayInput {
  * - webmail: a 1.5 s per-try timeout on idempotent requests (above the store's own worst case,
  *   opTimeoutMs 500 ms per memcached operation) so a GET in flight on a host that vanished is retried
  *   on the other webmail node long before the route's 8 s timeout.
+ * - drainDelayMs 3000: on `stop` (SIGTERM) /readyz turns 503 at once, keepalived's check fails within
+ *   its 1 s interval and the peer takes the VIP ~0.6 s later (--failover fault); until then new
+ *   connections to the VIP still arrive here and are served (Connection: close) instead of refused.
  */
 export function labGatewayConfig(input: LabGatewayInput): Record<string, unknown> {
   const config = gatewayConfig({
@@ -32,6 +38,7 @@ export function labGatewayConfig(input: LabGatewayInput): Record<string, unknown
     healthCheck: { ...DEFAULT_TOPOLOGY.healthCheck, intervalMs: 500, timeoutMs: 400, unhealthyThreshold: 2, healthyThreshold: 2 },
     webmailLbPolicy: 'round_robin',
   });
+  config['drainDelayMs'] = LAB_DRAIN_DELAY_MS;
   return lanTuning(config);
 }
 

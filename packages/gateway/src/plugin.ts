@@ -67,7 +67,12 @@ export const webtierGateway: FastifyPluginAsync<WebtierGatewayOptions> = async (
   fastify.addContentTypeParser('*', (_request, _payload, done) => done(null));
   if (!fastify.hasRequestDecorator('gw')) fastify.decorateRequest('gw', null);
   fastify.addHook('onRequest', (request, reply, done) => {
-    if (rt.draining && request.raw.httpVersionMajor === 1) reply.header('connection', 'close');
+    if (rt.draining) {
+      // Clients reconnect, and after keepalived moved the service address they land on its new holder.
+      if (request.raw.httpVersionMajor === 1) reply.header('connection', 'close');
+      // h2 has no Connection header: GOAWAY (this stream still finishes).
+      else (request.raw as unknown as { stream?: { session?: { closed: boolean; close(): void } } }).stream?.session?.close();
+    }
     done();
   });
   fastify.addHook('onResponse', accessLog(rt, rt.state.config.accessLog, opts.logDestination));

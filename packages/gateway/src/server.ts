@@ -74,8 +74,12 @@ export interface RunningGateway {
    * connections keep theirs). Throws GW_ERR_BAD_CONFIG or GW_ERR_TLS and keeps the old config and certificates.
    */
   reload(config: GatewayConfigSource): { added: string[]; removed: string[] };
-  /** Stops accepting, lets in-flight requests finish for up to drainTimeoutMs, then closes everything. Resolves true when nothing had to be cut. */
-  close(drainTimeoutMs?: number): Promise<boolean>;
+  /**
+   * Marks the gateway draining (/readyz 503, responses carry `Connection: close`), keeps accepting
+   * for drainDelayMs, then stops accepting, lets in-flight requests finish for up to drainTimeoutMs
+   * and closes everything. Resolves true when nothing had to be cut.
+   */
+  close(drainTimeoutMs?: number, drainDelayMs?: number): Promise<boolean>;
 }
 
 function urlOf(host: string, server: Server): string {
@@ -136,9 +140,13 @@ export async function startGateway(config: GatewayConfigSource, options: CreateG
       app.log.info({ ...result, routes: parsed.routes.length, clusters: Object.keys(parsed.clusters), certificates: swaps.filter(Boolean).length }, 'config reloaded');
       return result;
     },
-    close(drainTimeoutMs = runtime.state.config.drainTimeoutMs) {
+    close(drainTimeoutMs = runtime.state.config.drainTimeoutMs, drainDelayMs = runtime.state.config.drainDelayMs) {
       closing ??= (async () => {
         runtime.draining = true;
+        // Refusing connections at once would fail every client until keepalived moves the service
+        // address (issue 14: 938 failed requests on `stop`); serve them, with Connection: close, meanwhile.
+        if (drainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
+        // Held long polls are answered when accepting stops, so the device's re-Ping lands on the new holder.
         for (const answer of [...runtime.heldLongPolls]) answer();
         let cut = false;
         // Keep-alive connections whose request finished are closed as soon as they are idle.

@@ -50,6 +50,7 @@ describe('config', () => {
     expect(c.routes[3]!.match.caseInsensitive).toBe(false);
     expect(c.trustedProxies).toEqual([]);
     expect(c.drainTimeoutMs).toBe(30_000);
+    expect(c.drainDelayMs).toBe(0);
   });
 
   it('returns a deeply frozen config', () => {

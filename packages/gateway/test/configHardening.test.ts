@@ -21,6 +21,7 @@ describe('config values that broke the gateway', () => {
     { path: 'routes[0].clientBodyTimeoutMs', patch: (c) => Object.assign(c.routes[0]!, { clientBodyTimeoutMs: TOO_LONG }) },
     { path: 'listeners[0].clientHeaderTimeoutMs', patch: (c) => Object.assign(c.listeners[0]!, { clientHeaderTimeoutMs: TOO_LONG }) },
     { path: 'drainTimeoutMs', patch: (c) => Object.assign(c, { drainTimeoutMs: TOO_LONG }) },
+    { path: 'drainDelayMs', patch: (c) => Object.assign(c, { drainDelayMs: TOO_LONG }) },
   ];
   it.each(timerCases)('a timer above 2^31-1 ms: $path', ({ path, patch }) => {
     const c = base();

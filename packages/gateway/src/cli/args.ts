@@ -39,10 +39,13 @@ export const USAGE = `usage: webtier-gateway --config <gateway.yaml|gateway.json
   keepalived              keepalived.conf for the two-gateway layout (host 1 masters the first --vip,
                           host 2 the second; a failed check moves the address): --host prints one host's,
                           --out-dir writes both; --peer <host1 addr> --peer <host2 addr> for unicast VRRP,
-                          --router-id (51), --admin, --bin (this bin's path); see deploy/README.md
+                          --router-id (51), --admin, --bin (this bin's path), --failover fault|weight
+                          (fault, the default: a failed check is a FAULT and a priority-0 advert, the peer
+                          takes over in about 0.6 s; weight: the Kolab guide's weight -101, about 3.6 s);
+                          see deploy/README.md
 
-signals:   SIGTERM/SIGINT drain (no new connections, /readyz 503, in-flight requests get
-           drainTimeoutMs) then exit 0; SIGHUP reloads the config file and the TLS certificate/key
+signals:   SIGTERM/SIGINT drain (/readyz 503 at once; after drainDelayMs no new connections;
+           in-flight requests get drainTimeoutMs) then exit 0; SIGHUP reloads the config file and the TLS certificate/key
            files (a bad file or pair is logged and the running config and certificates stay; open
            connections keep theirs). Send them to the pid of webtier-gateway itself: start it directly
            (or with exec), not through npm run or npx, which do not forward signals.

@@ -26,7 +26,18 @@ export interface KeepalivedPlan {
   admin: string;
   /** Absolute path of the webtier-gateway bin keepalived runs. */
   bin: string;
+  /**
+   * How a failing check gives the address up. 'fault': the check has no weight, so the instance goes
+   * to FAULT and keepalived sends a priority-0 advert; the peer takes over after its skew time
+   * (about 0.6 s). 'weight': the Kolab guide's `weight -101`; the peer ignores the lower-priority
+   * adverts and waits out its master-down timer (3 × advert_int + skew, about 3.6 s). @default 'fault'
+   */
+  failover: Failover;
 }
+
+/** See KeepalivedPlan.failover. */
+export type Failover = 'fault' | 'weight';
+export const FAILOVERS: readonly Failover[] = ['fault', 'weight'];
 
 export const PRIORITY_MASTER = 200;
 export const PRIORITY_BACKUP = 100;
@@ -63,9 +74,12 @@ ${self && other ? `    unicast_src_ip ${self}\n    unicast_peer {\n        ${oth
   };
   return `# keepalived.conf for webtier gateway host ${host} of 2, written by \`webtier-gateway keepalived\`.
 # Host 1 is master of ${plan.vips[0]}, host 2 of ${plan.vips[1]}; DNS: one A record per address.
-# A failing check (not ready, draining, no answer within 1 s) subtracts ${-CHECK_WEIGHT} from this host's
-# priorities: ${PRIORITY_MASTER} - ${-CHECK_WEIGHT} = ${PRIORITY_MASTER + CHECK_WEIGHT} < ${PRIORITY_BACKUP}, so the peer takes the address.
-# Do not add nopreempt: it does not combine with weight-based failover.
+${plan.failover === 'weight' ? `# A failing check (not ready, draining, no answer within 1 s) subtracts ${-CHECK_WEIGHT} from this host's
+# priorities: ${PRIORITY_MASTER} - ${-CHECK_WEIGHT} = ${PRIORITY_MASTER + CHECK_WEIGHT} < ${PRIORITY_BACKUP}, so the peer takes the address after its
+# master-down timer (3 x advert_int + skew, about 3.6 s).
+# Do not add nopreempt: it does not combine with weight-based failover.` : `# A failing check (not ready, draining, no answer within 1 s) puts both instances into FAULT: this
+# host sends a priority-0 advert and the peer takes the address after its skew time (about 0.6 s).
+# If both hosts' checks fail, neither holds the addresses.`}
 global_defs {
     router_id webtier_gateway_${host}
     enable_script_security
@@ -78,8 +92,7 @@ vrrp_script webtier_gateway {
     timeout 2
     fall 1
     rise 2
-    weight ${CHECK_WEIGHT}
-}
+${plan.failover === 'weight' ? `    weight ${CHECK_WEIGHT}\n` : '    # no weight: a failure is a FAULT (priority-0 advert, fast takeover)\n'}}
 
 ${instance(0)}
 ${instance(1)}`;
@@ -109,6 +122,7 @@ export function parseKeepalivedArgs(argv: string[], defaultBin: string): { plan:
       bin: { type: 'string' },
       host: { type: 'string' },
       'out-dir': { type: 'string' },
+      failover: { type: 'string' },
     },
   });
   if (!values.interface || !/^[A-Za-z0-9_.:-]{1,15}$/.test(values.interface)) throw new Error(`--interface: expected a network interface name such as eth0 (got ${JSON.stringify(values.interface ?? null)})`);
@@ -128,8 +142,11 @@ export function parseKeepalivedArgs(argv: string[], defaultBin: string): { plan:
   if (!/^https?:\/\/[^\s"]+$/.test(admin)) throw new Error(`--admin: expected the gateway's admin URL such as http://127.0.0.1:9901 (got "${admin}")`);
   const bin = values.bin ?? defaultBin;
   if (!bin.startsWith('/') || /[\s"]/.test(bin)) throw new Error(`--bin: expected the absolute path of webtier-gateway without spaces (got "${bin}")`);
+  const failover = (values.failover ?? 'fault') as Failover;
+  if (!FAILOVERS.includes(failover)) throw new Error(`--failover: expected fault (fast: priority-0 advert) or weight (the Kolab guide's weight -101) (got "${values.failover}")`);
   return {
     plan: {
+      failover,
       interface: values.interface,
       vips: [addressOf(vips[0]!, '--vip', true), addressOf(vips[1]!, '--vip', true)],
       peers: peers.length === 2 ? [addressOf(peers[0]!, '--peer', false), addressOf(peers[1]!, '--peer', false)] : undefined,

@@ -146,8 +146,8 @@ export async function runPrimary(file: string, config: GatewayConfig, n: number,
     if (stopping) return;
     stopping = true;
     checker.draining = true;
-    const drainTimeoutMs = checker.state.config.drainTimeoutMs;
-    log.info({ signal: reason, drainTimeoutMs, workers: live().length }, 'draining every worker');
+    const { drainTimeoutMs, drainDelayMs } = checker.state.config;
+    log.info({ signal: reason, drainDelayMs, drainTimeoutMs, workers: live().length }, 'draining every worker');
     for (const s of slots) {
       if (s.timer) clearTimeout(s.timer);
       s.timer = undefined;
@@ -156,7 +156,7 @@ export async function runPrimary(file: string, config: GatewayConfig, n: number,
     // A worker that does not finish its drain in time is killed; its exit then ends the primary.
     setTimeout(() => {
       for (const s of slots) if (s.worker) s.worker.process.kill('SIGKILL');
-    }, drainTimeoutMs + 5_000).unref();
+    }, drainDelayMs + drainTimeoutMs + 5_000).unref();
     void finish();
   };
 

@@ -38,9 +38,12 @@ export function drainer(gateway: RunningGateway): (reason: string) => void {
     if (stopping) return;
     stopping = true;
     const log = gateway.app.log;
-    const drainTimeoutMs = gateway.runtime.state.config.drainTimeoutMs;
-    log.info({ signal: reason, drainTimeoutMs }, 'draining: no new connections, in-flight requests may finish');
-    gateway.close(drainTimeoutMs).then(
+    const { drainTimeoutMs, drainDelayMs } = gateway.runtime.state.config;
+    log.info(
+      { signal: reason, drainDelayMs, drainTimeoutMs },
+      drainDelayMs > 0 ? 'draining: not ready, still accepting (Connection: close) for drainDelayMs, then no new connections' : 'draining: no new connections, in-flight requests may finish',
+    );
+    gateway.close(drainTimeoutMs, drainDelayMs).then(
       (clean) => {
         log.info({ clean }, 'gateway stopped');
         process.exit(EXIT.OK);

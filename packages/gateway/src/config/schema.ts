@@ -384,6 +384,15 @@ export const GatewayConfigSchema = z
     /** On SIGTERM/close, in-flight requests get this long to finish. @default 30000 */
     drainTimeoutMs: timerMs.default(30_000),
     /**
+     * On SIGTERM/close, before the drain: /readyz answers 503 at once (keepalived's check fails and
+     * the peer takes the service address) while the listeners keep accepting and serving for this
+     * long, each response with `Connection: close` so clients reconnect to the address's new holder;
+     * then the drain (stop accepting, in-flight requests get drainTimeoutMs). Like Envoy's drain time
+     * or a Kubernetes preStop sleep. Behind keepalived, about 3000 (longer than the address move);
+     * 0 stops accepting at once. @default 0
+     */
+    drainDelayMs: timerMs.default(0),
+    /**
      * Worker processes of the CLI (node:cluster) behind the same listeners; 'auto' is one per core.
      * Only the CLI reads it (startGateway runs in the calling process). @default 1
      */

@@ -99,7 +99,7 @@ describe('webtier-gateway keepalived', () => {
   const gen = (...args: string[]) => spawnSync(process.execPath, [CLI, 'keepalived', ...args], { encoding: 'utf8' });
   const base = ['--interface', 'eth0', '--vip', '192.0.2.3/24', '--vip', '192.0.2.4/24'];
 
-  it('--out-dir writes both hosts: two vrrp_instances each, 200/100 swapped, weight -101, advert_int 1, one shared password, unicast peers', () => {
+  it('--out-dir writes both hosts: two vrrp_instances each, 200/100 swapped, advert_int 1, one shared password, unicast peers', () => {
     const r = gen(...base, '--peer', '192.0.2.1', '--peer', '192.0.2.2', '--out-dir', out, '--bin', CLI);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
@@ -120,15 +120,28 @@ describe('webtier-gateway keepalived', () => {
       expect(conf.match(/track_script \{\s*webtier_gateway\s*\}/g)).toHaveLength(2);
       expect(conf.match(/notify "\/usr\/bin\/logger -t webtier-keepalived"/g)).toHaveLength(2);
       expect(conf).toContain(`script "${CLI} check --admin http://127.0.0.1:9901 --timeout-ms 1000"`);
-      expect(conf).toMatch(/weight -101\n/);
       expect(conf).not.toMatch(/^\s*nopreempt/m);
     }
+  });
+
+  // fault (default): a failing check without weight puts the instance into FAULT, keepalived sends a
+  // priority-0 advert and the peer takes over at once; weight: the Kolab guide's recipe.
+  it.each([
+    { failover: [], weight: null },
+    { failover: ['--failover', 'fault'], weight: null },
+    { failover: ['--failover', 'weight'], weight: '-101' },
+  ])('$failover → vrrp_script weight $weight', ({ failover, weight }) => {
+    const r = gen(...base, '--host', '1', '--password', 's3cret', '--bin', CLI, ...failover);
+    expect(r.status).toBe(0);
+    const script = /vrrp_script webtier_gateway \{([^}]*)\}/.exec(r.stdout)![1]!;
+    expect(/^\s*weight (\S+)$/m.exec(script)?.[1] ?? null).toBe(weight);
+    expect(script).toMatch(/interval 1\n[\s\S]*fall 1\n/);
   });
 
   it('keepalived -t accepts both generated files (multicast and unicast)', () => {
     const which = spawnSync('sh', ['-c', 'command -v keepalived'], { encoding: 'utf8' });
     if (which.status !== 0) throw new Error('keepalived is missing: install the Debian package "keepalived" (.ci/run does)');
-    for (const extra of [[], ['--peer', '192.0.2.1', '--peer', '192.0.2.2']]) {
+    for (const extra of [[], ['--peer', '192.0.2.1', '--peer', '192.0.2.2'], ['--failover', 'weight']]) {
       for (const host of ['1', '2']) {
         const r = gen(...base, ...extra, '--host', host, '--password', 's3cret', '--bin', CLI);
         expect(r.status).toBe(0);
@@ -143,6 +156,7 @@ describe('webtier-gateway keepalived', () => {
   const bad: Array<{ args: string[]; stderr: RegExp }> = [
     { args: ['--interface', 'eth0', '--vip', '192.0.2.3/24', '--out-dir', out], stderr: /--vip: give exactly two service addresses/ },
     { args: [...base, '--host', '1'], stderr: /--password is required with --host/ },
+    { args: [...base, '--host', '1', '--password', 'x', '--failover', 'nopreempt'], stderr: /--failover: expected fault .* or weight .* \(got "nopreempt"\)/ },
     { args: [...base, '--host', '3', '--password', 'x'], stderr: /--host: expected 1 or 2/ },
     { args: [...base, '--host', '1', '--password', 'waytoolongpassword'], stderr: /--password: 1 to 8 printable characters/ },
     { args: ['--interface', 'eth0', '--vip', '192.0.2.3', '--vip', '192.0.2.4/24', '--out-dir', out], stderr: /--vip: "192\.0\.2\.3" is not an address with a prefix length/ },
