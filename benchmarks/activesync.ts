@@ -18,7 +18,7 @@ import { stringify } from 'yaml';
 import { freePort, track } from '@webtier/testkit';
 import { ChildNode, httpStatus, sleep } from './failover/ChildNode.js';
 import { gatewayCli } from './failover/FailoverTopology.js';
-import { NGINX_BINARY } from './gateway/nginx.js';
+import { NGINX_BINARY, nginxPrologue } from './gateway/nginx.js';
 import { lineChart } from './lib/chart.js';
 import { formatMachine, markdownTable, printTable, RESULTS_DIR, writeResults } from './lib/report.js';
 
@@ -148,23 +148,7 @@ interface ProxyRun {
 }
 
 function nginxConf(dir: string, port: number, upstream: string, nofileFor: number): string {
-  const user = process.getuid?.() === 0 ? 'user root;\n' : '';
-  const tmp = (n: string) => join(dir, n);
-  return `${user}worker_processes 1;
-worker_rlimit_nofile ${nofileFor};
-daemon off;
-pid ${tmp('nginx.pid')};
-error_log ${tmp('error.log')} warn;
-events { worker_connections 30000; }
-http {
-  access_log ${tmp('access.log')};
-  client_body_temp_path ${tmp('client_body_temp')};
-  proxy_temp_path ${tmp('proxy_temp')};
-  fastcgi_temp_path ${tmp('fastcgi_temp')};
-  uwsgi_temp_path ${tmp('uwsgi_temp')};
-  scgi_temp_path ${tmp('scgi_temp')};
-  keepalive_requests 100000;
-  keepalive_timeout 3700s;
+  return `${nginxPrologue(dir, { workerConnections: 30_000, workerRlimitNofile: nofileFor })}  keepalive_timeout 3700s;
   upstream activesync {
     server ${upstream};
     keepalive 256;

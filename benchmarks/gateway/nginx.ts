@@ -9,15 +9,20 @@ import { httpStatus, sleep } from '../failover/ChildNode.js';
 
 export const NGINX_BINARY = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'].find((p) => existsSync(p));
 
-export function nginxConfig(dir: string, port: number, upstream: string, extraServers = ''): string {
+/**
+ * The start every benchmark nginx config shares: one worker in the foreground (run as root's own user,
+ * since "nobody" cannot use the temp dir), pid, logs and *_temp files under `dir`, and the opening of
+ * the `http` block up to `keepalive_requests`.
+ */
+export function nginxPrologue(dir: string, o: { workerConnections: number; workerRlimitNofile?: number }): string {
   const tmp = (name: string) => join(dir, name);
-  // As root, the worker would switch to "nobody", which cannot use the temp dir.
   const user = process.getuid?.() === 0 ? 'user root;\n' : '';
+  const rlimit = o.workerRlimitNofile === undefined ? '' : `worker_rlimit_nofile ${o.workerRlimitNofile};\n`;
   return `${user}worker_processes 1;
-daemon off;
+${rlimit}daemon off;
 pid ${tmp('nginx.pid')};
 error_log ${tmp('error.log')} warn;
-events { worker_connections 1024; }
+events { worker_connections ${o.workerConnections}; }
 http {
   access_log ${tmp('access.log')};
   client_body_temp_path ${tmp('client_body_temp')};
@@ -26,7 +31,11 @@ http {
   uwsgi_temp_path ${tmp('uwsgi_temp')};
   scgi_temp_path ${tmp('scgi_temp')};
   keepalive_requests 100000;
-  upstream backend {
+`;
+}
+
+export function nginxConfig(dir: string, port: number, upstream: string, extraServers = ''): string {
+  return `${nginxPrologue(dir, { workerConnections: 1024 })}  upstream backend {
     server ${upstream};
     keepalive 64;
   }
