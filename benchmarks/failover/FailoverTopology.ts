@@ -70,12 +70,7 @@ export async function startFailoverTopology(system: SystemSpec, log: (line: stri
     await Promise.all(memcached.map((m) => m.start()));
     const servers = memcached.map((m) => m.address);
     const secret = randomBytes(18).toString('base64url');
-    const storeArgs =
-      system.store === 'webtier'
-        ? system.placement && system.placement !== 'pairs'
-          ? ['--store', 'webtier', '--servers', servers.join(','), '--replicas', String(system.placement.replicas)]
-          : ['--store', 'webtier', '--pairs', `${servers[0]}+${servers[1]},${servers[2]}+${servers[3]}`]
-        : ['--store', 'connect-memjs', '--servers', servers.join(','), ...(system.store === 'connect-memjs-failover' ? ['--memjs-failover'] : [])];
+    const storeArgs = webmailStoreArgs(system, servers);
     const webmailUrls: string[] = [];
     for (const i of [1, 2]) {
       const port = await freePort();
@@ -85,7 +80,7 @@ export async function startFailoverTopology(system: SystemSpec, log: (line: stri
         new ChildNode({
           name,
           script: join(here, 'webmailNode.ts'),
-          args: ['--port', String(port), '--name', name, '--secret', secret, ...storeArgs],
+          args: ['--port', String(port), '--name', name, `--secret=${secret}`, ...storeArgs],
           healthUrl: `http://127.0.0.1:${port}/healthz`,
           logFile: join(runDir, 'logs', `${name}.log`),
         }),
@@ -147,4 +142,11 @@ export async function startFailoverTopology(system: SystemSpec, log: (line: stri
     await stop({ keepRunDir: true });
     throw err;
   }
+}
+
+/** The webmail node's store flags for a system over 4 memcached servers (the Kolab pairs are 1+2 and 3+4). */
+export function webmailStoreArgs(system: SystemSpec, servers: readonly string[]): string[] {
+  if (system.store !== 'webtier') return ['--store', 'connect-memjs', '--servers', servers.join(','), ...(system.store === 'connect-memjs-failover' ? ['--memjs-failover'] : [])];
+  if (system.placement && system.placement !== 'pairs') return ['--store', 'webtier', '--servers', servers.join(','), '--replicas', String(system.placement.replicas)];
+  return ['--store', 'webtier', '--pairs', `${servers[0]}+${servers[1]},${servers[2]}+${servers[3]}`];
 }

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import { Lab, lanTuning, PORTS, type FaultKind } from '@webtier/app-lab';
-import { gatewayCli, webmailGatewayConfig, type FailoverTopology } from './FailoverTopology.js';
+import { gatewayCli, webmailGatewayConfig, webmailStoreArgs, type FailoverTopology } from './FailoverTopology.js';
 import type { SystemSpec } from './systems.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -33,19 +33,14 @@ export async function startLabFailoverTopology(system: SystemSpec, log: (line: s
   try {
     const servers = await Promise.all(lab.hosts('memcached').map((h) => lab.startMemcached(h.name)));
     const secret = randomBytes(18).toString('base64url');
-    const storeArgs =
-      system.store === 'webtier'
-        ? system.placement && system.placement !== 'pairs'
-          ? ['--store', 'webtier', '--servers', servers.join(','), '--replicas', String(system.placement.replicas)]
-          : ['--store', 'webtier', '--pairs', `${servers[0]}+${servers[1]},${servers[2]}+${servers[3]}`]
-        : ['--store', 'connect-memjs', '--servers', servers.join(','), ...(system.store === 'connect-memjs-failover' ? ['--memjs-failover'] : [])];
+    const storeArgs = webmailStoreArgs(system, servers);
     const webmail = lab.hosts('webmail').map((h) => `http://${lab.ip(h.name)}:${PORTS.webmail}`);
     const activesync = lab.hosts('activesync').map((h) => `http://${lab.ip(h.name)}:${PORTS.activesync}`);
     const activesyncCli = join(dirname(require.resolve('@webtier/app-activesync/package.json')), 'dist', 'esm', 'cli.js');
     const pairs = `${servers[0]}+${servers[1]},${servers[2]}+${servers[3]}`;
     await Promise.all([
       ...lab.hosts('webmail').map((h, i) =>
-        lab.start({ host: h.name, name: 'webmail', argv: [process.execPath, '--import', TSX, join(here, 'webmailNode.ts'), '--host', lab.ip(h.name), '--port', String(PORTS.webmail), '--name', h.name, '--secret', secret, ...storeArgs], env: {}, probe: { kind: 'http', target: `${webmail[i]}/healthz` } }),
+        lab.start({ host: h.name, name: 'webmail', argv: [process.execPath, '--import', TSX, join(here, 'webmailNode.ts'), '--host', lab.ip(h.name), '--port', String(PORTS.webmail), '--name', h.name, `--secret=${secret}`, ...storeArgs], env: {}, probe: { kind: 'http', target: `${webmail[i]}/healthz` } }),
       ),
       ...lab.hosts('activesync').map((h, i) =>
         lab.start({ host: h.name, name: 'activesync', argv: [process.execPath, activesyncCli, '--host', lab.ip(h.name), '--port', String(PORTS.activesync), '--name', h.name, '--pairs', pairs], env: {}, probe: { kind: 'http', target: `${activesync[i]}/healthz` } }),
