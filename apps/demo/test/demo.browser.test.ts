@@ -36,8 +36,9 @@ describe('the demo in a real browser: log in through the gateway, lose a memcach
       throw new Error(`${CHROMIUM} is missing: install Debian's chromium (sudo apt-get install -y chromium); this test never downloads a browser`);
     }
     mkdirSync(RESULTS, { recursive: true });
+    // WEBTIER_KEEP_RUNDIR=1 keeps the run directory (every node's log) after the test, to look into a failure.
     // Free ports, not 8080: a demo someone is running must not collide with the test.
-    topology = await startTopology({ port: 0, httpsPort: 0, adminPort: 0, topology: { healthCheck: { intervalMs: 500, timeoutMs: 400, healthyThreshold: 1, unhealthyThreshold: 2 } } });
+    topology = await startTopology({ keepRunDir: process.env['WEBTIER_KEEP_RUNDIR'] === '1', port: 0, httpsPort: 0, adminPort: 0, topology: { healthCheck: { intervalMs: 500, timeoutMs: 400, healthyThreshold: 1, unhealthyThreshold: 2 } } });
     profile = mkdtempSync(join(tmpdir(), 'webtier-chromium-'));
     // A fresh --user-data-dir: playwright passes it itself for a persistent context (launch() refuses the flag).
     // The demo's certificate is self-signed: Chromium accepts exactly its public key (the SPKI list

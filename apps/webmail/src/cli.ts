@@ -25,6 +25,9 @@ async function main(): Promise<void> {
   store.on('node:down', (e: { node: string; error: Error }) => console.log(`[${options.name}] memcached ${options.labels[e.node] ?? e.node} down: ${e.error.message}`));
   store.on('node:up', (e: { node: string }) => console.log(`[${options.name}] memcached ${options.labels[e.node] ?? e.node} up`));
   store.on('resync', (r: unknown) => console.log(`[${options.name}] memcached re-sync: ${JSON.stringify(r)}`));
+  // Two requests of one session changed the same key (the later write kept it), or a stored copy was refused.
+  store.on('conflict', (e: unknown) => console.log(`[${options.name}] session write conflict: ${JSON.stringify(e)}`));
+  store.on('corrupt', (e: unknown) => console.log(`[${options.name}] session copy refused: ${JSON.stringify(e)}`));
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
   if (store instanceof ReplicatedMemcachedStore) collectStoreMetrics(store, metrics, { keyUsageIntervalMs: 60_000 });

@@ -52,4 +52,17 @@ export function requireLogin(req: Request, res: Response, next: NextFunction): v
   res.redirect(302, '/login?_err=session');
 }
 
+/**
+ * Stores the session, then redirects. express-session writes the response head (and all but the last
+ * byte of the body) before its end-of-request save has finished, because Node's header write cannot
+ * wait for a store (expressjs/session#360, #704). A browser follows a 302 as soon as it has the head,
+ * so the next page could read the session as it was before this request's change (a saved draft shown
+ * empty until the next reload). Every redirect that follows a session change goes through here.
+ * A store failure rejects (the error handler answers 503); nothing is redirected then.
+ */
+export async function redirectAfterSave(req: Request, res: Response, url: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err as Error) : resolve())));
+  res.redirect(302, url);
+}
+
 export { wantsJson };

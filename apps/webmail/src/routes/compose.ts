@@ -1,5 +1,5 @@
 import type { Request, Response, Router } from 'express';
-import { folderCounts, pageContext, requireLogin, wantsJson, type WebmailContext } from '../context.js';
+import { folderCounts, pageContext, redirectAfterSave, requireLogin, wantsJson, type WebmailContext } from '../context.js';
 import { hasValidCsrfToken } from '../csrf.js';
 import { EMPTY_DRAFT } from '../session.js';
 import { composePage, errorPage, type Draft } from '../views/pages.js';
@@ -44,7 +44,7 @@ export function composeRoutes(ctx: WebmailContext, router: Router): void {
     const draft = draftFrom(ctx, body);
     if (body['_action'] !== 'send') {
       req.session.draft = draft;
-      res.redirect(302, '/compose?_saved=1');
+      await redirectAfterSave(req, res, '/compose?_saved=1');
       return;
     }
     const recipients = [draft.to, draft.cc].join(',').split(/[,;]/).map((r) => r.trim()).filter(Boolean);
@@ -62,6 +62,6 @@ export function composeRoutes(ctx: WebmailContext, router: Router): void {
     }
     s.sent = [{ ...message, uid: `s${Date.now()}` }, ...(s.sent ?? [])].slice(0, 20);
     s.draft = { ...EMPTY_DRAFT };
-    res.redirect(302, '/mail?_mbox=Sent&_sent=1');
+    await redirectAfterSave(req, res, '/mail?_mbox=Sent&_sent=1');
   });
 }

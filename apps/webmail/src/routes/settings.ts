@@ -1,5 +1,5 @@
 import type { Router } from 'express';
-import { folderCounts, pageContext, requireLogin, type WebmailContext } from '../context.js';
+import { folderCounts, pageContext, redirectAfterSave, requireLogin, type WebmailContext } from '../context.js';
 import { hasValidCsrfToken } from '../csrf.js';
 import { defaultSettings } from '../session.js';
 import { errorPage, settingsPage } from '../views/pages.js';
@@ -10,7 +10,7 @@ export function settingsRoutes(ctx: WebmailContext, router: Router): void {
     res.type('html').send(settingsPage(pageContext(ctx, req), s.settings ?? defaultSettings(s.user!), await folderCounts(ctx, req), req.query['_saved'] ? 'Settings saved.' : undefined).value);
   });
 
-  router.post('/settings', requireLogin, (req, res) => {
+  router.post('/settings', requireLogin, async (req, res) => {
     if (!hasValidCsrfToken(req)) {
       res.status(403).type('html').send(errorPage(pageContext(ctx, req), 403, 'Forbidden', 'Invalid request token. Reload the page and try again.').value);
       return;
@@ -24,6 +24,6 @@ export function settingsRoutes(ctx: WebmailContext, router: Router): void {
       theme: body['theme'] === 'dark' ? 'dark' : 'light',
       signature: typeof body['signature'] === 'string' ? body['signature'].slice(0, 2000) : current.signature,
     };
-    res.redirect(302, '/settings?_saved=1');
+    await redirectAfterSave(req, res, '/settings?_saved=1');
   });
 }
