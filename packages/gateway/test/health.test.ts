@@ -41,7 +41,7 @@ describe('active health checks', () => {
 
   it('expectedStatuses decides what passes', async () => {
     const [a] = await upstreams('a');
-    const g = await gateway({ routes: [{ match: { prefix: '/' }, cluster: 'c' }], clusters: { c: { endpoints: [{ url: a!.url }], healthCheck: { intervalMs: 100, timeoutMs: 80, unhealthyThreshold: 1, expectedStatuses: [204] } } } });
+    const g = await gateway({ routes: [{ match: { prefix: '/' }, cluster: 'c' }], clusters: { c: { endpoints: [{ url: a!.url }], healthCheck: { intervalMs: 250, timeoutMs: 250, unhealthyThreshold: 1, expectedStatuses: [204] } } } });
     await waitFor(() => !endpointOf(g, a!.url).activeHealthy, 3000, 'a unhealthy (200 is not 204)');
     expect((await get(`${g.urls[0]}/x`)).status).toBe(503);
   });
@@ -96,7 +96,7 @@ describe('outlier detection', () => {
 describe('priorities (keepalived-style), backup and panic', () => {
   const priorityConfig = (a: TestUpstream, b: TestUpstream, preempt: boolean) => ({
     routes: [{ match: { prefix: '/' }, cluster: 'c' }],
-    clusters: { c: { preempt, endpoints: [{ url: a.url, priority: 200 }, { url: b.url, priority: 100 }], healthCheck: { intervalMs: 100, timeoutMs: 80, healthyThreshold: 1, unhealthyThreshold: 1 } } },
+    clusters: { c: { preempt, endpoints: [{ url: a.url, priority: 200 }, { url: b.url, priority: 100 }], healthCheck: { intervalMs: 250, timeoutMs: 250, healthyThreshold: 1, unhealthyThreshold: 1 } } },
   });
 
   it('failover to the lower priority and failback with preempt', async () => {
@@ -132,7 +132,7 @@ describe('priorities (keepalived-style), backup and panic', () => {
     const [a, b, c] = await upstreams('a', 'b', 'c');
     const g = await gateway({
       routes: [{ match: { prefix: '/' }, cluster: 'c' }],
-      clusters: { c: { healthyPanicThreshold: 60, endpoints: [{ url: a!.url }, { url: b!.url }, { url: c!.url, backup: true }], healthCheck: { intervalMs: 100, timeoutMs: 80, healthyThreshold: 1, unhealthyThreshold: 1 } } },
+      clusters: { c: { healthyPanicThreshold: 60, endpoints: [{ url: a!.url }, { url: b!.url }, { url: c!.url, backup: true }], healthCheck: { intervalMs: 250, timeoutMs: 250, healthyThreshold: 1, unhealthyThreshold: 1 } } },
     });
     const seen = new Set<string>();
     for (let i = 0; i < 10; i++) seen.add(await who(g));

@@ -32,7 +32,7 @@ describe('panic routing at 0% healthy', () => {
       clusters: {
         c: {
           endpoints: [{ url: dead }, { url: b!.url }],
-          healthCheck: { intervalMs: 100, timeoutMs: 80, healthyThreshold: 1, unhealthyThreshold: 1 },
+          healthCheck: { intervalMs: 250, timeoutMs: 250, healthyThreshold: 1, unhealthyThreshold: 1 },
           outlierDetection: { consecutive5xx: 3, consecutiveGatewayFailures: 0, baseEjectionTimeMs: 60_000, maxEjectionPercent: 50 },
         },
       },
@@ -70,7 +70,7 @@ describe('panic routing at 0% healthy', () => {
     const [a, b] = await upstreams('a', 'b');
     const g = await gateway({
       routes: [{ match: { prefix: '/' }, cluster: 'c' }],
-      clusters: { c: { endpoints: [{ url: a!.url }, { url: b!.url }], healthCheck: { intervalMs: 100, timeoutMs: 80, healthyThreshold: 1, unhealthyThreshold: 1 } } },
+      clusters: { c: { endpoints: [{ url: a!.url }, { url: b!.url }], healthCheck: { intervalMs: 250, timeoutMs: 250, healthyThreshold: 1, unhealthyThreshold: 1 } } },
     });
     g.runtime.setDrained('c', a!.url, true);
     g.runtime.setDrained('c', b!.url, true);
