@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import session, { type Store } from 'express-session';
+import { SessionStoreError, SessionStoreErrorCodes } from '@webtier/session-store';
 import type { Registry } from 'prom-client';
 import { pageContext, wantsJson, type WebmailContext } from './context.js';
 import { DemoUsers } from './DemoUsers.js';
@@ -105,6 +106,13 @@ export function createWebmailApp(options: WebmailAppOptions): Express {
       cookie: { httpOnly: true, sameSite: 'lax', maxAge, path: '/' },
     }),
   );
+  // While every memcached node is out of reach the store has emitted 'disconnect', and express-session
+  // then hands requests on with no session at all: every user would look logged out (302 to /login,
+  // 401). The sessions are not gone, the store is unreachable: answer 503 and let the user retry.
+  app.use((req, _res, next) => {
+    if (req.session) return next();
+    next(new SessionStoreError(SessionStoreErrorCodes.UNAVAILABLE, 'no session store node is reachable (express-session runs without sessions while its store is disconnected); nothing was changed'));
+  });
   app.use(express.urlencoded({ extended: false, limit: '1mb' }));
   app.use((_req, res, next) => {
     res.set('cache-control', 'no-store');

@@ -237,3 +237,42 @@ describe('webmail on two nodes, sessions in real replicated memcached (pairs)', 
   });
 });
 
+
+describe('every memcached node out of reach: 503, not "login required"', () => {
+  it('answers 503 (page and API) while the store is disconnected, and serves sessions again once a node answers', async () => {
+    const cluster = await MemcachedCluster.start(2, { namePrefix: 'webmail-outage' });
+    const store = new ReplicatedMemcachedStore({ pairs: [[cluster.servers[0]!, cluster.servers[1]!]], opTimeoutMs: 300, healthCheckIntervalMs: 200, retryIntervalMs: 200, maxRetryIntervalMs: 400 });
+    const app = createWebmailApp({ store, node: 'webmail-outage', sessionSecret: 'integration-secret' });
+    const server = await new Promise<Server>((resolve) => {
+      const srv = app.listen(0, '127.0.0.1', () => resolve(srv));
+    });
+    const address = server.address();
+    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    try {
+      const b = new Browser();
+      const login = await b.go(`${url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'alice', password: 'wonderland' }) });
+      expect(login.status).toBe(200);
+      const disconnected = new Promise<void>((resolve) => store.once('disconnect', () => resolve()));
+      await Promise.all(cluster.nodes.map((n) => n.kill()));
+      await disconnected;
+      const page = await b.go(`${url}/mail`, { headers: { accept: 'text/html' } });
+      expect(page.status).toBe(503);
+      expect(await page.text()).toContain('The session store is unavailable');
+      const api = await b.go(`${url}/api/session-touch`, { method: 'POST' });
+      expect(api.status).toBe(503);
+      expect(await api.json()).toMatchObject({ code: 'SESS_ERR_UNAVAILABLE' });
+      // Once a node answers again the app serves sessions again (the restarted nodes came back empty,
+      // so this one is gone now: "login required", from the app, not a 503).
+      const connected = new Promise<void>((resolve) => store.once('connect', () => resolve()));
+      await Promise.all(cluster.nodes.map((n) => n.restart()));
+      await connected;
+      const back = await b.go(`${url}/api/session-touch`, { method: 'POST' });
+      expect(back.status).toBe(401);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+      await store.close();
+      await cluster.stop();
+    }
+  });
+});
