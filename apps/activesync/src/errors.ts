@@ -1,17 +1,15 @@
-/** Stable error codes of the ActiveSync app. Callers match on `err.code`. */
-export const ActiveSyncErrorCodes = {
+import { errorTable } from '@webtier/errors';
+
+const table = errorTable('ActiveSyncError', {
   BAD_OPTION: 'EAS_ERR_BAD_OPTION',
   BAD_QUERY: 'EAS_ERR_BAD_QUERY',
   BAD_BODY: 'EAS_ERR_BAD_BODY',
-} as const;
+});
+
+/** Stable error codes of the ActiveSync app. Callers match on `err.code`. */
+export const ActiveSyncErrorCodes = table.codes;
 
 export type ActiveSyncErrorCode = (typeof ActiveSyncErrorCodes)[keyof typeof ActiveSyncErrorCodes];
 
-export class ActiveSyncError extends Error {
-  readonly code: ActiveSyncErrorCode;
-  constructor(code: ActiveSyncErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ActiveSyncError';
-    this.code = code;
-  }
-}
+/** Every error of the table; callers match on `err.code`. */
+export class ActiveSyncError extends table.Error {}

@@ -1,5 +1,6 @@
-/** Stable error codes of the demo launcher. Callers match on `err.code`. */
-export const DemoErrorCodes = {
+import { errorTable } from '@webtier/errors';
+
+const table = errorTable('DemoError', {
   BAD_TOPOLOGY: 'DEMO_ERR_BAD_TOPOLOGY',
   BAD_ARGS: 'DEMO_ERR_BAD_ARGS',
   NO_MEMCACHED: 'DEMO_ERR_NO_MEMCACHED',
@@ -11,15 +12,12 @@ export const DemoErrorCodes = {
   BAD_STATE: 'DEMO_ERR_BAD_STATE',
   NOT_RUNNING: 'DEMO_ERR_NOT_RUNNING',
   ALREADY_RUNNING: 'DEMO_ERR_ALREADY_RUNNING',
-} as const;
+});
+
+/** Stable error codes of the demo launcher. Callers match on `err.code`. */
+export const DemoErrorCodes = table.codes;
 
 export type DemoErrorCode = (typeof DemoErrorCodes)[keyof typeof DemoErrorCodes];
 
-export class DemoError extends Error {
-  readonly code: DemoErrorCode;
-  constructor(code: DemoErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'DemoError';
-    this.code = code;
-  }
-}
+/** Every error of the table; callers match on `err.code`. */
+export class DemoError extends table.Error {}

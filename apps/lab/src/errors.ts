@@ -1,5 +1,6 @@
-/** Stable error codes of the lab. Callers match on `err.code`. */
-export const LabErrorCodes = {
+import { errorTable } from '@webtier/errors';
+
+const table = errorTable('LabError', {
   NOT_ROOT: 'LAB_ERR_NOT_ROOT',
   MISSING_TOOL: 'LAB_ERR_MISSING_TOOL',
   BAD_ARGS: 'LAB_ERR_BAD_ARGS',
@@ -10,15 +11,12 @@ export const LabErrorCodes = {
   START_FAILED: 'LAB_ERR_START_FAILED',
   BAD_STATE: 'LAB_ERR_BAD_STATE',
   NOT_BUILT: 'LAB_ERR_NOT_BUILT',
-} as const;
+});
+
+/** Stable error codes of the lab. Callers match on `err.code`. */
+export const LabErrorCodes = table.codes;
 
 export type LabErrorCode = (typeof LabErrorCodes)[keyof typeof LabErrorCodes];
 
-export class LabError extends Error {
-  readonly code: LabErrorCode;
-  constructor(code: LabErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'LabError';
-    this.code = code;
-  }
-}
+/** Every error of the table; callers match on `err.code`. */
+export class LabError extends table.Error {}

@@ -1,17 +1,15 @@
-/** Stable error codes of the webmail app. Callers match on `err.code`. */
-export const WebmailErrorCodes = {
+import { errorTable } from '@webtier/errors';
+
+const table = errorTable('WebmailError', {
   BAD_OPTION: 'WEBMAIL_ERR_BAD_OPTION',
   BAD_USERS_FILE: 'WEBMAIL_ERR_BAD_USERS_FILE',
   BAD_MESSAGES_FILE: 'WEBMAIL_ERR_BAD_MESSAGES_FILE',
-} as const;
+});
+
+/** Stable error codes of the webmail app. Callers match on `err.code`. */
+export const WebmailErrorCodes = table.codes;
 
 export type WebmailErrorCode = (typeof WebmailErrorCodes)[keyof typeof WebmailErrorCodes];
 
-export class WebmailError extends Error {
-  readonly code: WebmailErrorCode;
-  constructor(code: WebmailErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'WebmailError';
-    this.code = code;
-  }
-}
+/** Every error of the table; callers match on `err.code`. */
+export class WebmailError extends table.Error {}
