@@ -114,7 +114,7 @@ export class SupervisedProcess extends EventEmitter<{ crash: [CrashReport] }> {
   }
 
   /** Spawns the process and resolves once `ready` passes; throws (TESTKIT_ERR_START_FAILED) with the output's tail when it exits first or times out. */
-  async start(): Promise<this> {
+  async start(overrides: { readyTimeoutMs?: number } = {}): Promise<this> {
     if (this.alive) throw new TestkitError(TestkitErrorCodes.BAD_STATE, `${this.name} is already ${this.#state}`);
     const o = this.#o;
     this.#state = 'starting';
@@ -162,7 +162,7 @@ export class SupervisedProcess extends EventEmitter<{ crash: [CrashReport] }> {
       }),
     );
 
-    const timeoutMs = o.readyTimeoutMs ?? 20_000;
+    const timeoutMs = overrides.readyTimeoutMs ?? o.readyTimeoutMs ?? 20_000;
     const deadline = Date.now() + timeoutMs;
     const failed = (why: string, cause?: unknown) =>
       new TestkitError(TestkitErrorCodes.START_FAILED, `${this.name} (${o.command} ${(o.args ?? []).join(' ')}) ${why}; its output${o.logFile ? ` (${o.logFile})` : ''}:\n${this.tail()}`, cause === undefined ? undefined : { cause });
