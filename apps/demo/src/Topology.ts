@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { freePort, httpProbe, MemcachedNode } from '@webtier/testkit';
-import { DEMO_LOGINS } from '@webtier/app-webmail';
+import { DEMO_LOGINS } from '@webtier/demo-mail';
 import { makeDemoCertificate, type DemoCertificate } from './certificate.js';
 import { ChildApp, type NodeInfo, type NodeKind } from './ChildApp.js';
 import { DemoError, DemoErrorCodes } from './errors.js';

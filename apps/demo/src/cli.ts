@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { reapPidDir } from '@webtier/testkit';
-import { hashPassword } from '@webtier/app-webmail';
+import { hashPassword } from '@webtier/demo-mail';
 import type { NodeInfo } from './ChildApp.js';
 import { callLauncher, ControlServer, processAlive, readState, stateFile } from './ControlServer.js';
 import { DemoError, DemoErrorCodes } from './errors.js';

@@ -6,7 +6,10 @@ const table = errorTable('WebmailError', {
   BAD_MESSAGES_FILE: 'WEBMAIL_ERR_BAD_MESSAGES_FILE',
 });
 
-/** Stable error codes of the webmail app. Callers match on `err.code`. */
+/**
+ * Stable error codes of the demo's mail nodes (webmail and ActiveSync): a bad flag, users file or
+ * messages file. Callers match on `err.code`; the codes kept the WEBMAIL_ prefix they were published with.
+ */
 export const WebmailErrorCodes = table.codes;
 
 export type WebmailErrorCode = (typeof WebmailErrorCodes)[keyof typeof WebmailErrorCodes];
