@@ -13,6 +13,7 @@ export { checkTlsFiles, type TlsFileReport } from './tls/certificates.js';
 export {
   GatewayConfigSchema,
   DEFAULT_RETRY,
+  DEFAULT_CLUSTER_DEFAULTS,
   LB_POLICIES,
   MAX_TIMER_MS,
   type GatewayConfig,
