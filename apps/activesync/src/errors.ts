@@ -1,10 +1,6 @@
-import { errorTable } from '@webtier/errors';
+import { errorCodes, errorTable } from '@webtier/errors';
 
-const table = errorTable('ActiveSyncError', {
-  BAD_OPTION: 'EAS_ERR_BAD_OPTION',
-  BAD_QUERY: 'EAS_ERR_BAD_QUERY',
-  BAD_BODY: 'EAS_ERR_BAD_BODY',
-});
+const table = errorTable('ActiveSyncError', errorCodes('EAS_ERR', ['BAD_OPTION', 'BAD_QUERY', 'BAD_BODY']));
 
 /** Stable error codes of the ActiveSync app. Callers match on `err.code`. */
 export const ActiveSyncErrorCodes = table.codes;

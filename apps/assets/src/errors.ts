@@ -1,9 +1,6 @@
-import { errorTable } from '@webtier/errors';
+import { errorCodes, errorTable } from '@webtier/errors';
 
-const table = errorTable('AssetsError', {
-  BAD_OPTION: 'ASSETS_ERR_BAD_OPTION',
-  NO_ROOT: 'ASSETS_ERR_NO_ROOT',
-});
+const table = errorTable('AssetsError', errorCodes('ASSETS_ERR', ['BAD_OPTION', 'NO_ROOT']));
 
 /** Stable error codes of the asset server. Callers match on `err.code`. */
 export const AssetsErrorCodes = table.codes;

@@ -1,10 +1,6 @@
-import { errorTable } from '@webtier/errors';
+import { errorCodes, errorTable } from '@webtier/errors';
 
-const table = errorTable('WebmailError', {
-  BAD_OPTION: 'WEBMAIL_ERR_BAD_OPTION',
-  BAD_USERS_FILE: 'WEBMAIL_ERR_BAD_USERS_FILE',
-  BAD_MESSAGES_FILE: 'WEBMAIL_ERR_BAD_MESSAGES_FILE',
-});
+const table = errorTable('WebmailError', errorCodes('WEBMAIL_ERR', ['BAD_OPTION', 'BAD_USERS_FILE', 'BAD_MESSAGES_FILE']));
 
 /**
  * Stable error codes of the demo's mail nodes (webmail and ActiveSync): a bad flag, users file or

@@ -71,3 +71,11 @@ export function errorTable<const T extends ErrorTable>(name: string, table: T): 
     Error: TableError,
   };
 }
+
+/**
+ * A table of codes named `${prefix}_${KEY}`, for a package whose codes need no comment of their own:
+ * `errorCodes('DEMO_ERR', ['BAD_ARGS', 'NOT_RUNNING'])` is `{ BAD_ARGS: 'DEMO_ERR_BAD_ARGS', NOT_RUNNING: 'DEMO_ERR_NOT_RUNNING' }`.
+ */
+export function errorCodes<const P extends string, const K extends string>(prefix: P, keys: readonly K[]): { readonly [Key in K]: `${P}_${Key}` } {
+  return Object.fromEntries(keys.map((k) => [k, `${prefix}_${k}`])) as { readonly [Key in K]: `${P}_${Key}` };
+}

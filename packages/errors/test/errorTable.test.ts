@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { errorTable } from '../src/index.js';
+import { errorCodes, errorTable } from '../src/index.js';
 
 const table = errorTable('ProbeError', {
   PLAIN: 'PROBE_ERR_PLAIN',
@@ -49,5 +49,17 @@ describe('errorTable', () => {
     const err = new HttpProbeError(table.codes.UPSTREAM, 'upstream reset');
     expect(err.statusCode).toBe(502);
     expect(err.code).toBe('PROBE_ERR_UPSTREAM');
+  });
+});
+
+describe('errorCodes', () => {
+  it('names each code prefix_KEY, with literal types', () => {
+    const codes = errorCodes('DEMO_ERR', ['BAD_ARGS', 'NOT_RUNNING']);
+    expect(codes).toEqual({ BAD_ARGS: 'DEMO_ERR_BAD_ARGS', NOT_RUNNING: 'DEMO_ERR_NOT_RUNNING' });
+    const t = errorTable('DemoError', codes);
+    const code: 'DEMO_ERR_BAD_ARGS' = t.codes.BAD_ARGS;
+    // @ts-expect-error: not a code of the table
+    const wrong: 'DEMO_ERR_NOPE' = t.codes.BAD_ARGS;
+    expect([code, wrong]).toEqual(['DEMO_ERR_BAD_ARGS', 'DEMO_ERR_BAD_ARGS']);
   });
 });

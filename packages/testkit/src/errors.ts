@@ -1,10 +1,6 @@
-import { errorTable } from '@webtier/errors';
+import { errorCodes, errorTable } from '@webtier/errors';
 
-const table = errorTable('TestkitError', {
-  NO_MEMCACHED: 'TESTKIT_ERR_NO_MEMCACHED',
-  START_FAILED: 'TESTKIT_ERR_START_FAILED',
-  BAD_STATE: 'TESTKIT_ERR_BAD_STATE',
-});
+const table = errorTable('TestkitError', errorCodes('TESTKIT_ERR', ['NO_MEMCACHED', 'START_FAILED', 'BAD_STATE']));
 
 /** Stable error codes of @webtier/testkit. */
 export const TestkitErrorCodes = table.codes;
