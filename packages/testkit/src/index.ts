@@ -10,6 +10,6 @@ export { findMemcached, memcachedUserArgs } from './binary.js';
 export { memcachedCommand, memcachedStats } from './textProtocol.js';
 export { freePort } from './ports.js';
 export { helpOrUnknown, runMain } from './commandLine.js';
-export { track, untrack, killAllTracked, reapPidDir } from './registry.js';
+export { track, untrack, killAllTracked, reapPidDir, processAlive } from './registry.js';
 export { TestkitError, TestkitErrorCodes } from './errors.js';
 export type { TestkitErrorCode } from './errors.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { httpReady, httpStatus, outputReady, SupervisedProcess, TestkitErrorCodes, freePort, type SupervisedProcessOptions } from '@webtier/testkit';
+import { httpReady, httpStatus, outputReady, processAlive, SupervisedProcess, TestkitErrorCodes, freePort, type SupervisedProcessOptions } from '@webtier/testkit';
 
 const dir = mkdtempSync(join(tmpdir(), 'testkit-supervisor-'));
 const started: SupervisedProcess[] = [];
@@ -19,19 +19,10 @@ function nodeChild(name: string, source: string, extra: Partial<SupervisedProces
   return p;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function waitGone(pid: number, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
-    if (!alive(pid)) return true;
+    if (!processAlive(pid)) return true;
     await new Promise((r) => setTimeout(r, 50));
   }
   return false;
@@ -79,7 +70,7 @@ describe('SupervisedProcess: a real HTTP child', () => {
     const pid = p.pid!;
     await p.kill();
     expect(p.state).toBe('killed');
-    expect(alive(pid)).toBe(false);
+    expect(processAlive(pid)).toBe(false);
     expect(crashes).toBe(0);
     await p.restart();
     expect(await httpStatus(url)).toBe(200);
@@ -136,8 +127,8 @@ describe('SupervisedProcess: exit with the parent, even when the parent is SIGKI
       });
       parent.once('exit', (code) => reject(new Error(`the parent exited with ${code} before printing pids: ${out}`)));
     });
-    expect(alive(pids.node)).toBe(true);
-    expect(alive(pids.sleep)).toBe(true);
+    expect(processAlive(pids.node)).toBe(true);
+    expect(processAlive(pids.sleep)).toBe(true);
     parent.kill('SIGKILL');
     expect(await waitGone(pids.node, 6000)).toBe(true);
     expect(await waitGone(pids.sleep, 6000)).toBe(true);
