@@ -41,6 +41,14 @@ async function round(during?: () => Promise<void>): Promise<RoundStats> {
   return s;
 }
 
+/** One round of load with `node` SIGKILLed 30 ms into it. */
+function roundKilling(node: number): Promise<RoundStats> {
+  return round(async () => {
+    await sleep(30);
+    await cluster.node(node).kill();
+  });
+}
+
 function expectClean(s: RoundStats): void {
   expect(s.requests).toBe(USERS);
   expect(s.errors).toEqual([]);
@@ -92,10 +100,7 @@ describe('concurrent load through express-session', () => {
 
   it('SIGKILL one node: 0 sessions lost, 0 errors reach express-session', async () => {
     const victim = cluster.node(1);
-    const s = await round(async () => {
-      await sleep(30);
-      await victim.kill();
-    });
+    const s = await roundKilling(1);
     expectClean(s);
     expectClean(await round());
     expect(store.health().find((h) => h.node === victim.address)?.state).not.toBe('up');
@@ -104,11 +109,7 @@ describe('concurrent load through express-session', () => {
   it('restart a killed node empty, let the re-sync run, kill a different node: 0 lost', async () => {
     const restarted = cluster.node(1);
     // This test's own kill (not the previous test's): node 1 down under load, sessions written meanwhile.
-    const s0 = await round(async () => {
-      await sleep(30);
-      await restarted.kill();
-    });
-    expectClean(s0);
+    expectClean(await roundKilling(1));
     expectClean(await round());
     const resynced = waitForEvent<ResyncResult>(store, 'resync', (r) => r.node === restarted.address && r.aborted === undefined, 20_000);
     const detected = waitForEvent(store, 'node:restarted', (e: { node: string }) => e.node === restarted.address, 20_000);
@@ -119,10 +120,7 @@ describe('concurrent load through express-session', () => {
     expect(r.owned).toBeGreaterThan(USERS / 4); // ~half of the sessions have this node in their preference list
     expect(r.copied).toBeGreaterThan(0);
     expect(store.health().find((h) => h.node === restarted.address)).toMatchObject({ state: 'up', needsResync: false });
-    const s = await round(async () => {
-      await sleep(30);
-      await cluster.node(2).kill();
-    });
+    const s = await roundKilling(2);
     expectClean(s);
     expectClean(await round());
   });
