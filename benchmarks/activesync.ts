@@ -6,19 +6,20 @@
 // at each step Sync and FolderSync latency (sequential, one keep-alive connection), the proxy's RSS
 // and its CPU over the measurement are recorded. The file limit is raised for this process (and so
 // for its children) with prlimit, as an operator would with LimitNOFILE.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
-import { freePort, track } from '@webtier/testkit';
-import { ChildNode, httpStatus, sleep } from './failover/ChildNode.js';
+import { freePort } from '@webtier/testkit';
+import { ChildNode } from './failover/ChildNode.js';
 import { gatewayCli } from './failover/FailoverTopology.js';
-import { NGINX_BINARY, nginxPrologue } from './gateway/nginx.js';
+import { NGINX_BINARY, nginxPrologue, runNginx } from './gateway/nginx.js';
 import { lineChart } from './lib/chart.js';
 import { formatMachine, markdownTable, printTable, RESULTS_DIR, writeResults } from './lib/report.js';
 
@@ -221,25 +222,10 @@ async function main(): Promise<void> {
       }
       const ndir = join(dir, 'nginx');
       mkdirSync(ndir, { recursive: true });
-      const conf = join(ndir, 'nginx.conf');
-      writeFileSync(conf, nginxConf(ndir, port, `127.0.0.1:${upPort}`, nofile));
-      const child: ChildProcess = spawn(NGINX_BINARY, ['-p', ndir, '-c', conf, '-e', join(ndir, 'error.log')], { stdio: 'ignore' });
-      track(child);
-      const deadline = Date.now() + 10_000;
-      while ((await httpStatus(`http://127.0.0.1:${port}/healthz`, 1000)) !== 200) {
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`nginx did not start: ${readFileSync(join(ndir, 'error.log'), 'utf8').slice(-2000)}`);
-        await sleep(100);
-      }
+      const nginx = await runNginx(ndir, nginxConf(ndir, port, `127.0.0.1:${upPort}`, nofile), `http://127.0.0.1:${port}/healthz`, 'SIGTERM');
       // Measure the worker (the master only supervises).
-      pid = childPids(child.pid!)[0] ?? child.pid;
-      stop = async () => {
-        if (child.exitCode !== null) return;
-        const gone = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await gone;
-        clearTimeout(t);
-      };
+      pid = childPids(nginx.pid!)[0] ?? nginx.pid;
+      stop = () => nginx.stop();
     } else throw new Error(`--proxies: unknown proxy ${id} (gateway, nginx)`);
 
     const fleet = new PingFleet();

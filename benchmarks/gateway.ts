@@ -15,9 +15,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { ChildProcess } from 'node:child_process';
 import { stringify } from 'yaml';
-import { freePort } from '@webtier/testkit';
+import { freePort, type SupervisedProcess } from '@webtier/testkit';
 import { renderGatewayChart } from './charts.js';
 import { ChildNode } from './failover/ChildNode.js';
 import { gatewayCli } from './failover/FailoverTopology.js';
@@ -143,7 +142,7 @@ const measured = revision(['packages/gateway']);
 const t0 = Date.now();
 const dir = mkdtempSync(join(tmpdir(), 'webtier-gateway-bench-'));
 const children: ChildNode[] = [];
-let nginx: ChildProcess | undefined;
+let nginx: SupervisedProcess | undefined;
 console.log(`Proxy throughput on ${formatMachine(machine)}`);
 console.log(`autocannon, ${connections} connections, ${warmupSec} s warm-up + ${durationSec} s per target in ${rounds} interleaved rounds, 1 KiB responses`);
 
@@ -396,12 +395,6 @@ try {
   console.log(`(${totalSec} s)`);
 } finally {
   await Promise.allSettled(children.map((c) => c.stop()));
-  if (nginx && nginx.exitCode === null) {
-    const gone = new Promise((r) => nginx!.once('exit', r));
-    nginx.kill('SIGQUIT');
-    const timer = setTimeout(() => nginx!.kill('SIGKILL'), 3000);
-    await gone;
-    clearTimeout(timer);
-  }
+  await nginx?.stop();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -1,4 +1,4 @@
-// The three public packages as their users get them: `npm pack`, then `npm install` of the tarballs
+// The public packages (and @webtier/errors, their error-table helper) as their users get them: `npm pack`, then `npm install` of the tarballs
 // into a fresh project under the OS temp dir (no workspace, no links), plus the peers the READMEs
 // name. There: express + express-session (ESM and CommonJS) and fastify + @fastify/session keep a
 // session on real memcached across two processes, and the webtier-gateway bin checks a config and
@@ -16,7 +16,7 @@ import { freePort, MemcachedCluster } from '@webtier/testkit';
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '..');
-const PACKAGES = ['hash-ring', 'session-store', 'gateway'];
+const PACKAGES = ['errors', 'hash-ring', 'session-store', 'gateway'];
 /** The peers, at the versions this workspace tests with (so the npm cache already has them). */
 const PEERS = ['express', 'express-session', 'fastify', '@fastify/session', '@fastify/cookie', '@types/node', '@types/express-session', '@types/express'].map(
   (name) => `${name}@${(JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version}`,
@@ -41,7 +41,7 @@ beforeAll(async () => {
   expect(project.startsWith(root)).toBe(false);
   memcached = await MemcachedCluster.start(2, { namePrefix: 'pack' });
   const packed = JSON.parse(await npm(['pack', '--json', '--pack-destination', project, ...PACKAGES.flatMap((p) => ['-w', `packages/${p}`])], root)) as Array<{ filename: string; files: Array<{ path: string }> }>;
-  expect(packed.map((p) => p.filename).sort()).toEqual(['webtier-gateway-0.1.0.tgz', 'webtier-hash-ring-0.1.0.tgz', 'webtier-session-store-0.1.0.tgz']);
+  expect(packed.map((p) => p.filename).sort()).toEqual(['webtier-errors-0.1.0.tgz', 'webtier-gateway-0.1.0.tgz', 'webtier-hash-ring-0.1.0.tgz', 'webtier-session-store-0.1.0.tgz']);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'webtier-pack-probe', version: '1.0.0', private: true }, null, 2));
   for (const f of readdirSync(join(root, 'test', 'pack'))) copyFileSync(join(root, 'test', 'pack', f), join(project, f));
   const tarballs = readdirSync(project).filter((f) => f.endsWith('.tgz')).map((f) => `./${f}`);
@@ -70,7 +70,7 @@ describe('npm pack → npm install in a fresh project outside the workspace', ()
       expect(pkg['exports']).toHaveProperty(['.', 'require']);
     }
     // Installed from the tarballs, not linked: real directories in the project's node_modules.
-    expect(readdirSync(join(project, 'node_modules', '@webtier')).sort()).toEqual(['gateway', 'hash-ring', 'session-store']);
+    expect(readdirSync(join(project, 'node_modules', '@webtier')).sort()).toEqual(['errors', 'gateway', 'hash-ring', 'session-store']);
   });
 
   it('TypeScript (ESM and CommonJS) finds every package\'s types through its exports map; a wrong option is a type error', async () => {

@@ -35,9 +35,8 @@ export interface Login {
   password: string;
 }
 
-export interface SecondSample {
-  /** The second [t, t+1) of the run in which the responses completed. */
-  t: number;
+/** What the load counts, per second (SecondSample) and over a run (analysis.ts's Totals). */
+export interface LoadCounts {
   /** Session-touch responses (the users' traffic), any status. */
   requests: number;
   /** Session-touch responses with a 2xx status: what the users got done. */
@@ -54,6 +53,11 @@ export interface SecondSample {
   socketErrors: number;
   /** Logins after a lost session (successful ones). */
   relogins: number;
+}
+
+export interface SecondSample extends LoadCounts {
+  /** The second [t, t+1) of the run in which the responses completed. */
+  t: number;
   /**
    * Latency of the successful (2xx) session-touch responses of this second (ms), null when none:
    * fast failures (a 503 in 1 ms) would otherwise make a failing system look fast.
@@ -142,16 +146,7 @@ export function latencySummary(sorted: ArrayLike<number>): { p50Ms: number | nul
   return { p50Ms: r2(percentile(sorted, 50)), p99Ms: r2(percentile(sorted, 99)), maxMs: r2(sorted.length ? sorted[sorted.length - 1]! : null) };
 }
 
-interface Bucket {
-  requests: number;
-  ok: number;
-  non2xx: number;
-  loginRequired: number;
-  sessionsLost: number;
-  errors: number;
-  timeouts: number;
-  socketErrors: number;
-  relogins: number;
+interface Bucket extends LoadCounts {
   latencies: number[];
 }
 

@@ -1,23 +1,13 @@
 // From per-second samples to the numbers of the results table: totals, and the time to recover
 // after each fault event.
-import type { LoadResult, SecondSample } from './SessionLoad.js';
+import type { LoadCounts, LoadResult, SecondSample } from './SessionLoad.js';
 import { latencySummary } from './SessionLoad.js';
 import type { FaultEvent } from './timeline.js';
 
-export interface Totals {
-  /** Session requests answered, any status. */
-  requests: number;
-  /** Successful (2xx) session requests. */
-  ok: number;
+/** The run's counts summed over its seconds (sessionsLost: distinct sessions), with its latency. */
+export interface Totals extends LoadCounts {
   /** Successful session requests per second. */
   okPerSec: number;
-  non2xx: number;
-  loginRequired: number;
-  sessionsLost: number;
-  errors: number;
-  timeouts: number;
-  socketErrors: number;
-  relogins: number;
   p50Ms: number | null;
   p99Ms: number | null;
   maxMs: number | null;

@@ -1,5 +1,6 @@
 // One system through one fault timeline: a fresh topology, users logged in, the load, the faults
 // at their times, then everything stopped. Used by benchmarks/failover.ts and by the smoke test.
+import { DEMO_LOGINS as DEMO_ACCOUNTS } from '@webtier/demo-mail';
 import { startDevices, type DeviceProbe, type DeviceSecond } from './DeviceProbe.js';
 import { startFailoverTopology, type FailoverTopology } from './FailoverTopology.js';
 import { startLabFailoverTopology, type LabFailoverTopology } from './LabFailoverTopology.js';
@@ -7,11 +8,8 @@ import { loginUsers, runSessionLoad, type Login, type LoadResult, type SecondSam
 import type { SystemSpec } from './systems.js';
 import type { FaultEvent } from './timeline.js';
 
-/** The webmail app's demo accounts (apps/webmail/data/users.json). */
-export const DEMO_LOGINS: readonly Login[] = [
-  { user: 'alice', password: 'wonderland' },
-  { user: 'bob', password: 'builder' },
-];
+/** The demo accounts (@webtier/demo-mail's data/users.json), the logins the users of the load take. */
+export const DEMO_LOGINS: readonly Login[] = DEMO_ACCOUNTS;
 
 export interface ScenarioOptions {
   system: SystemSpec;

@@ -25,13 +25,21 @@ export interface FaultEvent {
 export function failoverTimeline(durationSec: number): FaultEvent[] {
   const k = durationSec / 60;
   const at = (s: number) => Math.round(s * k * 10) / 10;
+  return processFaults([10, 20, 30, 40, 50, 55].map(at), at(5));
+}
+
+/**
+ * Issue 6's process faults at the six given times (seconds, scaled): SIGKILL memcached-1, SIGKILL
+ * webmail-1, restart memcached-1 empty, SIGKILL memcached-3, SIGSTOP memcached-2 for `freezeSec`, SIGCONT.
+ */
+function processFaults([kill1, killWebmail, restart1, kill3, freeze, thaw]: number[], freezeSec: number): FaultEvent[] {
   return [
-    { atSec: at(10), action: 'kill', node: 'memcached-1', label: 'SIGKILL memcached-1', chartLabel: 'kill memcached-1', measured: true },
-    { atSec: at(20), action: 'kill', node: 'webmail-1', label: 'SIGKILL webmail-1', chartLabel: 'kill webmail-1', measured: true },
-    { atSec: at(30), action: 'restart', node: 'memcached-1', label: 'restart memcached-1 empty', chartLabel: 'restart memcached-1', measured: true },
-    { atSec: at(40), action: 'kill', node: 'memcached-3', label: 'SIGKILL memcached-3', chartLabel: 'kill memcached-3', measured: true },
-    { atSec: at(50), action: 'freeze', node: 'memcached-2', label: `SIGSTOP memcached-2 ${at(5)} s`, chartLabel: 'freeze memcached-2', measured: true },
-    { atSec: at(55), action: 'thaw', node: 'memcached-2', label: 'SIGCONT memcached-2', chartLabel: 'thaw', measured: false },
+    { atSec: kill1!, action: 'kill', node: 'memcached-1', label: 'SIGKILL memcached-1', chartLabel: 'kill memcached-1', measured: true },
+    { atSec: killWebmail!, action: 'kill', node: 'webmail-1', label: 'SIGKILL webmail-1', chartLabel: 'kill webmail-1', measured: true },
+    { atSec: restart1!, action: 'restart', node: 'memcached-1', label: 'restart memcached-1 empty', chartLabel: 'restart memcached-1', measured: true },
+    { atSec: kill3!, action: 'kill', node: 'memcached-3', label: 'SIGKILL memcached-3', chartLabel: 'kill memcached-3', measured: true },
+    { atSec: freeze!, action: 'freeze', node: 'memcached-2', label: `SIGSTOP memcached-2 ${freezeSec} s`, chartLabel: 'freeze memcached-2', measured: true },
+    { atSec: thaw!, action: 'thaw', node: 'memcached-2', label: 'SIGCONT memcached-2', chartLabel: 'thaw', measured: false },
   ];
 }
 
@@ -56,11 +64,6 @@ export function labTimeline(durationSec: number): FaultEvent[] {
     { atSec: at(15), action: 'link-down', node: 'webmail-2', label: 'link down webmail-2 (veth down)', chartLabel: 'link-down webmail-2', measured: true },
     { atSec: at(20), action: 'one-way', node: 'gateway', peer: 'activesync-1', label: 'one-way loss gateway → activesync-1', chartLabel: 'one-way gw→as-1', measured: true },
     { atSec: at(25), action: 'heal', node: '-', label: 'heal every network fault', chartLabel: 'heal', measured: true },
-    { atSec: at(30), action: 'kill', node: 'memcached-1', label: 'SIGKILL memcached-1', chartLabel: 'kill memcached-1', measured: true },
-    { atSec: at(35), action: 'kill', node: 'webmail-1', label: 'SIGKILL webmail-1', chartLabel: 'kill webmail-1', measured: true },
-    { atSec: at(40), action: 'restart', node: 'memcached-1', label: 'restart memcached-1 empty', chartLabel: 'restart memcached-1', measured: true },
-    { atSec: at(45), action: 'kill', node: 'memcached-3', label: 'SIGKILL memcached-3', chartLabel: 'kill memcached-3', measured: true },
-    { atSec: at(50), action: 'freeze', node: 'memcached-2', label: `SIGSTOP memcached-2 ${at(5)} s`, chartLabel: 'freeze memcached-2', measured: true },
-    { atSec: at(55), action: 'thaw', node: 'memcached-2', label: 'SIGCONT memcached-2', chartLabel: 'thaw', measured: false },
+    ...processFaults([30, 35, 40, 45, 50, 55].map(at), at(5)),
   ];
 }

@@ -1,11 +1,9 @@
 // nginx as a proxy target of the gateway benchmark: one worker, a keep-alive upstream pool, access
 // log to a file (as the gateway's), everything (pid, logs, *_temp) under a temp dir, run in the
-// foreground (`-g 'daemon off;'`) as a tracked child.
-import { spawn, type ChildProcess } from 'node:child_process';
+// foreground (`daemon off;`) as testkit's SupervisedProcess (tracked, reaped with the benchmark).
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { track } from '@webtier/testkit';
-import { httpStatus, sleep } from '../failover/ChildNode.js';
+import { httpReady, SupervisedProcess } from '@webtier/testkit';
 
 export const NGINX_BINARY = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'].find((p) => existsSync(p));
 
@@ -41,34 +39,44 @@ export function nginxConfig(dir: string, port: number, upstream: string, extraSe
   }
   server {
     listen 127.0.0.1:${port};
-    location / {
+${PROXY_LOCATION}  }
+${extraServers}}
+`;
+}
+
+/** The `location /` every benchmark nginx server proxies with: keep-alive to the `backend` upstream. */
+export const PROXY_LOCATION = `    location / {
       proxy_pass http://backend;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_set_header Host $host;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
     }
-  }
-${extraServers}}
 `;
+
+/** Starts nginx in the foreground with the proxy config above; resolves once it proxies (GET / → 200). */
+export function startNginx(dir: string, port: number, upstream: string, extraServers = ''): Promise<SupervisedProcess> {
+  mkdirSync(dir, { recursive: true });
+  return runNginx(dir, nginxConfig(dir, port, upstream, extraServers), `http://127.0.0.1:${port}/`);
 }
 
-/** Starts nginx in the foreground; resolves once it proxies (GET / → 200). */
-export async function startNginx(dir: string, port: number, upstream: string, extraServers = ''): Promise<ChildProcess> {
-  if (!NGINX_BINARY) throw new Error('nginx is not installed');
-  mkdirSync(dir, { recursive: true });
+/**
+ * Runs nginx in the foreground with `config` (written to dir/nginx.conf); resolves once `readyUrl`
+ * answers 200. `stop()` sends `stopSignal` (SIGQUIT: graceful; SIGTERM: fast, for held long polls),
+ * SIGKILL after 3 s.
+ */
+export async function runNginx(dir: string, config: string, readyUrl: string, stopSignal: NodeJS.Signals = 'SIGQUIT'): Promise<SupervisedProcess> {
+  if (!NGINX_BINARY) throw new Error('nginx is not installed (Debian package nginx)');
   const conf = join(dir, 'nginx.conf');
-  writeFileSync(conf, nginxConfig(dir, port, upstream, extraServers));
-  const child = spawn(NGINX_BINARY, ['-p', dir, '-c', conf, '-e', join(dir, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  track(child);
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`nginx exited (code ${child.exitCode}): ${stderr}`);
-    if ((await httpStatus(`http://127.0.0.1:${port}/`, 1000)) === 200) return child;
-    await sleep(100);
-  }
-  child.kill('SIGKILL');
-  throw new Error(`nginx did not answer on ${port} within 10 s: ${stderr}`);
+  writeFileSync(conf, config);
+  const nginx = new SupervisedProcess({
+    name: 'nginx',
+    command: NGINX_BINARY,
+    args: ['-p', dir, '-c', conf, '-e', join(dir, 'error.log')],
+    ready: httpReady(readyUrl),
+    readyTimeoutMs: 10_000,
+    stopSignal,
+    stopTimeoutMs: 3000,
+  });
+  return nginx.start();
 }

@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { PROXY_LOCATION } from './nginx.js';
 
 export const H2LOAD_BINARY = ['/usr/bin/h2load', '/usr/local/bin/h2load'].find((p) => existsSync(p));
 
@@ -30,14 +31,7 @@ export function nginxTlsServer(port: number, cert: { certFile: string; keyFile: 
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_session_cache off;
     ssl_session_tickets off;
-    location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    }
-  }
+${PROXY_LOCATION}  }
 `;
 }
 

@@ -1,6 +1,6 @@
 // A TypeScript user of the packed packages (ESM): their types resolve from the tarballs' exports
 // maps, and a wrong option is a type error. Type-checked by test/pack.test.ts, never run.
-import { HashRing } from '@webtier/hash-ring';
+import { HashRing, RingErrorCodes, type RingErrorCode } from '@webtier/hash-ring';
 import { ReplicatedMemcachedStore } from '@webtier/session-store';
 import { startGateway, type GatewayConfigInput, type RunningGateway } from '@webtier/gateway';
 
@@ -13,6 +13,10 @@ const config: GatewayConfigInput = {
   clusters: { webmail: { endpoints: [{ url: 'http://10.0.0.11:8000' }] } },
 };
 const running: Promise<RunningGateway> = startGateway(config);
+// The codes keep their literal types through @webtier/errors' table.
+const empty: RingErrorCode = RingErrorCodes.EMPTY;
+// @ts-expect-error: not a code of the ring's table
+const wrong: RingErrorCode = 'RING_ERR_NOPE';
 // @ts-expect-error: the store has no option "servrs"
 new ReplicatedMemcachedStore({ servrs: ['10.0.0.1:11211'] });
-export { owner, store, running };
+export { owner, store, running, empty, wrong };

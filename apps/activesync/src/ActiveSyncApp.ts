@@ -1,6 +1,6 @@
 import type { Store } from 'express-session';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { DemoUsers, Mailbox, loadDemoMessages, type MailMessage } from '@webtier/app-webmail';
+import { DemoUsers, Mailbox, loadDemoMessages, type MailMessage } from '@webtier/demo-mail';
 import { autodiscoverResponse, requestedEmail } from './autodiscover.js';
 import { BasicAuth } from './BasicAuth.js';
 import { folderSync } from './commands/folderSync.js';
@@ -21,7 +21,7 @@ export interface ActiveSyncAppOptions {
   store: Store;
   /** Node name for X-Served-By and /healthz. @default 'activesync' */
   node?: string;
-  /** @default DemoUsers.load() (the webmail's data/users.json) */
+  /** @default DemoUsers.load() (@webtier/demo-mail's data/users.json) */
   users?: DemoUsers;
   /** @default loadDemoMessages() */
   messages?: MailMessage[];

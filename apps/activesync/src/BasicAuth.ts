@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { DemoUser, DemoUsers } from '@webtier/app-webmail';
+import type { DemoUser, DemoUsers } from '@webtier/demo-mail';
 
 /** How long a verified Authorization header is remembered: devices send it on every request. */
 const CACHE_MS = 60_000;

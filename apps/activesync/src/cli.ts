@@ -1,8 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import session, { type Store } from 'express-session';
-import { ReplicatedMemcachedStore } from '@webtier/session-store';
-import { DemoUsers, parseWebmailArgs } from '@webtier/app-webmail';
+import { DemoUsers, parseWebmailArgs, storeFor } from '@webtier/demo-mail';
 import { createActiveSyncApp } from './ActiveSyncApp.js';
 import { ActiveSyncError, ActiveSyncErrorCodes } from './errors.js';
 
@@ -15,7 +13,7 @@ const USAGE = `webtier-activesync: ActiveSync endpoint with device state in repl
   --pairs <list>         memcached pairs "a:1+b:2,c:3+d:4" (env WEBTIER_MEMCACHED_PAIRS)
   --store memory         express-session's MemoryStore (development only)
   --min-heartbeat <s>    smallest Ping HeartbeatInterval accepted (default 60)
-  --users <file>         demo users file (default: the webmail's data/users.json)
+  --users <file>         demo users file (default: @webtier/demo-mail's data/users.json)
 `;
 
 function seconds(name: string, text: string | undefined, fallback: number): number {
@@ -31,12 +29,11 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  // The store flags are the webmail's: one parser, one vocabulary. The session secret is not used here.
+  // The store flags are every mail node's (@webtier/demo-mail): one parser, one vocabulary. The session secret is not used here.
   const rest = argv.filter((a, i) => a !== '--min-heartbeat' && argv[i - 1] !== '--min-heartbeat' && !a.startsWith('--min-heartbeat='));
   const options = parseWebmailArgs([...rest, '--secret', 'unused-by-activesync'], { ...process.env, PORT: process.env['PORT'] ?? '8001', WEBTIER_NODE_NAME: process.env['WEBTIER_NODE_NAME'] ?? 'activesync' });
   if (options === 'help') return;
-  const b = options.backend;
-  const store: Store = b.kind === 'memory' ? new session.MemoryStore() : b.kind === 'pairs' ? new ReplicatedMemcachedStore({ pairs: b.pairs }) : new ReplicatedMemcachedStore({ servers: b.servers });
+  const store = storeFor(options.backend);
   const app = createActiveSyncApp({
     store,
     node: options.name,

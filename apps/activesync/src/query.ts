@@ -1,16 +1,8 @@
+import { ACTIVESYNC_COMMAND_CODES, decodeActiveSyncQuery } from '@webtier/gateway';
 import { ActiveSyncError, ActiveSyncErrorCodes } from './errors.js';
 
-/** MS-ASHTTP 2.2.1.1.1.1.2: command codes of the base64-encoded query. */
-export const COMMAND_CODES: Readonly<Record<number, string>> = Object.freeze({
-  0: 'Sync', 1: 'SendMail', 2: 'SmartForward', 3: 'SmartReply', 4: 'GetAttachment', 9: 'FolderSync', 10: 'FolderCreate',
-  11: 'FolderDelete', 12: 'FolderUpdate', 13: 'MoveItems', 14: 'GetItemEstimate', 15: 'MeetingResponse', 16: 'Search',
-  17: 'Settings', 18: 'Ping', 19: 'ItemOperations', 20: 'Provision', 21: 'ResolveRecipients', 22: 'ValidateCert',
-});
-
-/** MS-ASHTTP 2.2.1.1.1.1.3: command parameter tags. */
-const PARAMETER_TAGS: Readonly<Record<number, string>> = Object.freeze({
-  0: 'AttachmentName', 1: 'CollectionId', 2: 'CollectionName', 3: 'ItemId', 4: 'LongId', 5: 'ParentId', 6: 'Occurrence', 7: 'Options', 8: 'User',
-});
+/** MS-ASHTTP 2.2.1.1.1.1.2: command codes of the base64-encoded query (the gateway's table). */
+export const COMMAND_CODES = ACTIVESYNC_COMMAND_CODES;
 
 export interface ActiveSyncQuery {
   /** Which of the two MS-ASHTTP query forms the client used. */
@@ -27,58 +19,21 @@ export interface ActiveSyncQuery {
   params: Record<string, string>;
 }
 
-const PRINTABLE = /^[\x21-\x7e]*$/;
-
 function bad(message: string): ActiveSyncError {
   return new ActiveSyncError(ActiveSyncErrorCodes.BAD_QUERY, message);
 }
 
-/** Decodes the base64-encoded query of MS-ASHTTP (what Windows Phone and Outlook send). */
+/** Decodes the base64-encoded query of MS-ASHTTP (what Windows Phone and Outlook send), with the gateway's decoder. */
 export function decodeBase64Query(encoded: string): ActiveSyncQuery {
-  const bytes = Buffer.from(decodeURIComponent(encoded), 'base64');
-  let at = 0;
-  const need = (n: number, what: string) => {
-    if (at + n > bytes.length) throw bad(`base64 query: ${what} runs past the end (${bytes.length} bytes)`);
-  };
-  const str = (n: number, what: string) => {
-    need(n, what);
-    const slice = bytes.subarray(at, at + n);
-    at += n;
-    // DeviceId is binary for some clients; show it in hex then, as Z-Push does.
-    const text = slice.toString('latin1');
-    return PRINTABLE.test(text) ? text : slice.toString('hex');
-  };
-  need(5, 'header');
-  const version = bytes[at++]!;
-  const code = bytes[at++]!;
-  const locale = bytes.readUInt16LE(at);
-  at += 2;
-  const cmd = COMMAND_CODES[code];
-  if (!cmd) throw bad(`base64 query: unknown command code ${code}`);
-  const deviceId = str(bytes[at++]!, 'DeviceId');
-  need(1, 'policy key length');
-  const policyKeyLength = bytes[at++]!;
-  let policyKey: number | undefined;
-  if (policyKeyLength === 4) {
-    need(4, 'policy key');
-    policyKey = bytes.readUInt32LE(at);
-    at += 4;
-  } else if (policyKeyLength !== 0) throw bad(`base64 query: policy key length ${policyKeyLength} must be 0 or 4`);
-  need(1, 'DeviceType length');
-  const deviceType = str(bytes[at++]!, 'DeviceType');
-  const params: Record<string, string> = {};
-  while (at < bytes.length) {
-    need(2, 'parameter');
-    const tag = bytes[at++]!;
-    const length = bytes[at++]!;
-    params[PARAMETER_TAGS[tag] ?? `Tag${tag}`] = str(length, `parameter ${tag}`);
-  }
-  const { User: user, ...rest } = params;
+  const { query, error } = decodeActiveSyncQuery(encoded);
+  if (!query) throw bad(error);
+  if (!query.cmd) throw bad(`base64 query: unknown command code ${query.commandCode}`);
+  const { User: user, ...params } = query.params;
   return {
-    form: 'base64', cmd, deviceId, deviceType, params: rest, locale,
-    protocolVersion: `${Math.floor(version / 10)}.${version % 10}`,
+    form: 'base64', cmd: query.cmd, deviceId: query.deviceId, deviceType: query.deviceType, params, locale: query.locale,
+    protocolVersion: query.protocolVersion,
     ...(user ? { user } : {}),
-    ...(policyKey !== undefined ? { policyKey } : {}),
+    ...(query.policyKey !== undefined ? { policyKey: query.policyKey } : {}),
   };
 }
 

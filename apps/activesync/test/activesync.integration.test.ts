@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { MemcachedCluster } from '@webtier/testkit';
 import { ReplicatedMemcachedStore } from '@webtier/session-store';
-import { Mailbox } from '@webtier/app-webmail';
+import { Mailbox } from '@webtier/demo-mail';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActiveSyncErrorCodes, createActiveSyncApp, decodeBase64Query, encodeBase64Query, parseActiveSyncQuery } from '../src/index.js';
 

@@ -1,13 +1,13 @@
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { cacheControlFor, VERSIONED_MAX_AGE_SECONDS } from './cachePolicy.js';
 import { AssetsError, AssetsErrorCodes } from './errors.js';
-import { packageDir } from './packageDir.js';
 
 /** The files shipped with this app: skins/ and program/js/, the webmail's CSS and JS. */
-export const PUBLIC_DIR = join(packageDir(import.meta.url), 'public');
+export const PUBLIC_DIR = join(dirname(createRequire(import.meta.url).resolve('@webtier/app-assets/package.json')), 'public');
 
 export interface AssetServerOptions {
   /** Directory served at `/`. @default PUBLIC_DIR (apps/assets/public) */

@@ -1,16 +1,11 @@
+import { errorCodes, errorTable } from '@webtier/errors';
+
+const table = errorTable('AssetsError', errorCodes('ASSETS_ERR', ['BAD_OPTION', 'NO_ROOT']));
+
 /** Stable error codes of the asset server. Callers match on `err.code`. */
-export const AssetsErrorCodes = {
-  BAD_OPTION: 'ASSETS_ERR_BAD_OPTION',
-  NO_ROOT: 'ASSETS_ERR_NO_ROOT',
-} as const;
+export const AssetsErrorCodes = table.codes;
 
 export type AssetsErrorCode = (typeof AssetsErrorCodes)[keyof typeof AssetsErrorCodes];
 
-export class AssetsError extends Error {
-  readonly code: AssetsErrorCode;
-  constructor(code: AssetsErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'AssetsError';
-    this.code = code;
-  }
-}
+/** Every error of the table; callers match on `err.code`. */
+export class AssetsError extends table.Error {}

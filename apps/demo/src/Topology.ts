@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,14 +6,13 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
-import { freePort, MemcachedNode } from '@webtier/testkit';
-import { DEMO_LOGINS } from '@webtier/app-webmail';
+import { freePort, httpProbe, MemcachedNode } from '@webtier/testkit';
+import { DEMO_LOGINS } from '@webtier/demo-mail';
 import { makeDemoCertificate, type DemoCertificate } from './certificate.js';
-import { ChildApp, httpProbe, sleep, type NodeInfo, type NodeKind } from './ChildApp.js';
+import { ChildApp, type NodeInfo, type NodeKind } from './ChildApp.js';
 import { DemoError, DemoErrorCodes } from './errors.js';
 import { gatewayConfig } from './gatewayConfig.js';
 import { ensureMemcached } from './memcached.js';
-import { packageDir } from './packageDir.js';
 import { loadTopology, resolveTopology, type Topology, type TopologyInput } from './TopologyFile.js';
 
 export interface StartTopologyOptions {
@@ -154,9 +152,7 @@ export async function startTopology(options: StartTopologyOptions = {}): Promise
     // WEBTIER_GATEWAY_CLI: run another gateway build (same CLI contract: --config file.yaml).
     gateway: process.env['WEBTIER_GATEWAY_CLI'] || gatewayBin(),
   };
-  const preload = join(packageDir(import.meta.url), 'dist', 'esm', 'exitWithParent.js');
-  if (!existsSync(preload)) throw new DemoError(DemoErrorCodes.NOT_BUILT, `${preload} does not exist: build first with \`npm run build\``);
-  const memcachedBinary = ensureMemcached(options.installMemcached ?? false, log);
+  ensureMemcached(options.installMemcached ?? false, log);
   const runDir = options.runDir ?? mkdtempSync(join(tmpdir(), 'webtier-demo-'));
   mkdirSync(join(runDir, 'logs'), { recursive: true });
   const startTimeoutMs = options.startTimeoutMs ?? 60_000;
@@ -178,31 +174,21 @@ export async function startTopology(options: StartTopologyOptions = {}): Promise
   let crashed = false;
   let stopped = false;
 
-  // Kills the memcached processes if this process dies without stop() (see watchdog.ts).
-  const watchdog = spawn(process.execPath, [join(packageDir(import.meta.url), 'dist', 'esm', 'watchdog.js')], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
-  watchdog.stdin!.on('error', () => {});
-  (watchdog.stdin as unknown as { unref(): void }).unref();
-  watchdog.unref();
-  const watch = () => {
-    const pids = memcached.map((m) => m.node.pid).filter((pid): pid is number => pid !== undefined).map((pid) => ({ pid, binary: memcachedBinary }));
-    if (watchdog.stdin!.writable) watchdog.stdin!.write(`${JSON.stringify({ pids })}\n`);
-  };
-
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     if (gateway) await gateway.stop().catch(() => {});
     await Promise.allSettled(apps.map((a) => a.stop()));
     await Promise.allSettled(memcached.map((m) => m.node.stop()));
-    watchdog.stdin!.end();
     if (!options.keepRunDir && !crashed && !options.runDir) rmSync(runDir, { recursive: true, force: true });
   };
 
   try {
     log(`starting ${topology.memcached.nodes} memcached nodes...`);
-    for (let i = 1; i <= topology.memcached.nodes; i++) memcached.push(new MemcachedMember(new MemcachedNode({ name: `memcached-${i}`, memoryMb: topology.memcached.memoryMb })));
+    // Every process exits with this one, even when it is SIGKILLed (testkit's exitWithParent: a
+    // watchdog for memcached, the stdin pipe for the app children).
+    for (let i = 1; i <= topology.memcached.nodes; i++) memcached.push(new MemcachedMember(new MemcachedNode({ name: `memcached-${i}`, memoryMb: topology.memcached.memoryMb, exitWithParent: true })));
     await Promise.all(memcached.map((m) => m.node.start()));
-    watch();
     const servers = memcached.map((m) => m.node.address);
     const labels = memcached.map((m) => m.name).join(',');
     const storeEnv: NodeJS.ProcessEnv =
@@ -216,7 +202,7 @@ export async function startTopology(options: StartTopologyOptions = {}): Promise
     const child = async (kind: 'webmail' | 'activesync' | 'assets', i: number, extra: string[] = []) => {
       const name = `${kind}-${i}`;
       const port = await freePort();
-      const app = new ChildApp({ name, kind, script: scripts[kind], args: ['--port', String(port), '--name', name, ...extra], port, preload, env: { ...env, WEBTIER_NODE_NAME: name }, logFile: join(runDir, 'logs', `${name}.log`), stopTimeoutMs: 3000 });
+      const app = new ChildApp({ name, kind, script: scripts[kind], args: ['--port', String(port), '--name', name, ...extra], port, env: { ...env, WEBTIER_NODE_NAME: name }, logFile: join(runDir, 'logs', `${name}.log`), stopTimeoutMs: 3000 });
       apps.push(app);
       return app;
     };
@@ -251,17 +237,16 @@ export async function startTopology(options: StartTopologyOptions = {}): Promise
       args: ['--config', configFile],
       port: httpsPort,
       url: `https://127.0.0.1:${httpsPort}`,
-      preload,
       healthUrl: `http://127.0.0.1:${adminPort}/healthz`,
       logFile: join(runDir, 'logs', 'gateway.log'),
       stopTimeoutMs: 5000,
     });
     await gateway.start(startTimeoutMs);
     for (const a of [...apps, gateway]) {
-      a.on('crash', (app, why) => {
+      a.process.on('crash', (why) => {
         if (stopped) return;
         crashed = true;
-        emitter.emit('crash', { ...app.info(), code: why.code, signal: why.signal, tail: why.tail });
+        emitter.emit('crash', { ...a.info(), code: why.code, signal: why.signal, tail: why.tail });
       });
     }
     const httpUrl = `http://127.0.0.1:${listenPort}`;
@@ -305,7 +290,6 @@ export async function startTopology(options: StartTopologyOptions = {}): Promise
         const n = find(name);
         if (n instanceof MemcachedMember) {
           await n.node.restart();
-          watch();
         } else await n.restart();
         return n.info();
       },
@@ -350,10 +334,10 @@ async function waitThroughGateway(url: string, httpUrl: string, ca: string, time
   ];
   let last = '';
   while (Date.now() < deadline) {
-    const results = await Promise.all(checks.map(([method, target]) => httpProbe(target, 2000, method, ca)));
+    const results = await Promise.all(checks.map(([method, target]) => httpProbe(target, { timeoutMs: 2000, method, ca })));
     if (results.every((r, i) => r.status === checks[i]![2] && r.location === checks[i]![3])) return;
     last = results.map((r, i) => `${checks[i]![0]} ${checks[i]![1]} → ${r.status || 'no answer'}${r.location ? ` ${r.location}` : ''}`).join(', ');
-    await sleep(200);
+    await new Promise((r) => setTimeout(r, 200));
   }
   throw new DemoError(DemoErrorCodes.START_FAILED, `the gateway at ${url} did not route to every cluster within ${timeoutMs} ms (${last})`);
 }

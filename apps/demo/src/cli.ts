@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { reapPidDir } from '@webtier/testkit';
-import { hashPassword } from '@webtier/app-webmail';
+import { helpOrUnknown, reapPidDir, runMain } from '@webtier/testkit';
+import { hashPassword } from '@webtier/demo-mail';
 import type { NodeInfo } from './ChildApp.js';
 import { callLauncher, ControlServer, processAlive, readState, stateFile } from './ControlServer.js';
 import { DemoError, DemoErrorCodes } from './errors.js';
@@ -173,17 +173,9 @@ async function main(): Promise<void> {
       if (!rest[0]) throw new DemoError(DemoErrorCodes.BAD_ARGS, 'usage: webtier hash-password <password>');
       return out(await hashPassword(rest[0]));
     }
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      return void process.stdout.write(USAGE);
     default:
-      throw new DemoError(DemoErrorCodes.BAD_ARGS, `unknown command "${command}"\n\n${USAGE}`);
+      return helpOrUnknown(command, USAGE, (m) => new DemoError(DemoErrorCodes.BAD_ARGS, m));
   }
 }
 
-main().catch((err: Error & { code?: string }) => {
-  process.stderr.write(`webtier: ${err.code ? `[${err.code}] ` : ''}${err.message}\n`);
-  process.exit(1);
-});
+runMain('webtier', main);

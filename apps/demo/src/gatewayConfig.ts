@@ -66,8 +66,9 @@ export function gatewayConfig(input: GatewayConfigInput): Record<string, unknown
     ],
     clusters: {
       webmail: { lbPolicy: input.webmailLbPolicy, endpoints: input.webmail.map((url) => ({ url })), healthCheck },
-      activesync: { lbPolicy: 'ring_hash', hashOn: { query: 'DeviceId' }, endpoints: input.activesync.map((url) => ({ url })), healthCheck },
-      assets: { endpoints: input.assets.map((url, i) => ({ url, priority: i === 0 ? 200 : 100 })), healthCheck },
+      // Named, not left to the gateway's clusterDefaults: Ping is ActiveSync's long poll; assets answer fast.
+      activesync: { lbPolicy: 'ring_hash', hashOn: { query: 'DeviceId' }, longPoll: { query: { Cmd: 'Ping' } }, endpoints: input.activesync.map((url) => ({ url })), healthCheck },
+      assets: { timeoutMs: 30_000, endpoints: input.assets.map((url, i) => ({ url, priority: i === 0 ? 200 : 100 })), healthCheck },
     },
   };
 }

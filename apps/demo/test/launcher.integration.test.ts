@@ -2,21 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { track } from '@webtier/testkit';
+import { processAlive, track } from '@webtier/testkit';
 import { Agent, fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeInfo } from '../src/index.js';
 
 const CLI = join(import.meta.dirname, '..', 'dist', 'esm', 'cli.js');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -84,7 +75,7 @@ describe('webtier up / status / kill / restart and clean stops (CLI, real proces
     expect((await get('/login')).status).toBe(200);
 
     expect((await cli(env, 'kill', 'memcached-2')).stdout).toContain('memcached-2: killed');
-    expect(alive(first.nodes[1]!.pid!)).toBe(false);
+    expect(processAlive(first.nodes[1]!.pid!)).toBe(false);
     const restarted = await cli(env, 'restart', 'memcached-2');
     expect(restarted.stdout).toMatch(/memcached-2: running \(pid \d+\)/);
     const unknown = await cli(env, 'kill', 'webmail-9');
@@ -105,7 +96,7 @@ describe('webtier up / status / kill / restart and clean stops (CLI, real proces
     const code = await new Promise<number | null>((resolve) => launcher.once('exit', (c) => resolve(c)));
     expect(code).toBe(0);
     expect(output()).toContain('all stopped.');
-    for (const pid of [...pids, ...current]) expect(alive(pid), `pid ${pid} is gone`).toBe(false);
+    for (const pid of [...pids, ...current]) expect(processAlive(pid), `pid ${pid} is gone`).toBe(false);
     expect((await cli(env, 'status')).stderr).toContain('[DEMO_ERR_NOT_RUNNING]');
   }, 90_000);
 
@@ -113,9 +104,9 @@ describe('webtier up / status / kill / restart and clean stops (CLI, real proces
     const { launcher } = await up(dir, env);
     const nodes = (JSON.parse((await cli(env, 'status', '--json')).stdout) as { nodes: NodeInfo[] }).nodes;
     const pids = nodes.map((n) => n.pid!);
-    expect(pids.every((p) => alive(p))).toBe(true);
+    expect(pids.every((p) => processAlive(p))).toBe(true);
     launcher.kill('SIGKILL');
     // App children see their stdin pipe close; the watchdog kills memcached.
-    await until('every child to exit', () => pids.every((p) => !alive(p)), 10_000);
+    await until('every child to exit', () => pids.every((p) => !processAlive(p)), 10_000);
   }, 90_000);
 });

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { helpOrUnknown, runMain } from '@webtier/testkit';
 import { parseDuration } from './duration.js';
 import { LabError, LabErrorCodes } from './errors.js';
 import { FAULT_KINDS, isFaultKind } from './Faults.js';
@@ -81,13 +82,8 @@ async function main(): Promise<void> {
         return out('no fault logged yet.');
       }
     }
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      return void process.stdout.write(USAGE);
     default:
-      throw new LabError(LabErrorCodes.BAD_ARGS, `unknown command "${command}"\n\n${USAGE}`);
+      return helpOrUnknown(command, USAGE, (m) => new LabError(LabErrorCodes.BAD_ARGS, m));
   }
 }
 
@@ -103,7 +99,4 @@ function printStatus(lab: Lab): void {
   for (const r of rows) out(r.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c)).join('  ').trimEnd());
 }
 
-main().catch((err: Error & { code?: string }) => {
-  process.stderr.write(`webtier-lab: ${err.code ? `[${err.code}] ` : ''}${err.message}\n`);
-  process.exit(1);
-});
+runMain('webtier-lab', main);

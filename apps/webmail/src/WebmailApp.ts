@@ -1,14 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import session, { type Store } from 'express-session';
 import { SessionStoreError, SessionStoreErrorCodes } from '@webtier/session-store';
 import type { Registry } from 'prom-client';
 import { pageContext, wantsJson, type WebmailContext } from './context.js';
-import { DemoUsers } from './DemoUsers.js';
-import { WebmailError, WebmailErrorCodes } from './errors.js';
-import { Mailbox, loadDemoMessages, type MailMessage } from './Mailbox.js';
-import { packageDir } from './packageDir.js';
+import { DemoUsers, Mailbox, loadDemoMessages, WebmailError, WebmailErrorCodes, type MailMessage } from '@webtier/demo-mail';
 import { apiRoutes } from './routes/api.js';
 import { authRoutes } from './routes/auth.js';
 import { composeRoutes } from './routes/compose.js';
@@ -28,7 +25,7 @@ export interface WebmailAppOptions {
   node?: string;
   /** Secret(s) signing the session cookie; every webmail node of a cluster needs the same. Required. */
   sessionSecret: string | string[];
-  /** The demo accounts. @default DemoUsers.load() (data/users.json) */
+  /** The demo accounts. @default DemoUsers.load() (@webtier/demo-mail's data/users.json) */
   users?: DemoUsers;
   /** The demo inbox. @default loadDemoMessages() (data/messages.json) */
   messages?: MailMessage[];
@@ -52,7 +49,7 @@ export const DEFAULT_WEBMAIL_APP_OPTIONS = {
 } as const;
 
 function packageVersion(): string {
-  return (JSON.parse(readFileSync(join(packageDir(import.meta.url), 'package.json'), 'utf8')) as { version: string }).version;
+  return (JSON.parse(readFileSync(createRequire(import.meta.url).resolve('@webtier/app-webmail/package.json'), 'utf8')) as { version: string }).version;
 }
 
 /** The Roundcube-style webmail as an express 5 app; sessions live in `options.store`. */

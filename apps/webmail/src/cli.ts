@@ -1,17 +1,10 @@
 #!/usr/bin/env node
 import type { Server } from 'node:http';
-import session, { type Store } from 'express-session';
 import { ReplicatedMemcachedStore } from '@webtier/session-store';
 import { collectStoreMetrics } from '@webtier/session-store/metrics';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { DemoUsers } from './DemoUsers.js';
-import { parseWebmailArgs, WEBMAIL_USAGE, type StoreBackend } from './options.js';
+import { DemoUsers, parseWebmailArgs, storeFor, WEBMAIL_USAGE } from '@webtier/demo-mail';
 import { createWebmailApp } from './WebmailApp.js';
-
-function createStore(backend: StoreBackend): Store {
-  if (backend.kind === 'memory') return new session.MemoryStore();
-  return backend.kind === 'pairs' ? new ReplicatedMemcachedStore({ pairs: backend.pairs }) : new ReplicatedMemcachedStore({ servers: backend.servers });
-}
 
 async function main(): Promise<void> {
   const options = parseWebmailArgs(process.argv.slice(2));
@@ -19,7 +12,7 @@ async function main(): Promise<void> {
     process.stdout.write(WEBMAIL_USAGE);
     return;
   }
-  const store = createStore(options.backend);
+  const store = storeFor(options.backend);
   store.on('disconnect', () => console.error(`[${options.name}] session store: no memcached node reachable`));
   // The store's view of its nodes, in this node's log: what the demo's footer shows, over time.
   store.on('node:down', (e: { node: string; error: Error }) => console.log(`[${options.name}] memcached ${options.labels[e.node] ?? e.node} down: ${e.error.message}`));

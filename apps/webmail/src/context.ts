@@ -1,7 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Store } from 'express-session';
-import type { DemoUsers } from './DemoUsers.js';
-import type { Mailbox } from './Mailbox.js';
+import type { DemoUsers, Mailbox } from '@webtier/demo-mail';
 import { describeStore, type NodeLabels } from './SessionPlacement.js';
 import type { PageContext } from './views/layout.js';
 import type { Folder } from './views/pages.js';

@@ -1,13 +1,8 @@
 export { createWebmailApp, DEFAULT_WEBMAIL_APP_OPTIONS, SESSION_COOKIE } from './WebmailApp.js';
 export type { WebmailAppOptions } from './WebmailApp.js';
-export { DemoUsers, DEMO_LOGINS, DEMO_USERS_FILE, hashPassword } from './DemoUsers.js';
-export type { DemoUser } from './DemoUsers.js';
-export { Mailbox, loadDemoMessages, DEMO_MESSAGES_FILE } from './Mailbox.js';
-export type { MailMessage } from './Mailbox.js';
 export { describeStore, sessionNodes, storeHealth } from './SessionPlacement.js';
 export type { NodeLabels, NodeView, StoreView } from './SessionPlacement.js';
-export { parseWebmailArgs, WEBMAIL_USAGE } from './options.js';
-export type { StoreBackend, WebmailCliOptions } from './options.js';
-export { WebmailError, WebmailErrorCodes } from './errors.js';
-export type { WebmailErrorCode } from './errors.js';
+// The flags and the error table live with the demo's mail data (@webtier/demo-mail), shared with ActiveSync.
+export { parseWebmailArgs, WEBMAIL_USAGE, WebmailError, WebmailErrorCodes } from '@webtier/demo-mail';
+export type { StoreBackend, WebmailCliOptions, WebmailErrorCode } from '@webtier/demo-mail';
 export type { Draft, Settings } from './views/pages.js';

@@ -1,6 +1,5 @@
 import type { Draft, Settings } from './views/pages.js';
-import type { DemoUser } from './DemoUsers.js';
-import type { MailMessage } from './Mailbox.js';
+import type { DemoUser, MailMessage } from '@webtier/demo-mail';
 
 declare module 'express-session' {
   interface SessionData {

@@ -1,10 +1,12 @@
+import { errorTable } from '@webtier/errors';
+
 /**
  * The gateway's error table, in fastify's `createError(code, message, statusCode)` shape: each
  * code carries the HTTP status the gateway answers with, so a call site throws a code and never
  * picks a status. Callers match on `err.code`, never on `instanceof`. Upstream faults are
  * 502/503/504, never 500.
  */
-const TABLE = {
+const table = errorTable('GatewayError', {
   /** The configuration failed validation; `problems` lists every problem by path. */
   BAD_CONFIG: ['GW_ERR_BAD_CONFIG', 500],
   /** The configuration file could not be read or parsed as YAML/JSON. */
@@ -49,21 +51,15 @@ const TABLE = {
   ADMIN_UNAUTHORIZED: ['GW_ERR_ADMIN_UNAUTHORIZED', 401],
   /** An admin request whose Host is not the admin listener's own address (DNS rebinding). */
   ADMIN_MISDIRECTED: ['GW_ERR_ADMIN_MISDIRECTED', 421],
-} as const satisfies Record<string, readonly [string, number]>;
-
-type Table = typeof TABLE;
+});
 
 /** Every code, by name: `GatewayErrorCodes.NO_ROUTE === 'GW_ERR_NO_ROUTE'`. */
-export const GatewayErrorCodes = Object.freeze(Object.fromEntries(Object.entries(TABLE).map(([k, [code]]) => [k, code]))) as { readonly [K in keyof Table]: Table[K][0] };
+export const GatewayErrorCodes = table.codes;
 
-export type GatewayErrorCode = Table[keyof Table][0];
-
-const STATUS = new Map<string, number>(Object.values(TABLE).map(([code, status]) => [code, status]));
+export type GatewayErrorCode = (typeof GatewayErrorCodes)[keyof typeof GatewayErrorCodes];
 
 /** The HTTP status the gateway answers with for a code. */
-export function statusOf(code: GatewayErrorCode): number {
-  return STATUS.get(code) ?? 500;
-}
+export const statusOf: (code: GatewayErrorCode) => number = table.statusOf;
 
 /** One validation problem: where (`clusters.webmail.endpoints[1].weight`) and what. */
 export interface ConfigProblem {
@@ -72,17 +68,9 @@ export interface ConfigProblem {
 }
 
 /** Every error thrown or answered by the gateway; `statusCode` comes from the error table. */
-export class GatewayError extends Error {
-  readonly code: GatewayErrorCode;
+export class GatewayError extends table.Error {
   /** The HTTP status the gateway answers with for this error. */
-  readonly statusCode: number;
-
-  constructor(code: GatewayErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'GatewayError';
-    this.code = code;
-    this.statusCode = statusOf(code);
-  }
+  readonly statusCode: number = statusOf(this.code);
 }
 
 /** A configuration that failed validation. `problems` holds every problem, each with its path. */

@@ -13,6 +13,7 @@ export { checkTlsFiles, type TlsFileReport } from './tls/certificates.js';
 export {
   GatewayConfigSchema,
   DEFAULT_RETRY,
+  DEFAULT_CLUSTER_DEFAULTS,
   LB_POLICIES,
   MAX_TIMER_MS,
   type GatewayConfig,
@@ -28,4 +29,5 @@ export {
 } from './config/schema.js';
 export { GatewayError, GatewayConfigError, GatewayErrorCodes, type GatewayErrorCode, type ConfigProblem } from './errors.js';
 export { raiseFileLimit, readFileLimit, type FileLimitReport } from './limits.js';
+export { decodeActiveSyncQuery, ACTIVESYNC_COMMAND_CODES, type ActiveSyncBase64Query } from './cluster/activeSyncQuery.js';
 export { GatewayRuntime, type GatewayStatus, type EndpointStatus, type GatewayLogger } from './Gateway.js';

@@ -132,6 +132,24 @@ describe('config', () => {
     expect(dispatchTimeouts(r[0]!)).toEqual({ headersTimeout: 0, bodyTimeout: 0 });
   });
 
+  // Regression (issue 15): the long-poll and assets defaults by cluster name are config (clusterDefaults), not literals in the code.
+  const byName = [
+    { name: 'default table: activesync long-polls Ping, assets 30 s', clusterDefaults: undefined, expected: { activesync: [true, 3_660_000], assets: [false, 30_000], webmail: [false, 60_000] } },
+    { name: 'clusterDefaults: {} turns the names off', clusterDefaults: {}, expected: { activesync: [false, 60_000], assets: [false, 60_000], webmail: [false, 60_000] } },
+    { name: 'any name can get them', clusterDefaults: { webmail: { longPoll: true }, assets: { timeoutMs: 5000 } }, expected: { activesync: [false, 60_000], assets: [false, 5000], webmail: [true, 3_660_000] } },
+  ];
+  for (const c of byName) {
+    it(`clusterDefaults: ${c.name}`, () => {
+      const cfg = parseConfig({ ...ISSUE_EXAMPLE, ...(c.clusterDefaults !== undefined ? { clusterDefaults: c.clusterDefaults } : {}) });
+      const got: Record<string, [boolean, number]> = {};
+      for (const r of cfg.routes) {
+        const resolved = resolveRoute(r, r.cluster, cfg.clusters[r.cluster], cfg);
+        got[r.cluster] = [resolved.longPoll, resolved.timeoutMs];
+      }
+      expect(got).toEqual(c.expected);
+    });
+  }
+
   it('loadConfig reads YAML and JSON, and names the file in errors', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gw-config-'));
     writeFileSync(join(dir, 'g.yaml'), stringify(ISSUE_EXAMPLE));

@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { outputReady, SupervisedProcess } from '@webtier/testkit';
 import { startActiveSyncUpstream } from './support/activeSyncUpstream.js';
 import { base64Query, holdPings } from './support/heldPings.js';
 import { waitFor } from './support/upstreams.js';
@@ -12,9 +12,9 @@ import { waitFor } from './support/upstreams.js';
 const CLI = fileURLToPath(new URL('../bin/webtier-gateway.js', import.meta.url));
 const AS = '/Microsoft-Server-ActiveSync';
 const dir = mkdtempSync(join(tmpdir(), 'gw-longpoll-'));
-const children: ChildProcess[] = [];
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+const children: SupervisedProcess[] = [];
+afterAll(async () => {
+  await Promise.allSettled(children.map((c) => c.kill()));
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -34,14 +34,14 @@ describe('held Pings across SIGHUP and SIGTERM (issue #16)', () => {
         });
       const file = join(dir, 'gateway.json');
       writeFileSync(file, config(5));
-      const child = spawn(process.execPath, [CLI, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-      children.push(child);
-      let out = '';
-      child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-      child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-      await waitFor(() => /"gateway listening"/.test(out) || child.exitCode !== null, 15_000, 'the gateway CLI to listen');
-      const url = /"listeners":\["(http:\/\/[^"]+)"/.exec(out)?.[1];
-      expect(url, `listening URL in the CLI output:\n${out}`).toBeDefined();
+      // No exitWithParent preload: the bin runs as an operator starts it.
+      const gateway = new SupervisedProcess({ name: 'gateway CLI', command: process.execPath, args: [CLI, '--config', file], ready: outputReady(/"gateway listening"/), readyTimeoutMs: 15_000, exitWithParent: false });
+      children.push(gateway);
+      await gateway.start();
+      const child = gateway.child!;
+      const out = () => gateway.output();
+      const url = /"listeners":\["(http:\/\/[^"]+)"/.exec(out())?.[1];
+      expect(url, `listening URL in the CLI output:\n${out()}`).toBeDefined();
       const port = Number(new URL(url!).port);
       const pings = await holdPings(port, 300, (i) => (i % 2 ? base64Query(18, `d${i}`) : `Cmd=Ping&User=u&DeviceId=d${i}&DeviceType=SmartPhone`), 100, () => up.held);
       try {
@@ -49,7 +49,7 @@ describe('held Pings across SIGHUP and SIGTERM (issue #16)', () => {
 
         writeFileSync(file, config(7));
         child.kill('SIGHUP');
-        await waitFor(() => /"config reloaded"/.test(out), 5000, 'the reload');
+        await waitFor(() => /"config reloaded"/.test(out()), 5000, 'the reload');
         const sync = await fetch(`${url}${AS}?Cmd=Sync&User=u&DeviceId=d0&DeviceType=SmartPhone`, { method: 'POST', body: '', signal: AbortSignal.timeout(2000) });
         expect(sync.status).toBe(200);
         expect(up.held, 'every Ping still held after the reload').toBe(300);

@@ -1,5 +1,6 @@
-/** Stable error codes of @webtier/hash-ring. Match on `err.code`, not on `instanceof`. */
-export const RingErrorCodes = {
+import { errorTable } from '@webtier/errors';
+
+const table = errorTable('RingError', {
   /** The node list is empty. */
   EMPTY: 'RING_ERR_EMPTY',
   /** A node is not a "host:port" string or { host, port, weight } object, or its host is unusable. */
@@ -16,16 +17,12 @@ export const RingErrorCodes = {
   BAD_KEY: 'RING_ERR_BAD_KEY',
   /** An option has the wrong type (e.g. `skip` is not a function). */
   BAD_OPTION: 'RING_ERR_BAD_OPTION',
-} as const;
+});
+
+/** Stable error codes of @webtier/hash-ring. Match on `err.code`, not on `instanceof`. */
+export const RingErrorCodes = table.codes;
 
 export type RingErrorCode = (typeof RingErrorCodes)[keyof typeof RingErrorCodes];
 
 /** Thrown for bad input to the ring; `message` names the bad value and what to do. */
-export class RingError extends Error {
-  readonly code: RingErrorCode;
-  constructor(code: RingErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'RingError';
-    this.code = code;
-  }
-}
+export class RingError extends table.Error {}

@@ -1,5 +1,6 @@
-/** Stable error codes of @webtier/session-store. Match on `err.code`, not on `instanceof`. */
-export const SessionStoreErrorCodes = {
+import { errorTable, type CodedErrorOptions } from '@webtier/errors';
+
+const table = errorTable('SessionStoreError', {
   /** An option is missing, of the wrong type or out of range (thrown by the constructor). */
   BAD_OPTION: 'SESS_ERR_BAD_OPTION',
   /** The serialized session does not fit in a memcached item; nothing was written. */
@@ -39,19 +40,19 @@ export const SessionStoreErrorCodes = {
   CLOSED: 'SESS_ERR_CLOSED',
   /** `all`/`length`/`clear`/`ids`/`resync` could not list keys (`lru_crawler metadump` failed). */
   METADUMP: 'SESS_ERR_METADUMP',
-} as const;
+});
+
+/** Stable error codes of @webtier/session-store. Match on `err.code`, not on `instanceof`. */
+export const SessionStoreErrorCodes = table.codes;
 
 export type SessionStoreErrorCode = (typeof SessionStoreErrorCodes)[keyof typeof SessionStoreErrorCodes];
 
 /** Every error the store produces; `message` names the bad value or failing node and what to do. */
-export class SessionStoreError extends Error {
-  readonly code: SessionStoreErrorCode;
+export class SessionStoreError extends table.Error {
   /** Extra machine-readable facts, e.g. `{ sizeBytes, limitBytes }` for SESS_ERR_TOO_LARGE. */
   readonly details: Readonly<Record<string, unknown>>;
-  constructor(code: SessionStoreErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'SessionStoreError';
-    this.code = code;
+  constructor(code: SessionStoreErrorCode, message: string, options?: CodedErrorOptions & { details?: Record<string, unknown> }) {
+    super(code, message, options);
     this.details = Object.freeze({ ...(options?.details ?? {}) });
   }
 }

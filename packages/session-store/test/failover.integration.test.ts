@@ -1,12 +1,13 @@
 import { MemcachedCluster } from '@webtier/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ReplicatedMemcachedStore, type ResyncResult } from '../src/index.js';
 import { Browser, FAST, forEachLimited, sleep, startExpressApp, waitForEvent } from './helpers.js';
 
 /**
  * 200 users of a real express app hit /me concurrently (a read and a write of their session per
  * request) while memcached nodes are frozen, killed and restarted. Every user's visit counter must
- * go up by exactly one per request: no session lost, no older version read, no error.
+ * go up by exactly one per request: no session lost, no older version read, no error. Each test
+ * starts from its own healthy cluster, store and logged-in users: none depends on another's kills.
  */
 const USERS = 200;
 const CONCURRENCY = 40;
@@ -40,6 +41,14 @@ async function round(during?: () => Promise<void>): Promise<RoundStats> {
   return s;
 }
 
+/** One round of load with `node` SIGKILLed 30 ms into it. */
+function roundKilling(node: number): Promise<RoundStats> {
+  return round(async () => {
+    await sleep(30);
+    await cluster.node(node).kill();
+  });
+}
+
 function expectClean(s: RoundStats): void {
   expect(s.requests).toBe(USERS);
   expect(s.errors).toEqual([]);
@@ -47,7 +56,7 @@ function expectClean(s: RoundStats): void {
   expect(s.stale).toEqual([]);
 }
 
-beforeAll(async () => {
+beforeEach(async () => {
   cluster = await MemcachedCluster.start(4);
   store = new ReplicatedMemcachedStore({ servers: cluster.servers, ...FAST });
   app = await startExpressApp(store);
@@ -60,7 +69,7 @@ beforeAll(async () => {
   expectClean(await round());
 });
 
-afterAll(async () => {
+afterEach(async () => {
   await app?.close();
   await store?.close();
   await cluster?.stop();
@@ -91,17 +100,17 @@ describe('concurrent load through express-session', () => {
 
   it('SIGKILL one node: 0 sessions lost, 0 errors reach express-session', async () => {
     const victim = cluster.node(1);
-    const s = await round(async () => {
-      await sleep(30);
-      await victim.kill();
-    });
+    const s = await roundKilling(1);
     expectClean(s);
     expectClean(await round());
     expect(store.health().find((h) => h.node === victim.address)?.state).not.toBe('up');
   });
 
-  it('restart the killed node empty, let the re-sync run, kill a different node: 0 lost', async () => {
+  it('restart a killed node empty, let the re-sync run, kill a different node: 0 lost', async () => {
     const restarted = cluster.node(1);
+    // This test's own kill (not the previous test's): node 1 down under load, sessions written meanwhile.
+    expectClean(await roundKilling(1));
+    expectClean(await round());
     const resynced = waitForEvent<ResyncResult>(store, 'resync', (r) => r.node === restarted.address && r.aborted === undefined, 20_000);
     const detected = waitForEvent(store, 'node:restarted', (e: { node: string }) => e.node === restarted.address, 20_000);
     await restarted.restart();
@@ -111,10 +120,7 @@ describe('concurrent load through express-session', () => {
     expect(r.owned).toBeGreaterThan(USERS / 4); // ~half of the sessions have this node in their preference list
     expect(r.copied).toBeGreaterThan(0);
     expect(store.health().find((h) => h.node === restarted.address)).toMatchObject({ state: 'up', needsResync: false });
-    const s = await round(async () => {
-      await sleep(30);
-      await cluster.node(2).kill();
-    });
+    const s = await roundKilling(2);
     expectClean(s);
     expectClean(await round());
   });

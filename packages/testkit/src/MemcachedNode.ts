@@ -1,9 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { findMemcached, memcachedUserArgs } from './binary.js';
 import { TestkitError, TestkitErrorCodes } from './errors.js';
 import { freePort } from './ports.js';
-import { track } from './registry.js';
+import { SupervisedProcess } from './SupervisedProcess.js';
 import { memcachedStats } from './textProtocol.js';
 
 export interface MemcachedNodeOptions {
@@ -23,6 +22,12 @@ export interface MemcachedNodeOptions {
   startTimeoutMs?: number;
   /** A name for messages, e.g. 'memcached-2'. */
   name?: string;
+  /**
+   * SIGKILL the process when this Node process dies, even by SIGKILL (a watchdog process holds its
+   * pid): what the demo launcher wants. Test runs have the pid directory of their global setup.
+   * @default false
+   */
+  exitWithParent?: boolean;
 }
 
 export type MemcachedNodeState = 'running' | 'frozen' | 'killed' | 'stopped';
@@ -36,7 +41,7 @@ export class MemcachedNode {
   readonly host: string;
   readonly name: string;
   #port: number;
-  #child: ChildProcess | undefined;
+  #process: SupervisedProcess | undefined;
   #state: MemcachedNodeState = 'stopped';
   readonly #options: MemcachedNodeOptions;
   readonly #binary: string;
@@ -57,7 +62,7 @@ export class MemcachedNode {
     return `${this.host}:${this.#port}`;
   }
   get pid(): number | undefined {
-    return this.#child?.pid;
+    return this.#process?.pid;
   }
   get state(): MemcachedNodeState {
     return this.#state;
@@ -96,48 +101,37 @@ export class MemcachedNode {
       ...(o.maxItemSize ? ['-I', o.maxItemSize] : []),
       ...(o.args ?? []),
     ];
-    const child = spawn(this.#binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    track(child);
-    let stderr = '';
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const exited = new Promise<never>((_, reject) => {
-      child.once('error', reject);
-      child.once('exit', (code, signal) => reject(new Error(`memcached exited during start (code ${code}, signal ${signal}): ${stderr.trim()}`)));
+    const host = this.host;
+    const port = this.#port;
+    this.#process = new SupervisedProcess({
+      name: `${this.name} (${this.address})`,
+      command: this.#binary,
+      args,
+      ready: () => probe(host, port),
+      readyTimeoutMs: o.startTimeoutMs ?? 5000,
+      readyIntervalMs: 20,
+      exitWithParent: o.exitWithParent ?? false,
     });
-    exited.catch(() => {});
-    this.#child = child;
-    const deadline = Date.now() + (o.startTimeoutMs ?? 5000);
-    for (;;) {
-      const ok = await Promise.race([probe(this.host, this.#port), exited]).catch((err: Error) => {
-        if (child.exitCode !== null || child.signalCode !== null) throw err;
-        return false;
-      });
-      if (ok) return;
-      if (Date.now() > deadline) {
-        child.kill('SIGKILL');
-        throw new Error(`memcached did not answer within ${o.startTimeoutMs ?? 5000} ms: ${stderr.trim()}`);
-      }
-      await sleep(20);
-    }
+    await this.#process.start();
   }
 
   /** SIGKILL: the port refuses connections until `restart()`. */
   async kill(): Promise<void> {
-    await this.#signalAndWait('SIGKILL');
+    await this.#process?.kill();
     this.#state = 'killed';
   }
 
   /** SIGSTOP: connections are accepted by the kernel but nothing answers. */
   freeze(): void {
     this.#requireState(['running'], 'freeze');
-    process.kill(this.#child!.pid!, 'SIGSTOP');
+    this.#process!.freeze();
     this.#state = 'frozen';
   }
 
   /** SIGCONT after `freeze()`; the node answers again, with the data it had. */
   thaw(): void {
     this.#requireState(['frozen'], 'thaw');
-    process.kill(this.#child!.pid!, 'SIGCONT');
+    this.#process!.thaw();
     this.#state = 'running';
   }
 
@@ -150,7 +144,7 @@ export class MemcachedNode {
 
   /** Stops the process for good (SIGKILL; memcached keeps nothing worth a graceful stop). */
   async stop(): Promise<void> {
-    if (this.#child && this.#child.exitCode === null && this.#child.signalCode === null) await this.#signalAndWait('SIGKILL');
+    await this.#process?.kill();
     this.#state = 'stopped';
   }
 
@@ -159,21 +153,8 @@ export class MemcachedNode {
     return memcachedStats(this.host, this.#port, timeoutMs);
   }
 
-  async #signalAndWait(signal: NodeJS.Signals): Promise<void> {
-    const child = this.#child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    try {
-      process.kill(child.pid!, 'SIGCONT'); // a frozen process must be able to die
-    } catch {
-      // already gone
-    }
-    child.kill(signal);
-    await gone;
-  }
-
   #requireState(allowed: MemcachedNodeState[], op: string): void {
-    if (!allowed.includes(this.#state) || !this.#child?.pid) {
+    if (!allowed.includes(this.#state) || !this.#process?.alive) {
       throw new TestkitError(TestkitErrorCodes.BAD_STATE, `${this.name} (${this.address}) cannot ${op} while ${this.#state}`);
     }
   }

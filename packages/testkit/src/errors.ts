@@ -1,17 +1,11 @@
+import { errorCodes, errorTable } from '@webtier/errors';
+
+const table = errorTable('TestkitError', errorCodes('TESTKIT_ERR', ['NO_MEMCACHED', 'START_FAILED', 'BAD_STATE']));
+
 /** Stable error codes of @webtier/testkit. */
-export const TestkitErrorCodes = {
-  NO_MEMCACHED: 'TESTKIT_ERR_NO_MEMCACHED',
-  START_FAILED: 'TESTKIT_ERR_START_FAILED',
-  BAD_STATE: 'TESTKIT_ERR_BAD_STATE',
-} as const;
+export const TestkitErrorCodes = table.codes;
 
 export type TestkitErrorCode = (typeof TestkitErrorCodes)[keyof typeof TestkitErrorCodes];
 
-export class TestkitError extends Error {
-  readonly code: TestkitErrorCode;
-  constructor(code: TestkitErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'TestkitError';
-    this.code = code;
-  }
-}
+/** Every error of the table; callers match on `err.code`. */
+export class TestkitError extends table.Error {}

@@ -82,3 +82,13 @@ export function reapPidDir(dir: string): number[] {
   }
   return killed;
 }
+
+/** Whether a process with this pid exists (signal 0); for tests that check nothing is left behind. */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,15 +1,6 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemcachedCluster, MemcachedNode, memcachedCommand, findMemcached, TestkitErrorCodes } from '@webtier/testkit';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { MemcachedCluster, MemcachedNode, memcachedCommand, findMemcached, processAlive, TestkitErrorCodes } from '@webtier/testkit';
 
 /** Resolves 'answered', 'refused' or 'silent' for a `version` command within `ms`. */
 function poke(port: number, ms = 300): Promise<'answered' | 'refused' | 'silent'> {
@@ -43,7 +34,7 @@ describe('MemcachedCluster (real memcached)', () => {
     const node = cluster.node(0);
     const pid = node.pid!;
     await node.kill();
-    expect(alive(pid)).toBe(false);
+    expect(processAlive(pid)).toBe(false);
     expect(node.state).toBe('killed');
     expect(await poke(node.port)).toBe('refused');
   });
@@ -75,7 +66,7 @@ describe('MemcachedCluster (real memcached)', () => {
     const pids = extra.nodes.map((n) => n.pid!);
     extra.node(0).freeze();
     await extra.stop();
-    for (const pid of pids) expect(alive(pid)).toBe(false);
+    for (const pid of pids) expect(processAlive(pid)).toBe(false);
   });
 });
 

@@ -1,4 +1,4 @@
-import type { DemoUser, Mailbox } from '@webtier/app-webmail';
+import type { DemoUser, Mailbox } from '@webtier/demo-mail';
 import type { DeviceState, DeviceStates } from '../DeviceState.js';
 
 /** What a command handler gets: the authenticated user, the device's state and the mail. */

@@ -1,7 +1,7 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { pageContext, wantsJson, type WebmailContext } from '../context.js';
 import { hasValidCsrfToken, newCsrfToken } from '../csrf.js';
-import type { DemoUser } from '../DemoUsers.js';
+import type { DemoUser } from '@webtier/demo-mail';
 import { defaultSettings, EMPTY_DRAFT } from '../session.js';
 import { loginPage } from '../views/pages.js';
 

@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import { folderCounts, pageContext, requireLogin, type WebmailContext } from '../context.js';
 import { errorPage, mailboxPage, messagePage, type Folder } from '../views/pages.js';
-import type { MailMessage } from '../Mailbox.js';
+import type { MailMessage } from '@webtier/demo-mail';
 
 const FOLDERS: readonly Folder[] = ['INBOX', 'Drafts', 'Sent'];
 

@@ -1,5 +1,5 @@
 import { html, type SafeHtml } from '../html.js';
-import type { MailMessage } from '../Mailbox.js';
+import type { MailMessage } from '@webtier/demo-mail';
 import { layout, type PageContext } from './layout.js';
 
 export interface Draft {

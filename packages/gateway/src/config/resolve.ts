@@ -1,13 +1,10 @@
-import { DEFAULT_RETRY, type ClusterConfig, type GatewayConfig, type LongPollMatch, type RetryOn, type RouteConfig } from './schema.js';
+import { DEFAULT_RETRY, type ClusterConfig, type GatewayConfig, type RetryOn, type RouteConfig } from './schema.js';
 
 /** Timeout of long-poll routes: ActiveSync's longest Ping heartbeat (3540 s) plus two minutes. */
 export const LONG_POLL_TIMEOUT_MS = 3_660_000;
 export const DEFAULT_TIMEOUT_MS = 60_000;
-export const ASSETS_TIMEOUT_MS = 30_000;
 export const LONG_POLL_BODY_LIMIT_BYTES = 20 * 1024 * 1024;
 export const DEFAULT_BODY_LIMIT_BYTES = 25 * 1024 * 1024;
-/** The long polls of an ActiveSync route: Ping (MS-ASCMD's only hanging command). */
-export const ACTIVESYNC_LONG_POLLS: LongPollMatch = { query: { Cmd: 'Ping' } };
 
 /** Which requests of a route are long polls: all, none, or those whose query fields match (lower-cased). */
 export type ResolvedLongPollMatch = 'all' | 'none' | ReadonlyMap<string, ReadonlySet<string>>;
@@ -50,12 +47,13 @@ export interface ResolvedRoute {
 
 /**
  * The timeout rule: route `timeoutMs`, else cluster `timeoutMs`, else 3,660,000 ms for a long-poll
- * route (route or cluster `longPoll: true`, or a cluster named `activesync`), else 30,000 ms for a
- * cluster named `assets`, else 60,000 ms.
+ * route (route or cluster `longPoll`, or the cluster's `clusterDefaults` entry), else the
+ * `clusterDefaults` entry's `timeoutMs`, else 60,000 ms.
  */
 export function resolveRoute(route: RouteConfig, clusterName: string, cluster: ClusterConfig | undefined, config: GatewayConfig): ResolvedRoute {
   const prefixes = typeof route.match.prefix === 'string' ? [route.match.prefix] : [...route.match.prefix];
-  const written = route.longPoll ?? cluster?.longPoll ?? (clusterName === 'activesync' ? ACTIVESYNC_LONG_POLLS : false);
+  const byName = config.clusterDefaults[clusterName];
+  const written = route.longPoll ?? cluster?.longPoll ?? byName?.longPoll ?? false;
   const longPoll = written !== false;
   const longPollMatch: ResolvedLongPollMatch =
     written === true
@@ -64,7 +62,7 @@ export function resolveRoute(route: RouteConfig, clusterName: string, cluster: C
         ? 'none'
         : new Map(Object.entries(written.query).map(([k, v]) => [k.toLowerCase(), new Set((Array.isArray(v) ? v : [v]).map((x) => x.toLowerCase()))]));
   const timeoutMs =
-    route.timeoutMs ?? cluster?.timeoutMs ?? (longPoll ? LONG_POLL_TIMEOUT_MS : clusterName === 'assets' ? ASSETS_TIMEOUT_MS : DEFAULT_TIMEOUT_MS);
+    route.timeoutMs ?? cluster?.timeoutMs ?? (longPoll ? LONG_POLL_TIMEOUT_MS : (byName?.timeoutMs ?? DEFAULT_TIMEOUT_MS));
   const r = { ...DEFAULT_RETRY, ...stripUndefined(config.retry), ...stripUndefined(route.retry ?? {}) } as typeof DEFAULT_RETRY;
   return {
     name: route.name ?? prefixes[0]!,

@@ -218,6 +218,26 @@ export const LongPollMatchSchema = z
   })
   .strict();
 
+/** What `clusterDefaults` may give a cluster by its name. */
+export const ClusterDefaultsSchema = z
+  .object({
+    longPoll: z.union([z.boolean(), LongPollMatchSchema], { error: 'expected true, false or { query: { Cmd: Ping } }' }).optional(),
+    timeoutMs: timerMs.optional(),
+  })
+  .strict();
+
+/**
+ * The settings a cluster gets by its name when it does not set them itself: the groupware's usual
+ * cluster names, so that issue 4's config (clusters `activesync`, `assets`, `webmail`) works as
+ * written. Data, not code: `clusterDefaults: {}` turns them off, and a config that names its
+ * clusters' `longPoll`/`timeoutMs` (as the demo's and the lab's do) does not depend on them.
+ */
+export const DEFAULT_CLUSTER_DEFAULTS: Readonly<Record<string, z.input<typeof ClusterDefaultsSchema>>> = Object.freeze({
+  /** ActiveSync's Ping is its only hanging command (MS-ASCMD). */
+  activesync: { longPoll: { query: { Cmd: 'Ping' } } },
+  assets: { timeoutMs: 30_000 },
+});
+
 export const RouteSchema = z
   .object({
     /** Name used in logs and metrics. @default the first prefix */
@@ -239,8 +259,8 @@ export const RouteSchema = z
     cluster: z.string({ error: 'expected a cluster name' }).min(1),
     /**
      * Upstream timeout in ms for this route (0 = none): time to response headers and the longest
-     * pause between body chunks. @default cluster `timeoutMs`, else 3660000 for long-poll routes
-     * (cluster named `activesync` or `longPoll: true`), 30000 for a cluster named `assets`, else 60000
+     * pause between body chunks. @default cluster `timeoutMs`, else 3660000 for long-poll routes, else
+     * the cluster's `clusterDefaults` timeoutMs, else 60000
      */
     timeoutMs: timerMs.optional(),
     /**
@@ -248,7 +268,7 @@ export const RouteSchema = z
      * poll; `{ query: { Cmd: Ping } }`: the route has long-poll timeouts and the requests whose query matches
      * (plain or ActiveSync's base64 form, names and values compared case-insensitively, a list of values
      * matches any) are long polls; `false`: none. Long polls use their own connections (`maxLongPolls`).
-     * @default { query: { Cmd: Ping } } for the cluster named activesync, else the cluster's `longPoll`
+     * @default the cluster's `longPoll` (or its `clusterDefaults` entry), else false
      */
     longPoll: z.union([z.boolean(), LongPollMatchSchema], { error: 'expected true, false or { query: { Cmd: Ping } }' }).optional(),
     /** Largest request body accepted (413 above). @default 20 MiB on long-poll routes, else 25 MiB */
@@ -338,10 +358,10 @@ export const ClusterSchema = z
     healthyPanicThreshold: percent.default(50),
     /** Move traffic back to a higher-priority group when it recovers. @default true */
     preempt: z.boolean().default(true),
-    /** Default upstream timeout of the cluster's routes (see routes[].timeoutMs). */
+    /** Default upstream timeout of the cluster's routes (see routes[].timeoutMs). @default `clusterDefaults[<name>].timeoutMs` */
     timeoutMs: timerMs.optional(),
-    /** The cluster serves long polls (see routes[].longPoll). @default true when the cluster is named activesync */
-    longPoll: z.boolean().optional(),
+    /** The cluster serves long polls: the default of its routes' `longPoll` (see routes[].longPoll). @default `clusterDefaults[<name>].longPoll`, else false */
+    longPoll: z.union([z.boolean(), LongPollMatchSchema], { error: 'expected true, false or { query: { Cmd: Ping } }' }).optional(),
     /** TCP connect timeout per attempt. @default 2000 */
     connectTimeoutMs: positiveTimerMs.default(2000),
     /** Connections per endpoint for ordinary (not long-poll) requests (undici Pool). @default 256 */
@@ -403,6 +423,8 @@ export const GatewayConfigSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Default retry policy of every route. */
     retry: RetryPolicySchema.prefault({}),
+    /** `longPoll` and `timeoutMs` by cluster name, for clusters that do not set them. @default DEFAULT_CLUSTER_DEFAULTS (activesync: long polls on Cmd=Ping; assets: timeoutMs 30000) */
+    clusterDefaults: z.record(z.string(), ClusterDefaultsSchema).default(() => structuredClone({ ...DEFAULT_CLUSTER_DEFAULTS })),
     routes: z.array(RouteSchema).min(1, { error: 'expected at least one route' }),
     clusters: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, { error: 'cluster names use letters, digits, _ . -' }), ClusterSchema),
   })

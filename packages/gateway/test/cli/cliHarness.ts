@@ -1,6 +1,6 @@
 // Starts the webtier-gateway bin as an operator would (the file npm links as
 // node_modules/.bin/webtier-gateway) and real HTTP upstreams on 127.0.0.1, for the CLI tests.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
+import { httpReady, SupervisedProcess } from '@webtier/testkit';
 
 /** The bin exactly as npm links it (node_modules/.bin/webtier-gateway points here). */
 export const CLI = fileURLToPath(new URL('../../bin/webtier-gateway.js', import.meta.url));
@@ -52,10 +53,10 @@ export interface Running {
 /** What a test file starts; everything is stopped after its last test. */
 export function cliScope() {
   const dir = mkdtempSync(join(tmpdir(), 'gw-cli-'));
-  const children: ChildProcess[] = [];
+  const children: SupervisedProcess[] = [];
   const servers: Server[] = [];
-  afterAll(() => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) process.kill(c.pid!, 'SIGKILL');
+  afterAll(async () => {
+    await Promise.allSettled(children.map((c) => c.kill()));
     for (const s of servers) {
       s.closeAllConnections();
       s.close();
@@ -80,26 +81,18 @@ export function cliScope() {
     return up;
   }
 
-  /** Spawns `command args` (default: node <bin> --config file) and waits for the admin /healthz. */
+  /** Spawns `command args` (default: node <bin> --config file) and waits for the admin /readyz. */
   async function start(file: string, port: number, adminPort: number, extra: string[] = [], command: string[] = [process.execPath, CLI]): Promise<Running> {
-    const child = spawn(command[0]!, [...command.slice(1), '--config', file, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     const admin = `http://127.0.0.1:${adminPort}`;
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      try {
-        if ((await fetch(`${admin}/readyz`)).ok) break;
-      } catch {
-        /* not up yet */
-      }
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`gateway CLI did not start:\n${out}`);
-      await sleep(100);
-    }
-    return { child, base: `http://127.0.0.1:${port}`, admin, output: () => out, exit };
+    // exitWithParent off: the bin runs exactly as an operator starts it (no preload, which node:cluster
+    // workers would inherit); the afterAll and testkit's registry still kill it.
+    const gateway = new SupervisedProcess({ name: 'gateway CLI', command: command[0]!, args: [...command.slice(1), '--config', file, ...extra], ready: httpReady(`${admin}/readyz`), readyTimeoutMs: 15_000, exitWithParent: false });
+    children.push(gateway);
+    await gateway.start();
+    const child = gateway.child!;
+    const exit = gateway.exited.then(({ code, signal }) => ({ code, signal }));
+    const out = () => gateway.output();
+    return { child, base: `http://127.0.0.1:${port}`, admin, output: out, exit };
   }
 
   return { dir, upstream, start };

@@ -1,7 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { outputReady, SupervisedProcess } from '@webtier/testkit';
 
 /** What the echo upstream answers: who served, and what it received. */
 export interface Echo {
@@ -94,27 +95,15 @@ export interface ChildUpstream {
 const CHILD = fileURLToPath(new URL('./upstreamChild.mjs', import.meta.url));
 
 export async function spawnUpstream(name: string, port = 0): Promise<ChildUpstream> {
-  const child = spawn(process.execPath, [CHILD, name, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const actual = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /listening (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`upstream ${name} exited with ${code}`)));
-  });
+  const upstream = new SupervisedProcess({ name: `upstream ${name}`, command: process.execPath, args: [CHILD, name, String(port)], ready: outputReady(/listening \d+/), readyTimeoutMs: 10_000 });
+  await upstream.start();
+  const actual = Number(/listening (\d+)/.exec(upstream.output())![1]);
   return {
     name,
     url: `http://127.0.0.1:${actual}`,
     port: actual,
-    child,
-    kill: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        process.kill(child.pid!, 'SIGKILL');
-      }),
+    child: upstream.child!,
+    kill: () => upstream.kill(),
   };
 }
 

@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Store } from 'express-session';
 import { WebmailError, WebmailErrorCodes } from './errors.js';
-import { packageDir } from './packageDir.js';
+import { dataFile } from './dataFile.js';
 
-/** apps/webmail/data/messages.json: the messages every demo mailbox starts with. */
-export const DEMO_MESSAGES_FILE = join(packageDir(import.meta.url), 'data', 'messages.json');
+/** packages/demo-mail/data/messages.json: the messages every demo mailbox starts with. */
+export const DEMO_MESSAGES_FILE = dataFile('messages.json');
 
 export interface MailMessage {
   uid: string;

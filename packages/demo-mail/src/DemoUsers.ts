@@ -1,11 +1,10 @@
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { WebmailError, WebmailErrorCodes } from './errors.js';
-import { packageDir } from './packageDir.js';
+import { dataFile } from './dataFile.js';
 
-/** apps/webmail/data/users.json: the demo accounts, passwords stored as scrypt hashes. */
-export const DEMO_USERS_FILE = join(packageDir(import.meta.url), 'data', 'users.json');
+/** packages/demo-mail/data/users.json: the demo accounts, passwords stored as scrypt hashes. */
+export const DEMO_USERS_FILE = dataFile('users.json');
 
 /**
  * The demo logins, in clear, for the launcher's banner and the README. Only the scrypt hashes of

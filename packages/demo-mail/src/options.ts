@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { formatNodeId, parseHostPort } from '@webtier/hash-ring';
 import { WebmailError, WebmailErrorCodes } from './errors.js';
-import type { NodeLabels } from './SessionPlacement.js';
+import session, { type Store } from 'express-session';
+import { ReplicatedMemcachedStore } from '@webtier/session-store';
 
 export type StoreBackend =
   | { kind: 'servers'; servers: string[] }
@@ -15,7 +16,8 @@ export interface WebmailCliOptions {
   name: string;
   secret: string;
   backend: StoreBackend;
-  labels: NodeLabels;
+  /** A name for each memcached address ("memcached-2"), from --labels. */
+  labels: Readonly<Record<string, string>>;
   usersFile?: string;
 }
 
@@ -101,4 +103,10 @@ export function parseWebmailArgs(argv: string[], env: NodeJS.ProcessEnv = proces
     labels,
     ...(usersFile ? { usersFile } : {}),
   };
+}
+
+/** The session store a mail node's flags ask for: the replicated memcached store, or MemoryStore for development. */
+export function storeFor(backend: StoreBackend): Store {
+  if (backend.kind === 'memory') return new session.MemoryStore();
+  return backend.kind === 'pairs' ? new ReplicatedMemcachedStore({ pairs: backend.pairs }) : new ReplicatedMemcachedStore({ servers: backend.servers });
 }
