@@ -16,7 +16,7 @@ import { LAB_DRAIN_DELAY_MS } from '@webtier/app-lab';
 import { writeDocs } from './docs.js';
 import { describeRevision, revision } from './failover/revision.js';
 import { faultImpacts, targetChecks, type FaultImpact, type TargetCheck } from './gatewayHa/analysis.js';
-import { FAULT_LABELS, FULL_PLAN, FULL_SCHEDULE, SMOKE_PLAN, SMOKE_SCHEDULE } from './gatewayHa/faultPlan.js';
+import { FAULT_LABELS, FULL_PLAN, FULL_SCHEDULE, SMOKE_PLAN, SMOKE_SCHEDULE, type GatewayFault, type PlannedFault } from './gatewayHa/faultPlan.js';
 import { FRONT_DOORS, runHaScenario, type FrontDoor } from './gatewayHa/runHaScenario.js';
 import { renderGatewayHaCharts } from './gatewayHa/charts.js';
 import { formatInteger, formatMachine, machineInfo, markdownTable, printTable, writeResults, type Cell } from './lib/report.js';
@@ -27,9 +27,15 @@ const USAGE = `tsx benchmarks/gatewayHa.ts [options]   (root: network namespaces
   --warmup <s>     unrecorded load before the faults (default 3; smoke 1)
   --doors <list>   from: ${FRONT_DOORS.map((d) => d.id).join(', ')} (default both; smoke keepalived)
   --smoke          stop then kill on the master of VIP 1, short slots → results/gateway-ha-smoke.*
+  --faults <list>  an experiment: these faults, e.g. stop,stop,kill@2 (@2: on the master of VIP 2)
+                   → results/gateway-ha-experiment.* (no charts, no docs)
+  --raw-client     the users' client as autocannon alone behaves: writes the next request on a
+                   connection whose response said Connection: close, never retries (default: like a
+                   browser, see benchmarks/failover/SessionLoad.ts)
+  --trace          print every failure and retry around each fault, by time since the fault
 `;
 
-const { values } = parseArgs({ options: { users: { type: 'string' }, devices: { type: 'string' }, warmup: { type: 'string' }, doors: { type: 'string' }, smoke: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+const { values } = parseArgs({ options: { users: { type: 'string' }, devices: { type: 'string' }, warmup: { type: 'string' }, doors: { type: 'string' }, smoke: { type: 'boolean' }, faults: { type: 'string' }, 'raw-client': { type: 'boolean' }, trace: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
 if (values.help) {
   process.stdout.write(USAGE);
   process.exit(0);
@@ -58,9 +64,25 @@ try {
   process.stderr.write(`gateway-ha: --doors: ${(err as Error).message}\n\n${USAGE}`);
   process.exit(2);
 }
-const plan = smoke ? SMOKE_PLAN : FULL_PLAN;
+const kindsOfFault = ['stop', 'kill', 'freeze', 'link-down'] as const;
+let plan: readonly PlannedFault[] = smoke ? SMOKE_PLAN : FULL_PLAN;
+if (values.faults !== undefined) {
+  try {
+    plan = values.faults.split(',').map((item) => {
+      const [kind, vip = '1'] = item.trim().split('@');
+      if (!kindsOfFault.includes(kind as GatewayFault)) throw new Error(`"${kind}" is not a fault; known: ${kindsOfFault.join(', ')}`);
+      if (vip !== '1' && vip !== '2') throw new Error(`"@${vip}": the VIP is 1 or 2`);
+      return { kind: kind as GatewayFault, vip: Number(vip) - 1 };
+    });
+  } catch (err) {
+    process.stderr.write(`gateway-ha: --faults: ${(err as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
+const experiment = values.faults !== undefined || (values['raw-client'] ?? false);
+const browserLikeClient = !(values['raw-client'] ?? false);
 const schedule = smoke ? SMOKE_SCHEDULE : FULL_SCHEDULE;
-const resultName = smoke ? 'gateway-ha-smoke' : 'gateway-ha';
+const resultName = experiment ? 'gateway-ha-experiment' : smoke ? 'gateway-ha-smoke' : 'gateway-ha';
 
 interface DoorRun {
   door: FrontDoor;
@@ -84,8 +106,9 @@ const runs: DoorRun[] = [];
 for (const door of doors) {
   console.log(`\n[${door.label}] ${door.description}`);
   try {
-    const r = await runHaScenario({ door, plan, schedule, users, devices, warmupSec, log: (l) => console.log(l) });
+    const r = await runHaScenario({ door, plan, schedule, users, devices, warmupSec, browserLikeClient, log: (l) => console.log(l) });
     const impacts = faultImpacts(r);
+    if (values.trace) printTrace(r);
     const seconds = r.load.seconds.map((s) => ({
       t: s.t,
       ok: s.ok,
@@ -111,6 +134,22 @@ for (const door of doors) {
   } catch (err) {
     console.error(`  ${door.label} failed: ${(err as Error).stack ?? err}`);
     runs.push({ door, error: (err as Error).message, impacts: [], targets: [], faults: [], seconds: [], usersPerUrl: [], urls: [] });
+  }
+}
+
+/** Failures and retries after each fault (until the next), by 100 ms since the fault: what failed when, against the VIP move. */
+function printTrace(r: Awaited<ReturnType<typeof runHaScenario>>): void {
+  for (const [i, f] of r.faults.entries()) {
+    const until = r.faults[i + 1]?.atSec ?? Infinity;
+    console.log(`  trace ${f.kind} ${f.host} at ${f.atSec.toFixed(2)} s: VIP moved ${f.movedSec === null ? 'never' : `+${(f.movedSec - f.atSec).toFixed(2)} s`}, applied (exited) ${f.appliedSec === null ? '-' : `+${(f.appliedSec - f.atSec).toFixed(2)} s`}`);
+    const groups = new Map<string, number>();
+    for (const e of r.load.trace) {
+      const at = e.atMs / 1000;
+      if (at < f.atSec || at >= until) continue;
+      const key = `+${(Math.floor((at - f.atSec) * 10) / 10).toFixed(1)} s  ${e.what}`;
+      groups.set(key, (groups.get(key) ?? 0) + 1);
+    }
+    for (const [k, n] of groups) console.log(`    ${k} ×${n}`);
   }
 }
 
@@ -166,7 +205,7 @@ const md = [
 
 const files = writeResults(resultName, { settings: { users, devices, warmupSec, smoke, schedule, plan }, revision: measuredRevision, runs: runs.map(({ door, ...r }) => ({ door: { id: door.id, label: door.label, topology: door.topology }, ...r })) }, md);
 console.log(`\nwrote ${files.json} and ${files.markdown}`);
-if (!smoke) {
+if (!smoke && !experiment) {
   for (const f of renderGatewayHaCharts(resultName)) console.log(`wrote ${f}`);
   console.log(`wrote ${writeDocs()}`);
 }

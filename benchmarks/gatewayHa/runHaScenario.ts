@@ -66,6 +66,12 @@ export interface HaScenarioOptions {
   log?: (line: string) => void;
   /** Called with the lab just before it is torn down (tests: what to check is gone). */
   beforeDown?: (lab: Lab) => void;
+  /**
+   * How the users' HTTP client behaves: like a browser (true: honours `Connection: close`, sends a GET
+   * again once when its reused connection closed before any response byte, counted as a retry) or as
+   * autocannon alone does (false). @default true
+   */
+  browserLikeClient?: boolean;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -94,7 +100,9 @@ export async function runHaScenario(o: HaScenarioOptions): Promise<HaScenarioRes
       cookiesPer[i] = await loginUsers(url, n, LOGINS);
     }
     log(`  ${o.door.label}: ${o.users} users logged in through ${urls.join(', ')} (${cookiesPer.map((c) => c.length).join(' + ')}); gateways ${gateways.join(', ')}`);
-    if (o.warmupSec > 0) await Promise.all(urls.map((url, i) => runSessionLoad({ url, cookies: cookiesPer[i]!, durationSec: o.warmupSec, logins: LOGINS })));
+    const browserLike = o.browserLikeClient ?? true;
+    const client = { honourConnectionClose: browserLike, retryStale: browserLike };
+    if (o.warmupSec > 0) await Promise.all(urls.map((url, i) => runSessionLoad({ url, cookies: cookiesPer[i]!, durationSec: o.warmupSec, logins: LOGINS, ...client })));
 
     const durationSec = loadDurationSec(o.plan, o.schedule);
     let startedAt = 0;
@@ -104,7 +112,7 @@ export async function runHaScenario(o: HaScenarioOptions): Promise<HaScenarioRes
         if (n++ === 0) startedAt = t;
         if (n === urls.length) resolve();
       };
-      loads = urls.map((url, i) => runSessionLoad({ url, cookies: cookiesPer[i]!, durationSec, logins: LOGINS, onStart }));
+      loads = urls.map((url, i) => runSessionLoad({ url, cookies: cookiesPer[i]!, durationSec, logins: LOGINS, onStart, ...client }));
     });
     await started;
     const nowSec = () => (performance.now() - startedAt) / 1000;
@@ -210,8 +218,15 @@ export function mergeLoads(loads: readonly LoadResult[]): LoadResult {
       timeouts: sum('timeouts'),
       socketErrors: sum('socketErrors'),
       relogins: sum('relogins'),
+      retries: sum('retries'),
+      closeReconnects: sum('closeReconnects'),
       ...latencySummary(secondLatenciesMs[t]!),
     };
+  });
+  const secondRetries = Array.from({ length: n }, (_, t) => {
+    const f: Record<string, number> = {};
+    for (const l of loads) for (const [k, v] of Object.entries(l.secondRetries[t] ?? {})) f[k] = (f[k] ?? 0) + v;
+    return f;
   });
   const statuses: Record<string, number> = {};
   for (const l of loads) for (const [k, v] of Object.entries(l.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
@@ -224,5 +239,7 @@ export function mergeLoads(loads: readonly LoadResult[]): LoadResult {
     latenciesMs: Float64Array.from(loads.flatMap((l) => Array.from(l.latenciesMs))).sort(),
     secondLatenciesMs,
     secondFailures,
+    secondRetries,
+    trace: loads.flatMap((l) => l.trace).sort((a, b) => a.atMs - b.atMs),
   };
 }
