@@ -304,7 +304,8 @@ export async function runSessionLoad(o: LoadOptions): Promise<LoadResult> {
       client.pipelinedRequests.clear();
       client.parser.initialize(client.parser.type);
       connect.call(client);
-      client.conn.on('data', () => (use.gotBytes = true));
+      // Before autocannon's parser (which may complete the response and send the next request, resetting gotBytes).
+      client.conn.prependListener('data', () => (use.gotBytes = true));
     };
     const doRequest = client._doRequest;
     client._doRequest = () => {
