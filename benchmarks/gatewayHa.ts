@@ -161,16 +161,16 @@ const kinds = (m: Record<string, number>) =>
     .map(([k, v]) => `${v}× ${k}`)
     .join('; ') || '-';
 
-const headers = ['fault', 'front door', 'failed requests', 'VIP moved (s)', 'answered again (s)', 'sessions lost', 'Pings reconnected', 'p99 ms', 'max ms'];
+const headers = ['fault', 'front door', 'failed until the heal', 'failed after the heal', 'GETs retried', 'VIP moved (s)', 'answered again (s)', 'sessions lost', 'Pings reconnected', 'p99 ms', 'max ms'];
 const rows: Cell[][] = plan.flatMap((p, i) =>
   runs.map((r) => {
     const x = r.impacts[i];
     if (!x) return [FAULT_LABELS[p.kind], r.door.label, r.error ? `failed: ${r.error.split('\n')[0]!.slice(0, 80)}` : 'n/a'];
-    return [`${p.kind} ${x.host}`, r.door.label, x.failed, r.door.id === 'keepalived' ? sec(x.vipMovedSec) : 'no VIP', sec(x.answeredAgainSec), x.sessionsLost, x.pingReconnects, ms(x.p99Ms), ms(x.maxMs)];
+    return [`${p.kind} ${x.host}`, r.door.label, x.failedUntilHeal, x.failedAfterHeal, x.retried, r.door.id === 'keepalived' ? sec(x.vipMovedSec) : 'no VIP', sec(x.answeredAgainSec), x.sessionsLost, x.pingReconnects, ms(x.p99Ms), ms(x.maxMs)];
   }),
 );
-const kindHeaders = ['fault', 'front door', 'failed requests by kind', 'Ping reconnects by kind'];
-const kindRows: Cell[][] = plan.flatMap((p, i) => runs.filter((r) => r.impacts[i]).map((r) => [`${p.kind} ${r.impacts[i]!.host}`, r.door.label, kinds(r.impacts[i]!.failedByKind), kinds(r.impacts[i]!.pingReconnectsByKind)]));
+const kindHeaders = ['fault', 'front door', 'failed requests by kind', 'GETs retried by cause', 'Ping reconnects by kind'];
+const kindRows: Cell[][] = plan.flatMap((p, i) => runs.filter((r) => r.impacts[i]).map((r) => [`${p.kind} ${r.impacts[i]!.host}`, r.door.label, kinds(r.impacts[i]!.failedByKind), kinds(r.impacts[i]!.retriedByKind), kinds(r.impacts[i]!.pingReconnectsByKind)]));
 const targets = runs.flatMap((r) => r.targets);
 const targetHeaders = ['fault', 'target (issue 14)', 'measured', 'met'];
 const targetRows: Cell[][] = targets.map((t) => [t.fault, t.target, t.measured, t.met ? 'yes' : '**no**']);
@@ -180,6 +180,9 @@ printTable(kindHeaders, kindRows, 'What failed');
 if (targetRows.length > 0) printTable(targetHeaders, targetRows, 'Targets (keepalived front door)');
 
 const totalSec = Math.round((Date.now() - t0) / 1000);
+const clientText = browserLikeClient
+  ? "**The users' HTTP client behaves like a browser** where autocannon does not: a response with `Connection: close` ends its connection and the next request opens a new one (autocannon alone writes it on the closing socket, where it is lost: that alone was 33–73 failed requests per stop, measured with `--raw-client`), and a GET whose reused keep-alive connection was closed or reset before any byte of its response is sent again once on a new connection (RFC 9112 §9.3.1; browsers do this). Never a POST, never a request on a new connection: those count as failed. The retries are counted in their own column. On the front-door hosts every VIP is also on lo (arp_ignore 1, arp_announce 2), so a host that loses a VIP still answers the requests it has, and while keepalived holds an instance in FAULT its notify hook drops new SYNs to that VIP (the client sends the SYN again after 1 s, to the new holder) instead of the host refusing them."
+  : "**The users' HTTP client is autocannon as it is** (`--raw-client`): it writes the next request on a connection whose response said `Connection: close`, and never retries.";
 const md = [
   `# Front door: two gateways with keepalived vs one gateway${smoke ? ' (smoke run)' : ''}`,
   '',
@@ -193,7 +196,9 @@ const md = [
   '',
   markdownTable(headers, rows),
   '',
-  '**failed requests**: session requests and re-logins that did not get a 200, socket errors (refused, reset, closed mid-response) and client timeouts (10 s), from the fault to the next one. **VIP moved**: from the fault until the peer held the address. **answered again**: from the fault until its address answered the probe again after the probe first saw it fail (0: it never stopped answering). **sessions lost**: users who got "login required". **Pings reconnected**: Pings that ended in an error and were sent again. **p99 / max**: latency of the successful session requests in the same window. The load generator (autocannon) tries again at once after a refused connect, so a count of refused connects measures users × seconds without a front door, not users: read it with **answered again**.',
+  clientText,
+  '',
+  `**failed until / after the heal**: session requests and re-logins that did not get a 200, socket errors (refused, reset, closed mid-response; each labelled with the connection it happened on: new, reused, or after the server's Connection: close) and client timeouts (10 s), from the fault until the heal began, and from then to the next fault (the restart, and keepalived's failback: the restarted gateway takes its VIP back at once, priority 200 over 100, and the keep-alive connections the users had to the peer are reset). **GETs retried**: requests the browser-like client sent again after their reused connection closed before any response byte; not counted as failed, counted here. **VIP moved**: from the fault until the peer held the address. **answered again**: from the fault until its address answered the probe again after the probe first saw it fail (0: it never stopped answering). **sessions lost**: users who got "login required". **Pings reconnected**: Pings that ended in an error and were sent again. **p99 / max**: latency of the successful session requests in the same window. The load generator (autocannon) tries again at once after a refused connect, so a count of refused connects measures users × seconds without a front door, not users: read it with **answered again**.`,
   '',
   '## What failed',
   '',

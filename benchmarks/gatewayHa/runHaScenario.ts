@@ -38,6 +38,8 @@ export interface FaultRecord {
   atSec: number;
   /** When the fault was in place (a stop: when the gateway had exited). */
   appliedSec: number | null;
+  /** When the heal began (a stopped or killed gateway starting again; keepalived's failback follows). */
+  healStartSec: number | null;
   healedSec: number | null;
   /** When the peer held the VIP (keepalived only; null: it never moved). */
   movedSec: number | null;
@@ -148,7 +150,7 @@ async function applyOne(lab: Lab, planned: PlannedFault, urls: string[], vips: r
   const url = ha ? urls[planned.vip]! : urls[0]!;
   const vip = vips[planned.vip];
   const peer = gateways.find((g) => g !== host);
-  const rec: FaultRecord = { kind: planned.kind, host, url, atSec: nowSec(), appliedSec: null, healedSec: null, movedSec: null, homeSec: null };
+  const rec: FaultRecord = { kind: planned.kind, host, url, atSec: nowSec(), appliedSec: null, healStartSec: null, healedSec: null, movedSec: null, homeSec: null };
   log(`  t=${rec.atSec.toFixed(1)}s ${planned.kind} ${host}${vip ? ` (master of ${vip})` : ''}`);
   let healBy = rec.atSec + s.faultSec;
   // Watch the VIP move while the fault is applied (a stop resolves only when the gateway has exited).
@@ -169,6 +171,7 @@ async function applyOne(lab: Lab, planned: PlannedFault, urls: string[], vips: r
     await sleep(Math.max(0, (healBy - nowSec()) * 1000));
     watching = false;
     await watch;
+    rec.healStartSec = nowSec();
     await lab.heal(f.id);
     rec.healedSec = nowSec();
   } catch (err) {
