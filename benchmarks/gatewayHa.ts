@@ -16,7 +16,7 @@ import { LAB_DRAIN_DELAY_MS } from '@webtier/app-lab';
 import { writeDocs } from './docs.js';
 import { describeRevision, revision } from './failover/revision.js';
 import { faultImpacts, targetChecks, type FaultImpact, type TargetCheck } from './gatewayHa/analysis.js';
-import { FAULT_LABELS, FULL_PLAN, FULL_SCHEDULE, SMOKE_PLAN, SMOKE_SCHEDULE } from './gatewayHa/faultPlan.js';
+import { FAULT_LABELS, FULL_PLAN, FULL_SCHEDULE, SMOKE_PLAN, SMOKE_SCHEDULE, type GatewayFault, type PlannedFault } from './gatewayHa/faultPlan.js';
 import { FRONT_DOORS, runHaScenario, type FrontDoor } from './gatewayHa/runHaScenario.js';
 import { renderGatewayHaCharts } from './gatewayHa/charts.js';
 import { formatInteger, formatMachine, machineInfo, markdownTable, printTable, writeResults, type Cell } from './lib/report.js';
@@ -27,9 +27,15 @@ const USAGE = `tsx benchmarks/gatewayHa.ts [options]   (root: network namespaces
   --warmup <s>     unrecorded load before the faults (default 3; smoke 1)
   --doors <list>   from: ${FRONT_DOORS.map((d) => d.id).join(', ')} (default both; smoke keepalived)
   --smoke          stop then kill on the master of VIP 1, short slots → results/gateway-ha-smoke.*
+  --faults <list>  an experiment: these faults, e.g. stop,stop,kill@2 (@2: on the master of VIP 2)
+                   → results/gateway-ha-experiment.* (no charts, no docs)
+  --raw-client     the users' client as autocannon alone behaves: writes the next request on a
+                   connection whose response said Connection: close, never retries (default: like a
+                   browser, see benchmarks/failover/SessionLoad.ts)
+  --trace          print every failure and retry around each fault, by time since the fault
 `;
 
-const { values } = parseArgs({ options: { users: { type: 'string' }, devices: { type: 'string' }, warmup: { type: 'string' }, doors: { type: 'string' }, smoke: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+const { values } = parseArgs({ options: { users: { type: 'string' }, devices: { type: 'string' }, warmup: { type: 'string' }, doors: { type: 'string' }, smoke: { type: 'boolean' }, faults: { type: 'string' }, 'raw-client': { type: 'boolean' }, trace: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
 if (values.help) {
   process.stdout.write(USAGE);
   process.exit(0);
@@ -58,9 +64,25 @@ try {
   process.stderr.write(`gateway-ha: --doors: ${(err as Error).message}\n\n${USAGE}`);
   process.exit(2);
 }
-const plan = smoke ? SMOKE_PLAN : FULL_PLAN;
+const kindsOfFault = ['stop', 'kill', 'freeze', 'link-down'] as const;
+let plan: readonly PlannedFault[] = smoke ? SMOKE_PLAN : FULL_PLAN;
+if (values.faults !== undefined) {
+  try {
+    plan = values.faults.split(',').map((item) => {
+      const [kind, vip = '1'] = item.trim().split('@');
+      if (!kindsOfFault.includes(kind as GatewayFault)) throw new Error(`"${kind}" is not a fault; known: ${kindsOfFault.join(', ')}`);
+      if (vip !== '1' && vip !== '2') throw new Error(`"@${vip}": the VIP is 1 or 2`);
+      return { kind: kind as GatewayFault, vip: Number(vip) - 1 };
+    });
+  } catch (err) {
+    process.stderr.write(`gateway-ha: --faults: ${(err as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
+const experiment = values.faults !== undefined || (values['raw-client'] ?? false);
+const browserLikeClient = !(values['raw-client'] ?? false);
 const schedule = smoke ? SMOKE_SCHEDULE : FULL_SCHEDULE;
-const resultName = smoke ? 'gateway-ha-smoke' : 'gateway-ha';
+const resultName = experiment ? 'gateway-ha-experiment' : smoke ? 'gateway-ha-smoke' : 'gateway-ha';
 
 interface DoorRun {
   door: FrontDoor;
@@ -84,8 +106,9 @@ const runs: DoorRun[] = [];
 for (const door of doors) {
   console.log(`\n[${door.label}] ${door.description}`);
   try {
-    const r = await runHaScenario({ door, plan, schedule, users, devices, warmupSec, log: (l) => console.log(l) });
+    const r = await runHaScenario({ door, plan, schedule, users, devices, warmupSec, browserLikeClient, log: (l) => console.log(l) });
     const impacts = faultImpacts(r);
+    if (values.trace) printTrace(r);
     const seconds = r.load.seconds.map((s) => ({
       t: s.t,
       ok: s.ok,
@@ -114,6 +137,22 @@ for (const door of doors) {
   }
 }
 
+/** Failures and retries after each fault (until the next), by 100 ms since the fault: what failed when, against the VIP move. */
+function printTrace(r: Awaited<ReturnType<typeof runHaScenario>>): void {
+  for (const [i, f] of r.faults.entries()) {
+    const until = r.faults[i + 1]?.atSec ?? Infinity;
+    console.log(`  trace ${f.kind} ${f.host} at ${f.atSec.toFixed(2)} s: VIP moved ${f.movedSec === null ? 'never' : `+${(f.movedSec - f.atSec).toFixed(2)} s`}, applied (exited) ${f.appliedSec === null ? '-' : `+${(f.appliedSec - f.atSec).toFixed(2)} s`}`);
+    const groups = new Map<string, number>();
+    for (const e of r.load.trace) {
+      const at = e.atMs / 1000;
+      if (at < f.atSec || at >= until) continue;
+      const key = `+${(Math.floor((at - f.atSec) * 10) / 10).toFixed(1)} s  ${e.what}`;
+      groups.set(key, (groups.get(key) ?? 0) + 1);
+    }
+    for (const [k, n] of groups) console.log(`    ${k} ×${n}`);
+  }
+}
+
 const sec = (x: number | null | undefined) => (x == null ? 'never' : `${x}`);
 const ms = (x: number | null) => (x === null ? '-' : x >= 100 ? x.toFixed(0) : x.toFixed(1));
 const kinds = (m: Record<string, number>) =>
@@ -122,16 +161,16 @@ const kinds = (m: Record<string, number>) =>
     .map(([k, v]) => `${v}× ${k}`)
     .join('; ') || '-';
 
-const headers = ['fault', 'front door', 'failed requests', 'VIP moved (s)', 'answered again (s)', 'sessions lost', 'Pings reconnected', 'p99 ms', 'max ms'];
+const headers = ['fault', 'front door', 'failed until the heal', 'failed after the heal', 'GETs retried', 'VIP moved (s)', 'answered again (s)', 'sessions lost', 'Pings reconnected', 'p99 ms', 'max ms'];
 const rows: Cell[][] = plan.flatMap((p, i) =>
   runs.map((r) => {
     const x = r.impacts[i];
     if (!x) return [FAULT_LABELS[p.kind], r.door.label, r.error ? `failed: ${r.error.split('\n')[0]!.slice(0, 80)}` : 'n/a'];
-    return [`${p.kind} ${x.host}`, r.door.label, x.failed, r.door.id === 'keepalived' ? sec(x.vipMovedSec) : 'no VIP', sec(x.answeredAgainSec), x.sessionsLost, x.pingReconnects, ms(x.p99Ms), ms(x.maxMs)];
+    return [`${p.kind} ${x.host}`, r.door.label, x.failedUntilHeal, x.failedAfterHeal, x.retried, r.door.id === 'keepalived' ? sec(x.vipMovedSec) : 'no VIP', sec(x.answeredAgainSec), x.sessionsLost, x.pingReconnects, ms(x.p99Ms), ms(x.maxMs)];
   }),
 );
-const kindHeaders = ['fault', 'front door', 'failed requests by kind', 'Ping reconnects by kind'];
-const kindRows: Cell[][] = plan.flatMap((p, i) => runs.filter((r) => r.impacts[i]).map((r) => [`${p.kind} ${r.impacts[i]!.host}`, r.door.label, kinds(r.impacts[i]!.failedByKind), kinds(r.impacts[i]!.pingReconnectsByKind)]));
+const kindHeaders = ['fault', 'front door', 'failed requests by kind', 'GETs retried by cause', 'Ping reconnects by kind'];
+const kindRows: Cell[][] = plan.flatMap((p, i) => runs.filter((r) => r.impacts[i]).map((r) => [`${p.kind} ${r.impacts[i]!.host}`, r.door.label, kinds(r.impacts[i]!.failedByKind), kinds(r.impacts[i]!.retriedByKind), kinds(r.impacts[i]!.pingReconnectsByKind)]));
 const targets = runs.flatMap((r) => r.targets);
 const targetHeaders = ['fault', 'target (issue 14)', 'measured', 'met'];
 const targetRows: Cell[][] = targets.map((t) => [t.fault, t.target, t.measured, t.met ? 'yes' : '**no**']);
@@ -141,6 +180,9 @@ printTable(kindHeaders, kindRows, 'What failed');
 if (targetRows.length > 0) printTable(targetHeaders, targetRows, 'Targets (keepalived front door)');
 
 const totalSec = Math.round((Date.now() - t0) / 1000);
+const clientText = browserLikeClient
+  ? "**The users' HTTP client behaves like a browser** where autocannon does not: a response with `Connection: close` ends its connection and the next request opens a new one (autocannon alone writes it on the closing socket, where it is lost: that alone was 33–73 failed requests per stop, measured with `--raw-client`), and a GET whose reused keep-alive connection was closed or reset before any byte of its response is sent again once on a new connection (RFC 9112 §9.3.1; browsers do this). Never a POST, never a request on a new connection: those count as failed. The retries are counted in their own column. On the front-door hosts every VIP is also on lo (arp_ignore 1, arp_announce 2), so a host that loses a VIP still answers the requests it has, and while keepalived holds an instance in FAULT its notify hook drops new SYNs to that VIP (the client sends the SYN again after 1 s, to the new holder) instead of the host refusing them."
+  : "**The users' HTTP client is autocannon as it is** (`--raw-client`): it writes the next request on a connection whose response said `Connection: close`, and never retries.";
 const md = [
   `# Front door: two gateways with keepalived vs one gateway${smoke ? ' (smoke run)' : ''}`,
   '',
@@ -154,7 +196,9 @@ const md = [
   '',
   markdownTable(headers, rows),
   '',
-  '**failed requests**: session requests and re-logins that did not get a 200, socket errors (refused, reset, closed mid-response) and client timeouts (10 s), from the fault to the next one. **VIP moved**: from the fault until the peer held the address. **answered again**: from the fault until its address answered the probe again after the probe first saw it fail (0: it never stopped answering). **sessions lost**: users who got "login required". **Pings reconnected**: Pings that ended in an error and were sent again. **p99 / max**: latency of the successful session requests in the same window. The load generator (autocannon) tries again at once after a refused connect, so a count of refused connects measures users × seconds without a front door, not users: read it with **answered again**.',
+  clientText,
+  '',
+  `**failed until / after the heal**: session requests and re-logins that did not get a 200, socket errors (refused, reset, closed mid-response; each labelled with the connection it happened on: new, reused, or after the server's Connection: close) and client timeouts (10 s), from the fault until the heal began, and from then to the next fault (the restart, and keepalived's failback: the restarted gateway takes its VIP back at once, priority 200 over 100, and the keep-alive connections the users had to the peer are reset). **GETs retried**: requests the browser-like client sent again after their reused connection closed before any response byte; not counted as failed, counted here. **VIP moved**: from the fault until the peer held the address. **answered again**: from the fault until its address answered the probe again after the probe first saw it fail (0: it never stopped answering). **sessions lost**: users who got "login required". **Pings reconnected**: Pings that ended in an error and were sent again. **p99 / max**: latency of the successful session requests in the same window. The load generator (autocannon) tries again at once after a refused connect, so a count of refused connects measures users × seconds without a front door, not users: read it with **answered again**.`,
   '',
   '## What failed',
   '',
@@ -166,7 +210,7 @@ const md = [
 
 const files = writeResults(resultName, { settings: { users, devices, warmupSec, smoke, schedule, plan }, revision: measuredRevision, runs: runs.map(({ door, ...r }) => ({ door: { id: door.id, label: door.label, topology: door.topology }, ...r })) }, md);
 console.log(`\nwrote ${files.json} and ${files.markdown}`);
-if (!smoke) {
+if (!smoke && !experiment) {
   for (const f of renderGatewayHaCharts(resultName)) console.log(`wrote ${f}`);
   console.log(`wrote ${writeDocs()}`);
 }

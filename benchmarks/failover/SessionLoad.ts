@@ -4,6 +4,13 @@
 // 401 {"error":"login required"} means the user's session is gone: the session is counted as lost
 // and that connection logs in again (POST /api/login), as the user would, then carries on.
 // Everything is counted per second of completion time.
+//
+// Two client behaviours of real HTTP clients (browsers, undici), each an option because autocannon has
+// neither: `honourConnectionClose` (a response with `Connection: close` ends the connection; the next
+// request goes on a new one; autocannon writes it on the closing socket, where it is lost), and
+// `retryStale` (RFC 9112 §9.3.1: a GET whose reused keep-alive connection was closed or reset before any
+// byte of its response is sent again once on a new connection; never a POST, never a new connection's
+// request). Retries are counted on their own (`retries`), never as successes hidden among the others.
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -11,9 +18,14 @@ const require = createRequire(import.meta.url);
 interface AutocannonClient {
   setRequests(requests: AutocannonRequest[]): void;
   on(event: 'connError', fn: () => void): void;
+  emit(event: string, ...args: unknown[]): boolean;
   parser: { type: string; initialize(type: string): void };
   pipelinedRequests: { size(): number; clear(): void };
+  conn: import('node:net').Socket;
+  destroyed: boolean;
   _connect(): void;
+  _doRequest(): void;
+  _destroyConnection(): void;
 }
 interface AutocannonRequest {
   method?: string;
@@ -53,6 +65,10 @@ export interface LoadCounts {
   socketErrors: number;
   /** Logins after a lost session (successful ones). */
   relogins: number;
+  /** GETs sent again after their reused connection closed before any response byte (retryStale); not in `errors`. */
+  retries: number;
+  /** New connections opened because a response said `Connection: close` (honourConnectionClose); not failures. */
+  closeReconnects: number;
 }
 
 export interface SecondSample extends LoadCounts {
@@ -81,7 +97,14 @@ export interface LoadResult {
   secondLatenciesMs: Float64Array[];
   /** Per second: every answer other than 200 and every socket error, as in `statuses` (a fault window's failures by kind). */
   secondFailures: Array<Record<string, number>>;
+  /** Per second: the retries by cause (retryStale), e.g. { "GET retried after read ECONNRESET on a reused connection": 3 }. */
+  secondRetries: Array<Record<string, number>>;
+  /** The first failures and retries with their time (ms since the load's start), at most TRACE_LIMIT. */
+  trace: Array<{ atMs: number; what: string }>;
 }
+
+/** How many failures and retries LoadResult.trace keeps. */
+export const TRACE_LIMIT = 5000;
 
 export interface LoadOptions {
   /** The proxy's URL. */
@@ -97,6 +120,10 @@ export interface LoadOptions {
   onSecond?: (sample: SecondSample) => void;
   /** Called right after the load starts, with the start time (performance.now()). */
   onStart?: (startedAt: number) => void;
+  /** A response with `Connection: close` ends its connection, as in a browser (autocannon alone writes the next request on it). @default false */
+  honourConnectionClose?: boolean;
+  /** Send a GET again, once, when its reused connection closed or reset before any response byte (RFC 9112 §9.3.1); counted in `retries`. @default false */
+  retryStale?: boolean;
 }
 
 /** The session cookie ("name=value") from a response's set-cookie header(s). */
@@ -150,7 +177,7 @@ interface Bucket extends LoadCounts {
   latencies: number[];
 }
 
-const emptyBucket = (): Bucket => ({ requests: 0, ok: 0, non2xx: 0, loginRequired: 0, sessionsLost: 0, errors: 0, timeouts: 0, socketErrors: 0, relogins: 0, latencies: [] });
+const emptyBucket = (): Bucket => ({ requests: 0, ok: 0, non2xx: 0, loginRequired: 0, sessionsLost: 0, errors: 0, timeouts: 0, socketErrors: 0, relogins: 0, retries: 0, closeReconnects: 0, latencies: [] });
 
 function sample(t: number, b: Bucket): SecondSample {
   const sorted = Float64Array.from(b.latencies).sort();
@@ -166,6 +193,26 @@ interface ConnectionState {
   request: string;
   touches: number;
   loginIndex: number;
+  /** Send the last GET again (retryStale). */
+  retry: boolean;
+}
+
+/** The current socket of one autocannon client. */
+interface ConnectionUse {
+  /** Responses completed on it: more than 0 means a reused connection. */
+  responses: number;
+  /** Its last response said `Connection: close`. */
+  closeAnnounced: boolean;
+  /** A byte of the pending request's response arrived. */
+  gotBytes: boolean;
+  /** The pending request's failure was turned into a retry. */
+  retrying: boolean;
+}
+
+/** Which connection a failed request was on: the cause of a cut-off request in the lab's drain experiments. */
+function connectionKind(c: ConnectionUse): string {
+  if (c.closeAnnounced) return 'after Connection: close';
+  return c.responses > 0 ? 'reused connection' : 'new connection';
 }
 
 /** Runs the load for durationSec and resolves with per-second samples and totals. */
@@ -175,11 +222,15 @@ export async function runSessionLoad(o: LoadOptions): Promise<LoadResult> {
   const statuses: Record<string, number> = {};
   const lost = new Set<string>();
   const failures: Array<Record<string, number>> = [];
-  const failed = (what: string) => {
-    const t = Math.max(0, Math.floor((performance.now() - startedAt) / 1000));
-    const f = (failures[t] ??= {});
+  const retried: Array<Record<string, number>> = [];
+  const trace: Array<{ atMs: number; what: string }> = [];
+  const count = (per: Array<Record<string, number>>, what: string) => {
+    const atMs = performance.now() - startedAt;
+    const f = (per[Math.max(0, Math.floor(atMs / 1000))] ??= {});
     f[what] = (f[what] ?? 0) + 1;
+    if (trace.length < TRACE_LIMIT) trace.push({ atMs: Math.round(atMs), what });
   };
+  const failed = (what: string) => count(failures, what);
   const states = new WeakMap<AutocannonClient, ConnectionState>();
   let startedAt = 0;
   const bucket = () => {
@@ -187,19 +238,32 @@ export async function runSessionLoad(o: LoadOptions): Promise<LoadResult> {
     for (let i = buckets.length; i <= t; i++) buckets.push(emptyBucket());
     return buckets[t]!;
   };
-  const cutOff = () => {
+  const cutOff = (c: ConnectionUse) => {
     const b = bucket();
     b.errors++;
     b.socketErrors++;
-    const what = 'socket: connection closed before the response ended';
+    const what = `socket: connection closed before the response ended (${connectionKind(c)})`;
     statuses[what] = (statuses[what] ?? 0) + 1;
     failed(what);
   };
+  // The connection kind of the error autocannon reports next (its reqError does not say which client).
+  let errorKind = '';
+  const honour = o.honourConnectionClose ?? false;
+  const retryStale = o.retryStale ?? false;
   let slot = 0;
   const setupClient = (client: AutocannonClient) => {
     const i = slot++ % connections;
-    const state: ConnectionState = { cookie: o.cookies[i]!, needLogin: false, pending: 'touch', request: '', touches: 0, loginIndex: i };
+    const state: ConnectionState = { cookie: o.cookies[i]!, needLogin: false, pending: 'touch', request: '', touches: 0, loginIndex: i, retry: false };
     states.set(client, state);
+    const use: ConnectionUse = { responses: 0, closeAnnounced: false, gotBytes: false, retrying: false };
+    // RFC 9112 §9.3.1: only an idempotent request, only on a reused connection, only before any response byte.
+    const retryable = () => retryStale && state.pending === 'touch' && state.request.startsWith('GET ') && use.responses > 0 && !use.closeAnnounced && !use.gotBytes && client.pipelinedRequests.size() > 0;
+    const retry = (cause: string) => {
+      use.retrying = true;
+      state.retry = true;
+      bucket().retries++;
+      count(retried, `GET retried after ${cause} on a reused connection`);
+    };
     // autocannon reconnects when the server closes a connection, after a socket error and after a
     // timeout, but keeps its HTTP parser and (except after a timeout) the unanswered request: the
     // parser then takes the next response for the rest of the cut one and the connection stalls
@@ -207,14 +271,49 @@ export async function runSessionLoad(o: LoadOptions): Promise<LoadResult> {
     // request cut off by the server closing the connection counts as a socket error (autocannon
     // counts nothing: the user would have seen a failed request).
     let countedByAutocannon = false;
-    client.on('connError', () => (countedByAutocannon = true));
+    client.on('connError', () => {
+      countedByAutocannon = true;
+      errorKind = connectionKind(use);
+    });
+    // A reset that retryStale turns into a retry reaches neither autocannon's error count nor ours.
+    const emit = client.emit;
+    client.emit = (event: string, ...args: unknown[]) => {
+      if (event === 'connError' && retryable()) {
+        retry((args[0] as Error | undefined)?.message ?? 'a socket error');
+        return true;
+      }
+      return emit.call(client, event, ...args);
+    };
     const connect = client._connect;
     client._connect = () => {
-      if (client.pipelinedRequests.size() > 0 && !countedByAutocannon) cutOff();
+      if (client.pipelinedRequests.size() > 0 && !countedByAutocannon && !use.retrying) {
+        if (retryable()) retry('the connection closed');
+        else cutOff(use);
+      }
+      // A timeout is reported right after this reconnect.
+      errorKind = connectionKind(use);
       countedByAutocannon = false;
+      Object.assign(use, { responses: 0, closeAnnounced: false, gotBytes: false, retrying: false });
       client.pipelinedRequests.clear();
       client.parser.initialize(client.parser.type);
       connect.call(client);
+      // Before autocannon's parser (which may complete the response and send the next request, resetting gotBytes).
+      client.conn.prependListener('data', () => (use.gotBytes = true));
+    };
+    const doRequest = client._doRequest;
+    client._doRequest = () => {
+      if (honour && use.closeAnnounced && !client.destroyed) {
+        // The server said it closes this connection: the next request goes on a new one.
+        // This runs inside the old socket's parser callback: the new connection (and its parser reset) waits a tick.
+        bucket().closeReconnects++;
+        client._destroyConnection();
+        setImmediate(() => {
+          if (!client.destroyed) client._connect();
+        });
+        return;
+      }
+      use.gotBytes = false;
+      doRequest.call(client);
     };
     client.setRequests([
       {
@@ -226,6 +325,9 @@ export async function runSessionLoad(o: LoadOptions): Promise<LoadResult> {
             return { ...req, method: 'POST', path: '/api/login', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ user: login.user, password: login.password }) };
           }
           state.pending = 'touch';
+          // A retry sends the same GET again.
+          if (state.retry) state.touches--;
+          state.retry = false;
           const post = ++state.touches % 2 === 0;
           state.request = post ? 'POST /api/session-touch' : 'GET /api/session-touch';
           return post
@@ -233,6 +335,8 @@ export async function runSessionLoad(o: LoadOptions): Promise<LoadResult> {
             : { ...req, method: 'GET', path: '/api/session-touch', headers: { cookie: state.cookie, accept: 'application/json' }, body: '' };
         },
         onResponse: (status, _body, _context, headers) => {
+          use.responses++;
+          use.closeAnnounced = Object.entries(headers).some(([k, v]) => k.toLowerCase() === 'connection' && /\bclose\b/i.test(String(v)));
           if (state.pending === 'login') {
             const cookie = status === 200 ? sessionCookie(headers['set-cookie'] ?? headers['Set-Cookie']) : undefined;
             if (cookie) {
@@ -280,7 +384,7 @@ export async function runSessionLoad(o: LoadOptions): Promise<LoadResult> {
   instance.on('reqError', (err) => {
     const b = bucket();
     b.errors++;
-    const what = `socket: ${err.message}`;
+    const what = `socket: ${err.message} (${errorKind || 'new connection'})`;
     statuses[what] = (statuses[what] ?? 0) + 1;
     failed(what);
     if (/timed out/.test(err.message)) b.timeouts++;
@@ -313,8 +417,11 @@ export async function runSessionLoad(o: LoadOptions): Promise<LoadResult> {
   for (let i = buckets.length; i < seconds; i++) buckets.push(emptyBucket());
   for (; reported < seconds; reported++) o.onSecond?.(sample(reported, buckets[reported]!));
   const all = Float64Array.from(buckets.flatMap((b) => b.latencies)).sort();
-  const secondFailures = Array.from({ length: seconds }, (_, t) => ({ ...failures[t] }));
-  for (const late of failures.slice(seconds)) for (const [what, n] of Object.entries(late ?? {})) secondFailures[seconds - 1]![what] = (secondFailures[seconds - 1]![what] ?? 0) + n;
+  const perSecond = (per: Array<Record<string, number>>) => {
+    const out = Array.from({ length: seconds }, (_, t) => ({ ...per[t] }));
+    for (const late of per.slice(seconds)) for (const [what, n] of Object.entries(late ?? {})) out[seconds - 1]![what] = (out[seconds - 1]![what] ?? 0) + n;
+    return out;
+  };
   return {
     durationSec: o.durationSec,
     connections,
@@ -323,6 +430,8 @@ export async function runSessionLoad(o: LoadOptions): Promise<LoadResult> {
     statuses,
     latenciesMs: all,
     secondLatenciesMs: buckets.map((b) => Float64Array.from(b.latencies).sort()),
-    secondFailures,
+    secondFailures: perSecond(failures),
+    secondRetries: perSecond(retried),
+    trace,
   };
 }

@@ -27,6 +27,8 @@ export function totals(load: LoadResult): Totals {
     timeouts: sum('timeouts'),
     socketErrors: sum('socketErrors'),
     relogins: sum('relogins'),
+    retries: sum('retries'),
+    closeReconnects: sum('closeReconnects'),
     ...latencySummary(load.latenciesMs),
   };
 }

@@ -38,6 +38,8 @@ export interface FaultRecord {
   atSec: number;
   /** When the fault was in place (a stop: when the gateway had exited). */
   appliedSec: number | null;
+  /** When the heal began (a stopped or killed gateway starting again; keepalived's failback follows). */
+  healStartSec: number | null;
   healedSec: number | null;
   /** When the peer held the VIP (keepalived only; null: it never moved). */
   movedSec: number | null;
@@ -66,6 +68,12 @@ export interface HaScenarioOptions {
   log?: (line: string) => void;
   /** Called with the lab just before it is torn down (tests: what to check is gone). */
   beforeDown?: (lab: Lab) => void;
+  /**
+   * How the users' HTTP client behaves: like a browser (true: honours `Connection: close`, sends a GET
+   * again once when its reused connection closed before any response byte, counted as a retry) or as
+   * autocannon alone does (false). @default true
+   */
+  browserLikeClient?: boolean;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -94,7 +102,9 @@ export async function runHaScenario(o: HaScenarioOptions): Promise<HaScenarioRes
       cookiesPer[i] = await loginUsers(url, n, LOGINS);
     }
     log(`  ${o.door.label}: ${o.users} users logged in through ${urls.join(', ')} (${cookiesPer.map((c) => c.length).join(' + ')}); gateways ${gateways.join(', ')}`);
-    if (o.warmupSec > 0) await Promise.all(urls.map((url, i) => runSessionLoad({ url, cookies: cookiesPer[i]!, durationSec: o.warmupSec, logins: LOGINS })));
+    const browserLike = o.browserLikeClient ?? true;
+    const client = { honourConnectionClose: browserLike, retryStale: browserLike };
+    if (o.warmupSec > 0) await Promise.all(urls.map((url, i) => runSessionLoad({ url, cookies: cookiesPer[i]!, durationSec: o.warmupSec, logins: LOGINS, ...client })));
 
     const durationSec = loadDurationSec(o.plan, o.schedule);
     let startedAt = 0;
@@ -104,7 +114,7 @@ export async function runHaScenario(o: HaScenarioOptions): Promise<HaScenarioRes
         if (n++ === 0) startedAt = t;
         if (n === urls.length) resolve();
       };
-      loads = urls.map((url, i) => runSessionLoad({ url, cookies: cookiesPer[i]!, durationSec, logins: LOGINS, onStart }));
+      loads = urls.map((url, i) => runSessionLoad({ url, cookies: cookiesPer[i]!, durationSec, logins: LOGINS, onStart, ...client }));
     });
     await started;
     const nowSec = () => (performance.now() - startedAt) / 1000;
@@ -140,7 +150,7 @@ async function applyOne(lab: Lab, planned: PlannedFault, urls: string[], vips: r
   const url = ha ? urls[planned.vip]! : urls[0]!;
   const vip = vips[planned.vip];
   const peer = gateways.find((g) => g !== host);
-  const rec: FaultRecord = { kind: planned.kind, host, url, atSec: nowSec(), appliedSec: null, healedSec: null, movedSec: null, homeSec: null };
+  const rec: FaultRecord = { kind: planned.kind, host, url, atSec: nowSec(), appliedSec: null, healStartSec: null, healedSec: null, movedSec: null, homeSec: null };
   log(`  t=${rec.atSec.toFixed(1)}s ${planned.kind} ${host}${vip ? ` (master of ${vip})` : ''}`);
   let healBy = rec.atSec + s.faultSec;
   // Watch the VIP move while the fault is applied (a stop resolves only when the gateway has exited).
@@ -161,6 +171,7 @@ async function applyOne(lab: Lab, planned: PlannedFault, urls: string[], vips: r
     await sleep(Math.max(0, (healBy - nowSec()) * 1000));
     watching = false;
     await watch;
+    rec.healStartSec = nowSec();
     await lab.heal(f.id);
     rec.healedSec = nowSec();
   } catch (err) {
@@ -210,8 +221,15 @@ export function mergeLoads(loads: readonly LoadResult[]): LoadResult {
       timeouts: sum('timeouts'),
       socketErrors: sum('socketErrors'),
       relogins: sum('relogins'),
+      retries: sum('retries'),
+      closeReconnects: sum('closeReconnects'),
       ...latencySummary(secondLatenciesMs[t]!),
     };
+  });
+  const secondRetries = Array.from({ length: n }, (_, t) => {
+    const f: Record<string, number> = {};
+    for (const l of loads) for (const [k, v] of Object.entries(l.secondRetries[t] ?? {})) f[k] = (f[k] ?? 0) + v;
+    return f;
   });
   const statuses: Record<string, number> = {};
   for (const l of loads) for (const [k, v] of Object.entries(l.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
@@ -224,5 +242,7 @@ export function mergeLoads(loads: readonly LoadResult[]): LoadResult {
     latenciesMs: Float64Array.from(loads.flatMap((l) => Array.from(l.latenciesMs))).sort(),
     secondLatenciesMs,
     secondFailures,
+    secondRetries,
+    trace: loads.flatMap((l) => l.trace).sort((a, b) => a.atMs - b.atMs),
   };
 }

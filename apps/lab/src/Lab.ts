@@ -256,7 +256,7 @@ export class Lab {
       // host) starved this 2-core lab under bench:gateway-ha's load (checks timed out on both hosts, both
       // went to FAULT: stop moved the VIP after 6.6 s instead of < 2 s, p99 ~7 s). Same probe: /readyz within 1 s.
       const check = `/usr/bin/curl -fsS --max-time 1 -o /dev/null http://127.0.0.1:${PORTS.gatewayAdmin}/readyz`;
-      writeFileSync(conf, keepalivedConfig({ host: g, index, vips, interface: iface, check }));
+      writeFileSync(conf, keepalivedConfig({ host: g, index, vips, interface: iface, check, synDrop: which('iptables') ?? '/usr/sbin/iptables' }));
       const pid = (what: string) => join(this.state.dir, `keepalived-${g.name}${what}.pid`);
       // A pid file left by an earlier lab names a pid that may have been reused: keepalived would then
       // believe it is already running and exit.
@@ -275,11 +275,12 @@ export class Lab {
     }
   }
 
-  /** The gateway host that holds a VIP now (kolab-ha), or undefined. */
+  /** The gateway host that holds a VIP now (kolab-ha: keepalived put it on its front interface), or undefined. */
   async vipHolder(vip: string): Promise<string | undefined> {
     for (const g of this.hosts('gateway')) {
       const r = await inNetns(g.ns, 'ip', ['-o', '-4', 'addr', 'show']);
-      if (r.stdout.split('\n').some((l) => l.includes(` ${vip}/`))) return g.name;
+      // The VIP on its front interface (every gateway host also has each VIP on lo: see holdVipsOnLoopback).
+      if (r.stdout.split('\n').some((l) => l.includes(` ${vip}/`) && l.split(/\s+/)[1] !== 'lo')) return g.name;
     }
     return undefined;
   }

@@ -233,6 +233,7 @@ async function haUntil(what: string, fn: () => Promise<boolean>, timeoutMs: numb
 }
 
 describe('lab kolab-ha: two gateways, keepalived, two VIPs (issue 14)', () => {
+  const url3 = () => ha.state.data.gatewayUrls[0]!;
   beforeAll(async () => {
     ha = await Lab.up({ topology: 'kolab-ha', owner: process.pid, waitMs: 240_000 });
   }, 300_000);
@@ -248,6 +249,29 @@ describe('lab kolab-ha: two gateways, keepalived, two VIPs (issue 14)', () => {
     expect(ha.state.data.gatewayUrls).toEqual([`http://${vip3}:8080`, `http://${vip4}:8080`]);
     for (const url of ha.state.data.gatewayUrls) expect(await haStatus(url)).toBe(200);
   });
+
+  it('each gateway host has both VIPs on lo and answers ARP only for its front addresses; a FAULT drops new SYNs to its VIP until the heal', async () => {
+    const [vip3, vip4] = ha.topology.vips as [string, string];
+    const synDrop = async (host: string) => (await ha.exec(host, 'iptables', ['-w', '-S', 'INPUT'])).stdout.split('\n').filter((l) => l.includes(`-d ${vip3}/32`) && l.includes('DROP'));
+    for (const g of ['gateway-1', 'gateway-2']) {
+      const lo = (await ha.exec(g, 'ip', ['-o', '-4', 'addr', 'show', 'dev', 'lo'])).stdout;
+      expect(lo, `${g}: lo`).toContain(` ${vip3}/32`);
+      expect(lo, `${g}: lo`).toContain(` ${vip4}/32`);
+      expect((await ha.exec(g, 'sysctl', ['-n', 'net.ipv4.conf.all.arp_ignore', 'net.ipv4.conf.all.arp_announce'])).stdout.split('\n').filter(Boolean), g).toEqual(['1', '2']);
+    }
+    expect(await synDrop('gateway-1'), 'no SYN drop while gateway-1 is ready').toEqual([]);
+    const fault = await ha.fault('kill', ['gateway-1']);
+    try {
+      await haUntil('VIP .3 on gateway-2', async () => (await ha.vipHolder(vip3)) === 'gateway-2', 10_000);
+      expect(await synDrop('gateway-1'), 'gateway-1 in FAULT drops SYNs to its VIP').toHaveLength(1);
+      expect(await synDrop('gateway-2'), 'gateway-2 holds VIP .3 and accepts').toEqual([]);
+    } finally {
+      await ha.heal(fault.id);
+    }
+    await haUntil('VIP .3 back on gateway-1', async () => (await ha.vipHolder(vip3)) === 'gateway-1', 10_000);
+    await haUntil('the SYN drop removed when gateway-1 leaves FAULT', async () => (await synDrop('gateway-1')).length === 0, 5000);
+    await haUntil('VIP .3 answers from gateway-1', async () => (await haStatus(url3())) === 200, 5000);
+  }, 45_000);
 
   // Issue 14's faults on the master of VIP .3: keepalived's check (kill, stop, freeze) or the host
   // vanishing with keepalived on it (link-down) must move the VIP; the heal brings it back (preempt).

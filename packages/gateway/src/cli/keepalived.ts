@@ -69,7 +69,7 @@ ${self && other ? `    unicast_src_ip ${self}\n    unicast_peer {\n        ${oth
     }
     # keepalived appends: INSTANCE <name> <MASTER|BACKUP|FAULT|STOP> <priority>
     notify "/usr/bin/logger -t webtier-keepalived"
-}
+${plan.failover === 'fault' ? synDropHooks(plan.vips[i].split('/')[0]!) : ''}}
 `;
   };
   return `# keepalived.conf for webtier gateway host ${host} of 2, written by \`webtier-gateway keepalived\`.
@@ -96,6 +96,22 @@ ${plan.failover === 'weight' ? `    weight ${CHECK_WEIGHT}\n` : '    # no weight
 
 ${instance(0)}
 ${instance(1)}`;
+}
+
+/**
+ * While an instance is in FAULT (this gateway draining or gone) new connections to its address are
+ * dropped, not refused: the client sends its SYN again after 1 s, to the peer that holds the address by
+ * then, and the requests already here finish (with the address also on lo, see deploy/README.md). Leaving
+ * FAULT removes the rule (BACKUP then MASTER both delete; the second delete fails harmlessly).
+ */
+export const IPTABLES = '/usr/sbin/iptables';
+function synDropHooks(vip: string): string {
+  const rule = (op: '-I' | '-D') => `${IPTABLES} -w ${op} INPUT -d ${vip} -p tcp --syn -j DROP`;
+  return `    # FAULT: new connections to ${vip} wait for the peer (SYN dropped here, sent again by the client after 1 s).
+    notify_fault "${rule('-I')}"
+    notify_backup "${rule('-D')}"
+    notify_master "${rule('-D')}"
+`;
 }
 
 function addressOf(value: string, what: string, withPrefix: boolean): string {

@@ -121,6 +121,11 @@ describe('webtier-gateway keepalived', () => {
       expect(conf.match(/notify "\/usr\/bin\/logger -t webtier-keepalived"/g)).toHaveLength(2);
       expect(conf).toContain(`script "${CLI} check --admin http://127.0.0.1:9901 --timeout-ms 1000"`);
       expect(conf).not.toMatch(/^\s*nopreempt/m);
+      // --failover fault (the default): new connections to an address in FAULT are dropped, not refused.
+      for (const vip of ['192.0.2.3', '192.0.2.4']) {
+        expect(conf).toContain(`notify_fault "/usr/sbin/iptables -w -I INPUT -d ${vip} -p tcp --syn -j DROP"`);
+        for (const state of ['backup', 'master']) expect(conf).toContain(`notify_${state} "/usr/sbin/iptables -w -D INPUT -d ${vip} -p tcp --syn -j DROP"`);
+      }
     }
   });
 
