@@ -57,14 +57,16 @@ export class HealthChecker {
     let ok = false;
     let status: number | undefined;
     let error: string | undefined;
+    const deadline = stallSafeTimeout(this.config.timeoutMs);
     try {
       const res = await e.pool.request({
         method: 'GET',
         path: this.config.path,
         headers: { host: this.config.host ?? e.address, 'user-agent': 'webtier-gateway-healthcheck' },
-        headersTimeout: this.config.timeoutMs,
-        bodyTimeout: this.config.timeoutMs,
-        signal: AbortSignal.timeout(this.config.timeoutMs),
+        // undici's own timers would fire in the same turn as ours; they only back it up.
+        headersTimeout: this.config.timeoutMs * 2 + 1000,
+        bodyTimeout: this.config.timeoutMs * 2 + 1000,
+        signal: deadline.signal,
       });
       status = res.statusCode;
       await res.body.dump().catch(() => undefined);
@@ -72,6 +74,8 @@ export class HealthChecker {
       if (!ok) error = `status ${status}`;
     } catch (err) {
       error = (err as { code?: string }).code ?? (err as Error).name ?? 'error';
+    } finally {
+      deadline.clear();
     }
     if (this.stopped) return ok;
     e.lastCheck = { at: Date.now(), ok, ...(status !== undefined ? { status } : {}), ...(error !== undefined ? { error } : {}) };
@@ -96,4 +100,26 @@ export class HealthChecker {
     }
     return ok;
   }
+}
+
+/**
+ * An AbortSignal that aborts `ms` from now, but not before the sockets have been read once more.
+ * After the event loop stalls (a GC pause, or a process starved of CPU on a loaded host), Node runs
+ * due timers before it reads sockets, so a plain timeout fails a check whose answer has been waiting
+ * in the socket buffer all along, and with unhealthyThreshold 1 a healthy endpoint goes out. The
+ * timer hands over to setImmediate, which runs after the poll phase has delivered what arrived.
+ */
+export function stallSafeTimeout(ms: number): { readonly signal: AbortSignal; clear(): void } {
+  const controller = new AbortController();
+  let immediate: NodeJS.Immediate | undefined;
+  const timer = setTimeout(() => {
+    immediate = setImmediate(() => controller.abort(new DOMException(`no answer within ${ms} ms`, 'TimeoutError')));
+  }, ms);
+  return {
+    signal: controller.signal,
+    clear() {
+      clearTimeout(timer);
+      if (immediate) clearImmediate(immediate);
+    },
+  };
 }
