@@ -71,6 +71,16 @@ export interface LoadCounts {
   closeReconnects: number;
 }
 
+/** The counters of LoadCounts, for code that adds samples up. */
+export const LOAD_COUNT_KEYS = ['requests', 'ok', 'non2xx', 'loginRequired', 'sessionsLost', 'errors', 'timeouts', 'socketErrors', 'relogins', 'retries', 'closeReconnects'] as const satisfies ReadonlyArray<keyof LoadCounts>;
+
+/** The counters of several samples added up (a run's seconds, or the loads of one second). */
+export function sumCounts(samples: readonly LoadCounts[]): LoadCounts {
+  const out = Object.fromEntries(LOAD_COUNT_KEYS.map((k) => [k, 0])) as unknown as LoadCounts;
+  for (const s of samples) for (const k of LOAD_COUNT_KEYS) out[k] += s[k];
+  return out;
+}
+
 export interface SecondSample extends LoadCounts {
   /** The second [t, t+1) of the run in which the responses completed. */
   t: number;

@@ -1,7 +1,7 @@
 // From per-second samples to the numbers of the results table: totals, and the time to recover
 // after each fault event.
 import type { LoadCounts, LoadResult, SecondSample } from './SessionLoad.js';
-import { latencySummary } from './SessionLoad.js';
+import { latencySummary, sumCounts } from './SessionLoad.js';
 import type { FaultEvent } from './timeline.js';
 
 /** The run's counts summed over its seconds (sessionsLost: distinct sessions), with its latency. */
@@ -14,21 +14,12 @@ export interface Totals extends LoadCounts {
 }
 
 export function totals(load: LoadResult): Totals {
-  const sum = (k: keyof SecondSample) => load.seconds.reduce((s, x) => s + (x[k] as number), 0);
-  const ok = sum('ok');
+  const counts = sumCounts(load.seconds);
   return {
-    requests: sum('requests'),
-    ok,
-    okPerSec: Math.round(ok / load.durationSec),
-    non2xx: sum('non2xx'),
-    loginRequired: sum('loginRequired'),
+    ...counts,
+    okPerSec: Math.round(counts.ok / load.durationSec),
+    // Distinct sessions over the run, not the sum of each second's first sightings.
     sessionsLost: load.sessionsLost,
-    errors: sum('errors'),
-    timeouts: sum('timeouts'),
-    socketErrors: sum('socketErrors'),
-    relogins: sum('relogins'),
-    retries: sum('retries'),
-    closeReconnects: sum('closeReconnects'),
     ...latencySummary(load.latenciesMs),
   };
 }

@@ -4,7 +4,7 @@
 // of the failover benchmark runs through each address, ActiveSync devices hold Pings, a probe asks
 // each address 10 times a second, and the faults hit the planned gateway one after another.
 import { Lab, type LabUpOptions } from '@webtier/app-lab';
-import { loginUsers, runSessionLoad, latencySummary, type LoadResult, type Login, type SecondSample } from '../failover/SessionLoad.js';
+import { loginUsers, runSessionLoad, latencySummary, sumCounts, type LoadResult, type Login, type SecondSample } from '../failover/SessionLoad.js';
 import type { PlannedFault, Schedule } from './faultPlan.js';
 import { loadDurationSec } from './faultPlan.js';
 import { startPingDevices, type PingDevicesResult } from './PingDevices.js';
@@ -209,20 +209,9 @@ export function mergeLoads(loads: readonly LoadResult[]): LoadResult {
   });
   const seconds: SecondSample[] = Array.from({ length: n }, (_, t) => {
     const parts = loads.map((l) => l.seconds[t]).filter((s): s is SecondSample => s !== undefined);
-    const sum = (k: keyof SecondSample) => parts.reduce((acc, s) => acc + (s[k] as number), 0);
     return {
       t,
-      requests: sum('requests'),
-      ok: sum('ok'),
-      non2xx: sum('non2xx'),
-      loginRequired: sum('loginRequired'),
-      sessionsLost: sum('sessionsLost'),
-      errors: sum('errors'),
-      timeouts: sum('timeouts'),
-      socketErrors: sum('socketErrors'),
-      relogins: sum('relogins'),
-      retries: sum('retries'),
-      closeReconnects: sum('closeReconnects'),
+      ...sumCounts(parts),
       ...latencySummary(secondLatenciesMs[t]!),
     };
   });
