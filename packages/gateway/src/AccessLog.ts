@@ -1,5 +1,4 @@
 import { hostname } from 'node:os';
-import type { FastifyBaseLogger } from 'fastify';
 
 /** Where the gateway's pino logger writes (createGateway's pino.destination): the access log may write to it directly. */
 export interface LogDestination {
@@ -36,7 +35,7 @@ export class AccessLog {
 
   constructor(private readonly destination: LogDestination | undefined) {}
 
-  write(log: FastifyBaseLogger, r: AccessRecord): void {
+  write(log: { readonly level: string; info(obj: object, msg?: string): void }, r: AccessRecord): void {
     if (QUIET_LEVELS.has(log.level)) return;
     const d = this.destination;
     if (d === undefined) {
