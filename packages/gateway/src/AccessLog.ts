@@ -32,6 +32,18 @@ const QUIET_LEVELS = new Set(['warn', 'error', 'fatal', 'silent']);
 export class AccessLog {
   private readonly head = '{"level":30,"time":';
   private readonly base = `,"pid":${process.pid},"hostname":${JSON.stringify(hostname())}`;
+  /** JSON of the strings that repeat from line to line (route, cluster, endpoint, method): stringified once. */
+  private readonly quoted = new Map<string, string>();
+
+  private json(value: string): string {
+    let q = this.quoted.get(value);
+    if (q === undefined) {
+      // Bounded by the config and HTTP's methods; the cap only guards against a surprise.
+      if (this.quoted.size >= 1024) this.quoted.clear();
+      this.quoted.set(value, (q = JSON.stringify(value)));
+    }
+    return q;
+  }
 
   constructor(private readonly destination: LogDestination | undefined) {}
 
@@ -48,7 +60,7 @@ export class AccessLog {
     // backslash (schema/URL/HTTP parser rules), but they are escaped all the same: the line must
     // stay JSON whatever the config says.
     d.write(
-      `${this.head}${Date.now()}${this.base},"route":${JSON.stringify(r.route)},"cluster":${JSON.stringify(r.cluster)},"endpoint":${JSON.stringify(r.endpoint)},"method":${JSON.stringify(r.method ?? '')},"url":${JSON.stringify(r.url ?? '')},"status":${r.status},"durationMs":${r.durationMs},"retries":${r.retries},"requestId":${JSON.stringify(r.requestId)}${r.error ? `,"error":${JSON.stringify(r.error)}` : ''},"msg":"access"}\n`,
+      `${this.head}${Date.now()}${this.base},"route":${this.json(r.route)},"cluster":${this.json(r.cluster)},"endpoint":${this.json(r.endpoint)},"method":${this.json(r.method ?? '')},"url":${JSON.stringify(r.url ?? '')},"status":${r.status},"durationMs":${r.durationMs},"retries":${r.retries},"requestId":${JSON.stringify(r.requestId)}${r.error ? `,"error":${JSON.stringify(r.error)}` : ''},"msg":"access"}\n`,
     );
   }
 }
