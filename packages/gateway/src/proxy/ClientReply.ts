@@ -74,8 +74,9 @@ export class RawReply implements ClientReply {
     private readonly done: ReplyDone,
   ) {
     this.request = { raw: req, headers: req.headers, gw: null, log };
-    raw.once('finish', this.onEnd);
-    raw.once('error', this.onEnd);
+    // `on`, not `once`: onEnd runs its body once anyway, and once() costs a wrapper per event and request.
+    raw.on('finish', this.onEnd);
+    raw.on('error', this.onEnd);
   }
 
   get sent(): boolean {

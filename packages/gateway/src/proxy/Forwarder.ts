@@ -131,7 +131,7 @@ class Exchange implements AttemptOwner {
     private readonly draining: () => boolean,
     private readonly sendTimeoutMs: number,
   ) {
-    res.once('close', this.onResClose);
+    res.on('close', this.onResClose); // 'close' comes once per response: no once() wrapper per request
   }
 
   attempt(endpoint: Endpoint, lane: Lane, options: Dispatcher.DispatchOptions): Promise<Outcome> {
