@@ -3,6 +3,8 @@ import { hostname } from 'node:os';
 /** Where the gateway's pino logger writes (createGateway's pino.destination): the access log may write to it directly. */
 export interface LogDestination {
   write(line: string): unknown;
+  /** Takes a line that may wait for the destination's next batch (BatchingStream); else `write` is used. */
+  append?(line: string): void;
 }
 
 /** One access-log line: what happened to one request. */
@@ -59,8 +61,9 @@ export class AccessLog {
     // Route and cluster names, endpoint addresses and method tokens cannot hold a quote or a
     // backslash (schema/URL/HTTP parser rules), but they are escaped all the same: the line must
     // stay JSON whatever the config says.
-    d.write(
-      `${this.head}${Date.now()}${this.base},"route":${this.json(r.route)},"cluster":${this.json(r.cluster)},"endpoint":${this.json(r.endpoint)},"method":${this.json(r.method ?? '')},"url":${JSON.stringify(r.url ?? '')},"status":${r.status},"durationMs":${r.durationMs},"retries":${r.retries},"requestId":${JSON.stringify(r.requestId)}${r.error ? `,"error":${JSON.stringify(r.error)}` : ''},"msg":"access"}\n`,
-    );
+    const line =
+      `${this.head}${Date.now()}${this.base},"route":${this.json(r.route)},"cluster":${this.json(r.cluster)},"endpoint":${this.json(r.endpoint)},"method":${this.json(r.method ?? '')},"url":${JSON.stringify(r.url ?? '')},"status":${r.status},"durationMs":${r.durationMs},"retries":${r.retries},"requestId":${JSON.stringify(r.requestId)}${r.error ? `,"error":${JSON.stringify(r.error)}` : ''},"msg":"access"}\n`;
+    if (d.append) d.append(line);
+    else d.write(line);
   }
 }
