@@ -63,5 +63,5 @@ server.listen(Number(values.port), values.host ?? '127.0.0.1', () => {
 process.once('SIGTERM', () => {
   server.close();
   server.closeAllConnections();
-  void pool.close().finally(() => process.exit(0));
+  process.exit(0);
 });
