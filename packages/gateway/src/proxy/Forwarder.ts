@@ -110,17 +110,15 @@ class Exchange implements AttemptOwner {
   clientGone = false;
   readonly tried = new Set<Endpoint>();
   current: Attempt | undefined;
-  private resumeUpstream: (() => void) | undefined;
+  private resumeUpstream: { resume(): void } | undefined;
   private readonly onResClose = () => {
     this.clearSendTimer();
     if (this.res.writableFinished) return;
     this.clientGone = true;
     this.current?.abort(new ClientGone('the client went away'));
   };
-  private readonly onResDrain = () => {
-    this.clearSendTimer();
-    this.resumeUpstream?.();
-  };
+  // Made on the first full socket only (most responses never meet backpressure): one closure less per request.
+  private onResDrain: (() => void) | undefined;
 
   constructor(
     private readonly reply: ClientReply,
@@ -160,15 +158,19 @@ class Exchange implements AttemptOwner {
     this.res.writeHead(status, out);
   }
 
-  write(chunk: Buffer, resume: () => void): boolean {
+  write(chunk: Buffer, paused: { resume(): void }): boolean {
     if (this.res.write(chunk)) return true;
-    this.resumeUpstream = resume;
+    this.resumeUpstream = paused;
+    this.onResDrain ??= () => {
+      this.clearSendTimer();
+      this.resumeUpstream?.resume();
+    };
     this.res.once('drain', this.onResDrain);
     // A client that stops reading must not hold the upstream connection: no progress for
     // clientSendTimeoutMs closes it (and onResClose aborts the upstream request).
     if (this.sendTimeoutMs > 0) {
       if (this.sendTimer) this.sendTimer.refresh();
-      else this.sendTimer = setTimeout(this.onSendTimeout, this.sendTimeoutMs);
+      else this.sendTimer = setTimeout(() => this.onSendTimeout(), this.sendTimeoutMs);
     }
     return false;
   }
@@ -179,11 +181,11 @@ class Exchange implements AttemptOwner {
   }
 
   private sendTimer: NodeJS.Timeout | undefined;
-  private readonly onSendTimeout = () => {
+  private onSendTimeout(): void {
     this.sendTimer = undefined;
     this.info.error = GatewayErrorCodes.CLIENT_TIMEOUT;
     this.res.destroy();
-  };
+  }
 
   private clearSendTimer(): void {
     if (this.sendTimer) clearTimeout(this.sendTimer);
