@@ -1,16 +1,19 @@
-// Proxy throughput (issue 4): requests per second and p50/p99 latency through each proxy to the
-// same Node upstream answering 1 KiB, with autocannon, the targets measured in interleaved rounds:
-//   the upstream directly, vanilla @fastify/http-proxy, webtier's gateway (its CLI, full features:
-//   active health checks, metrics, access log at info level to a file), nginx with 1 worker.
-// Every server is its own child process; the load generator is this process.
+// Proxy throughput (issues 4 and 15): requests per second and p50/p99 latency through each proxy to
+// the same Node upstream answering 1 KiB, with wrk (-t1 -c50), the targets measured in interleaved
+// rounds, medians over the rounds:
+//   the upstream directly; the Node limit (node:http + one undici Pool + pool.dispatch straight into
+//   the response: what a Node proxy cannot go below); vanilla @fastify/http-proxy; webtier's gateway
+//   (its CLI, full features: active health checks, metrics, access log at info level to a file);
+//   nginx with 1 worker.
+// Every server is its own child process, and so is the load generator (wrk, see gateway/wrk.ts for
+// why not autocannon). Each proxy's CPU time per request is read from /proc around every round.
 //
 //   npm run bench:gateway
-//   tsx benchmarks/gateway.ts --duration 8 --warmup 2 --connections 50 --rounds 2 [--profile]
+//   tsx benchmarks/gateway.ts --duration 5 --warmup 2 --connections 50 --rounds 3 [--profile]
 //
-// --profile runs the gateway and the vanilla proxy under `node --cpu-prof` and writes where their
-// time went to benchmarks/results/gateway-profile.md. Results: benchmarks/results/gateway.{json,md,svg}.
+// --profile runs the Node targets under `node --cpu-prof` and writes where their time went to
+// benchmarks/results/gateway-profile.md. Results: benchmarks/results/gateway.{json,md,svg}.
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,21 +27,11 @@ import { summarizeProfile, type ProfileSummary } from './gateway/cpuProfile.js';
 import { NGINX_BINARY, startNginx } from './gateway/nginx.js';
 import { benchCertificate, H2LOAD_BINARY, h2load, nginxTlsServer } from './gateway/tls.js';
 import { benchWorkers } from './gateway/workers.js';
+import { cpuSeconds, median, WRK_BINARY, wrkLoad, type LoadResult } from './gateway/wrk.js';
 import { describeRevision, revision } from './failover/revision.js';
 import { formatInteger, formatMachine, machineInfo, markdownTable, printTable, RESULTS_DIR, writeResults, type Cell } from './lib/report.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
-const autocannon = require('autocannon') as (opts: Record<string, unknown>) => PromiseLike<AutocannonResult> & {
-  on(event: 'response', fn: (client: unknown, status: number, bytes: number, latencyMs: number) => void): void;
-};
-interface AutocannonResult {
-  requests: { total: number };
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  duration: number;
-}
 
 const { values } = parseArgs({
   options: {
@@ -53,7 +46,7 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  process.stdout.write('tsx benchmarks/gateway.ts [--duration 8] [--warmup 2] [--connections 50] [--rounds 2] [--targets direct,vanilla,gateway,nginx,https] [--profile] [--workers N]\n');
+  process.stdout.write('tsx benchmarks/gateway.ts [--duration 5 (s per target and round)] [--warmup 2] [--connections 50] [--rounds 3] [--targets direct,nodelimit,vanilla,gateway,nginx,https] [--profile] [--workers N]\n');
   process.exit(0);
 }
 const num = (name: string, text: string | undefined, fallback: number) => {
@@ -64,13 +57,18 @@ const num = (name: string, text: string | undefined, fallback: number) => {
   }
   return n;
 };
-const durationSec = num('duration', values.duration, 8);
+const durationSec = num('duration', values.duration, 5);
 const warmupSec = num('warmup', values.warmup, 2);
 const connections = Math.round(num('connections', values.connections, 50));
-const rounds = Math.round(num('rounds', values.rounds, 2));
+const rounds = Math.round(num('rounds', values.rounds, 3));
 const profile = values.profile ?? false;
+if (!WRK_BINARY) {
+  process.stderr.write('gateway: wrk is not installed (Debian package `wrk`; .ci/run installs it): it is the load generator of this benchmark\n');
+  process.exit(2);
+}
+const load = wrkLoad(connections);
 // 'https': the gateway and nginx over TLS with the same certificate (keep-alive, Connection: close, h2 via h2load).
-const TARGET_IDS = ['direct', 'vanilla', 'gateway', 'nginx', 'https'] as const;
+const TARGET_IDS = ['direct', 'nodelimit', 'vanilla', 'gateway', 'nginx', 'https'] as const;
 const selected = new Set((values.targets ?? TARGET_IDS.join(',')).split(',').map((s) => s.trim()));
 for (const id of selected) {
   if (!TARGET_IDS.includes(id as never)) {
@@ -84,18 +82,26 @@ interface Target {
   name: string;
   url: string | undefined;
   note: string;
+  /** The process whose CPU time is the target's (nginx: its master, whose worker is counted with it). */
+  pid: () => number | undefined;
 }
 interface TargetResult {
+  id: string;
   name: string;
   note: string;
+  /** Median over the rounds. */
   reqPerSec: number | null;
+  /** Medians over the rounds of each round's p50/p99 (wrk's latency distribution). */
   p50Ms: number | null;
   p99Ms: number | null;
+  /** CPU time (user + system) of the proxy process per request, median over the rounds; null for the upstream itself. */
+  cpuUsPerRequest: number | null;
   requests: number;
   non2xx: number;
   errors: number;
   /** req/s of each round. */
   rounds: number[];
+  p99Rounds: number[];
 }
 
 /** The gateway's config: one cluster, the production feature set on (its stdout, pino, goes to a file). */
@@ -116,14 +122,6 @@ function gatewayConfig(port: number, adminPort: number, upstream: string, tls?: 
   };
 }
 
-async function load(url: string, seconds: number, record: boolean, headers?: Record<string, string>): Promise<{ result: AutocannonResult; latencies: Float64Array }> {
-  const latencies: number[] = [];
-  const instance = autocannon({ url, connections, duration: seconds, timeout: 10, ...(headers ? { headers } : {}) });
-  if (record) instance.on('response', (_c, _s, _b, ms) => latencies.push(ms));
-  const result = await instance;
-  return { result, latencies: Float64Array.from(latencies).sort() };
-}
-
 // --workers N: only webtier's gateway, 1 worker vs N (benchmarks/gateway/workers.ts).
 if (values.workers !== undefined) {
   const dir = mkdtempSync(join(tmpdir(), 'webtier-gateway-workers-bench-'));
@@ -135,8 +133,6 @@ if (values.workers !== undefined) {
   process.exit(0);
 }
 
-const pct = (sorted: Float64Array, p: number) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! * 100) / 100 : null);
-
 const machine = machineInfo();
 const measured = revision(['packages/gateway']);
 const t0 = Date.now();
@@ -144,7 +140,7 @@ const dir = mkdtempSync(join(tmpdir(), 'webtier-gateway-bench-'));
 const children: ChildNode[] = [];
 let nginx: SupervisedProcess | undefined;
 console.log(`Proxy throughput on ${formatMachine(machine)}`);
-console.log(`autocannon, ${connections} connections, ${warmupSec} s warm-up + ${durationSec} s per target in ${rounds} interleaved rounds, 1 KiB responses`);
+console.log(`wrk -t1 -c${connections}, ${warmupSec} s warm-up, then ${rounds} interleaved rounds of ${durationSec} s per target, 1 KiB responses`);
 
 const targets: Target[] = [];
 const profiles: Array<{ name: string; summary: ProfileSummary; requests: number }> = [];
@@ -154,11 +150,24 @@ try {
   const upstream = new ChildNode({ name: 'upstream', script: join(here, 'gateway', 'upstream.mjs'), args: ['--port', String(upstreamPort)], healthUrl: `${upstreamUrl}/healthz`, logFile: join(dir, 'upstream.log') });
   children.push(upstream);
   await upstream.start();
-  targets.push({ id: 'direct', name: 'upstream directly', url: upstreamUrl, note: 'node:http, no proxy' });
+  targets.push({ id: 'direct', name: 'upstream directly', url: upstreamUrl, note: 'node:http, no proxy', pid: () => undefined });
 
-  const vanillaPort = await freePort();
   const profileDir = (name: string) => join(dir, `profile-${name}`);
   const profileArgs = (name: string) => (profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir(name)] : []);
+  const nodeLimitPort = await freePort();
+  const nodeLimit = new ChildNode({
+    name: 'nodelimit',
+    script: join(here, 'gateway', 'nodeLimit.mjs'),
+    args: ['--port', String(nodeLimitPort), '--upstream', upstreamUrl],
+    healthUrl: `http://127.0.0.1:${nodeLimitPort}/healthz`,
+    logFile: join(dir, 'nodelimit.log'),
+    nodeArgs: profileArgs('nodelimit'),
+  });
+  children.push(nodeLimit);
+  await nodeLimit.start();
+  targets.push({ id: 'nodelimit', name: 'Node limit (bare pass-through)', url: `http://127.0.0.1:${nodeLimitPort}`, note: 'node:http + one undici Pool, pool.dispatch into the response; no routing, no logging', pid: () => nodeLimit.pid });
+
+  const vanillaPort = await freePort();
   const vanilla = new ChildNode({
     name: 'vanilla',
     script: join(here, 'failover', 'vanillaProxy.mjs'),
@@ -169,7 +178,7 @@ try {
   });
   children.push(vanilla);
   await vanilla.start();
-  targets.push({ id: 'vanilla', name: 'vanilla @fastify/http-proxy', url: `http://127.0.0.1:${vanillaPort}`, note: 'fastify 5 + @fastify/http-proxy 11, logger off' });
+  targets.push({ id: 'vanilla', name: 'vanilla @fastify/http-proxy', url: `http://127.0.0.1:${vanillaPort}`, note: 'fastify 5 + @fastify/http-proxy 11, logger off', pid: () => vanilla.pid });
 
   const gatewayPort = await freePort();
   const adminPort = await freePort();
@@ -190,60 +199,64 @@ try {
   try {
     await gateway.start();
     children.push(gateway);
-    targets.push({ id: 'gateway', name: "webtier's gateway", url: `http://127.0.0.1:${gatewayPort}`, note: 'health checks, metrics, access log (info) to a file' });
+    targets.push({ id: 'gateway', name: "webtier's gateway", url: `http://127.0.0.1:${gatewayPort}`, note: 'health checks, metrics, access log (info) to a file', pid: () => gateway.pid });
   } catch (err) {
     console.error(`webtier's gateway did not start: ${(err as Error).message.split('\n').slice(0, 6).join('\n')}`);
-    targets.push({ id: 'gateway', name: "webtier's gateway", url: undefined, note: 'did not start (see the run output)' });
+    targets.push({ id: 'gateway', name: "webtier's gateway", url: undefined, note: 'did not start (see the run output)', pid: () => undefined });
   }
 
   if (NGINX_BINARY) {
     const nginxPort = await freePort();
     nginx = await startNginx(join(dir, 'nginx'), nginxPort, `127.0.0.1:${upstreamPort}`, cert ? nginxTlsServer(nginxTlsPort, cert) : '');
-    targets.push({ id: 'nginx', name: 'nginx (1 worker)', url: `http://127.0.0.1:${nginxPort}`, note: `${NGINX_BINARY}, keep-alive upstream, access log to a file` });
-  } else targets.push({ id: 'nginx', name: 'nginx (1 worker)', url: undefined, note: 'nginx not installed' });
+    const master = nginx;
+    targets.push({ id: 'nginx', name: 'nginx (1 worker)', url: `http://127.0.0.1:${nginxPort}`, note: `${NGINX_BINARY}, keep-alive upstream, access log to a file`, pid: () => master.pid });
+  } else targets.push({ id: 'nginx', name: 'nginx (1 worker)', url: undefined, note: 'nginx not installed', pid: () => undefined });
 
   const results: TargetResult[] = [];
   // Rounds interleave the targets (A B C D A B C D): a neighbour's burst of work on this shared
   // machine then slows every target alike instead of the one that happened to be running.
   const measuredTargets = targets.filter((x) => x.id !== 'https' && selected.has(x.id) && x.url);
   const served = new Map<string, number>();
-  for (const t of measuredTargets) served.set(t.id, (await load(t.url!, warmupSec, false)).result.requests.total);
-  const acc = new Map<string, { requests: number; seconds: number; non2xx: number; errors: number; latencies: Float64Array[]; rounds: number[] }>();
+  for (const t of measuredTargets) served.set(t.id, (await load(t.url!, warmupSec)).requests);
+  const acc = new Map<string, { runs: LoadResult[]; cpu: number[] }>();
   for (let round = 0; round < rounds; round++) {
     for (const t of measuredTargets) {
-      const { result, latencies } = await load(t.url!, durationSec / rounds, true);
-      const a = acc.get(t.id) ?? { requests: 0, seconds: 0, non2xx: 0, errors: 0, latencies: [], rounds: [] };
-      a.requests += result.requests.total;
-      a.seconds += result.duration;
-      a.non2xx += result.non2xx;
-      a.errors += result.errors + result.timeouts;
-      a.latencies.push(latencies);
-      a.rounds.push(Math.round(result.requests.total / result.duration));
-      served.set(t.id, (served.get(t.id) ?? 0) + result.requests.total);
+      const cpu0 = cpuSeconds(t.pid());
+      const r = await load(t.url!, durationSec);
+      const cpu = cpuSeconds(t.pid()) - cpu0;
+      const a = acc.get(t.id) ?? { runs: [], cpu: [] };
+      a.runs.push(r);
+      if (t.pid() !== undefined && r.requests > 0) a.cpu.push((cpu * 1e6) / r.requests);
+      served.set(t.id, (served.get(t.id) ?? 0) + r.requests);
       acc.set(t.id, a);
     }
-    console.log(`  round ${round + 1}/${rounds}: ${measuredTargets.map((t) => `${t.id} ${formatInteger(acc.get(t.id)!.rounds.at(-1)!)}`).join(', ')} req/s`);
+    console.log(`  round ${round + 1}/${rounds}: ${measuredTargets.map((t) => `${t.id} ${formatInteger(acc.get(t.id)!.runs.at(-1)!.reqPerSec)}`).join(', ')} req/s (load ${machineInfo().loadAverage1m})`);
   }
-  for (const t of targets.filter((x) => selected.has(x.id))) {
+  const round2 = (n: number | null) => (n === null ? null : Math.round(n * 100) / 100);
+  for (const t of targets.filter((x) => selected.has(x.id) && x.id !== 'https')) {
     const a = acc.get(t.id);
     if (!t.url || !a) {
-      results.push({ name: t.name, note: t.note, reqPerSec: null, p50Ms: null, p99Ms: null, requests: 0, non2xx: 0, errors: 0, rounds: [] });
+      results.push({ id: t.id, name: t.name, note: t.note, reqPerSec: null, p50Ms: null, p99Ms: null, cpuUsPerRequest: null, requests: 0, non2xx: 0, errors: 0, rounds: [], p99Rounds: [] });
       continue;
     }
-    const all = Float64Array.from(a.latencies.flatMap((l) => [...l])).sort();
+    const sum = (f: (r: LoadResult) => number) => a.runs.reduce((n, r) => n + f(r), 0);
+    const cpu = median(a.cpu);
     const r: TargetResult = {
+      id: t.id,
       name: t.name,
       note: t.note,
-      reqPerSec: Math.round(a.requests / a.seconds),
-      p50Ms: pct(all, 50),
-      p99Ms: pct(all, 99),
-      requests: a.requests,
-      non2xx: a.non2xx,
-      errors: a.errors,
-      rounds: a.rounds,
+      reqPerSec: Math.round(median(a.runs.map((x) => x.reqPerSec))!),
+      p50Ms: round2(median(a.runs.flatMap((x) => (x.p50Ms === null ? [] : [x.p50Ms])))),
+      p99Ms: round2(median(a.runs.flatMap((x) => (x.p99Ms === null ? [] : [x.p99Ms])))),
+      cpuUsPerRequest: cpu === null ? null : Math.round(cpu * 10) / 10,
+      requests: sum((x) => x.requests),
+      non2xx: sum((x) => x.non2xx),
+      errors: sum((x) => x.errors),
+      rounds: a.runs.map((x) => x.reqPerSec),
+      p99Rounds: a.runs.map((x) => x.p99Ms ?? NaN),
     };
     results.push(r);
-    console.log(`  ${t.name.padEnd(28)} ${formatInteger(r.reqPerSec!).padStart(7)} req/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  non-2xx ${r.non2xx}  errors ${r.errors}`);
+    console.log(`  ${t.name.padEnd(30)} ${formatInteger(r.reqPerSec!).padStart(7)} req/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  CPU ${r.cpuUsPerRequest ?? '-'} µs/req  non-2xx ${r.non2xx}  errors ${r.errors}`);
   }
 
   // HTTPS: the gateway's TLS listener (h2 + http/1.1) vs nginx's ssl http2 server, same certificate.
@@ -259,33 +272,26 @@ try {
       { id: 'keepalive', headers: undefined },
       { id: 'close', headers: { connection: 'close' } },
     ];
-    const tacc = new Map<string, { requests: number; seconds: number; errors: number; latencies: Float64Array[] }>();
-    for (const t of tlsTargets) await load(t.url, warmupSec, false);
+    const tacc = new Map<string, LoadResult[]>();
+    for (const t of tlsTargets) await load(t.url, warmupSec);
     for (let round = 0; round < rounds; round++) {
       for (const m of modes) {
         for (const t of tlsTargets) {
-          const { result, latencies } = await load(t.url, durationSec / rounds, true, m.headers);
+          const r = await load(t.url, durationSec, m.headers);
           const key = `${t.id}/${m.id}`;
-          const a = tacc.get(key) ?? { requests: 0, seconds: 0, errors: 0, latencies: [] };
-          a.requests += result.requests.total;
-          a.seconds += result.duration;
-          a.errors += result.errors + result.timeouts + result.non2xx;
-          a.latencies.push(latencies);
-          tacc.set(key, a);
+          tacc.set(key, [...(tacc.get(key) ?? []), r]);
         }
       }
       console.log(`  https round ${round + 1}/${rounds} done`);
     }
     const h2 = new Map<string, number | undefined>();
-    for (const t of tlsTargets) h2.set(t.id, H2LOAD_BINARY ? h2load(`${t.url}/`, Math.max(2, Math.round(durationSec / 2)), connections, 10)?.reqPerSec : undefined);
-    const rate = (key: string) => {
-      const a = tacc.get(key)!;
-      return Math.round(a.requests / a.seconds);
-    };
-    const p99 = (key: string) => pct(Float64Array.from(tacc.get(key)!.latencies.flatMap((l) => [...l])).sort(), 99);
+    for (const t of tlsTargets) h2.set(t.id, H2LOAD_BINARY ? h2load(`${t.url}/`, Math.max(2, durationSec), connections, 10)?.reqPerSec : undefined);
+    const rate = (key: string) => Math.round(median(tacc.get(key)!.map((r) => r.reqPerSec))!);
+    const p99 = (key: string) => round2(median(tacc.get(key)!.flatMap((r) => (r.p99Ms === null ? [] : [r.p99Ms]))));
+    const failed = (key: string) => tacc.get(key)!.reduce((n, r) => n + r.errors + r.non2xx, 0);
     for (const t of tlsTargets) {
       const h = h2.get(t.id);
-      httpsRows.push([t.name, formatInteger(rate(`${t.id}/keepalive`)), p99(`${t.id}/keepalive`) ?? '', formatInteger(rate(`${t.id}/close`)), h === undefined ? (H2LOAD_BINARY ? 'failed' : 'h2load not installed') : formatInteger(h), tacc.get(`${t.id}/keepalive`)!.errors + tacc.get(`${t.id}/close`)!.errors]);
+      httpsRows.push([t.name, formatInteger(rate(`${t.id}/keepalive`)), p99(`${t.id}/keepalive`) ?? '', formatInteger(rate(`${t.id}/close`)), h === undefined ? (H2LOAD_BINARY ? 'failed' : 'h2load not installed') : formatInteger(h), failed(`${t.id}/keepalive`) + failed(`${t.id}/close`)]);
     }
     const ratio = (a?: number, b?: number) => (a && b ? `${(a / b).toFixed(2)}×` : 'n/a');
     httpsVerdict = `HTTPS, gateway / nginx: keep-alive ${ratio(rate('gateway/keepalive'), rate('nginx/keepalive'))}, Connection: close (a handshake per request) ${ratio(rate('gateway/close'), rate('nginx/close'))}, h2 (h2load, ${connections} clients × 10 streams) ${ratio(h2.get('gateway'), h2.get('nginx'))}.`;
@@ -297,7 +303,12 @@ try {
   }
 
   if (profile) {
-    for (const [node, name, id] of [[vanilla, 'vanilla @fastify/http-proxy', 'vanilla'], [gateway, "webtier's gateway", 'gateway']] as const) {
+    const profiled = [
+      [nodeLimit, 'Node limit (bare pass-through)', 'nodelimit'],
+      [vanilla, 'vanilla @fastify/http-proxy', 'vanilla'],
+      [gateway, "webtier's gateway", 'gateway'],
+    ] as const;
+    for (const [node, name, id] of profiled) {
       await node.stop(10_000);
       let files: string[] = [];
       try {
@@ -310,40 +321,56 @@ try {
     }
   }
 
-  const vanillaResult = results.find((r) => r.name.startsWith('vanilla'));
-  const gatewayResult = results.find((r) => r.name.includes('gateway'));
-  const headers = ['target', 'req/s', 'p50 ms', 'p99 ms', 'vs vanilla proxy', 'p99 Δ vs vanilla (ms)', 'non-2xx', 'errors', 'setup'];
+  const byId = (id: string) => results.find((r) => r.id === id);
+  const vanillaResult = byId('vanilla');
+  const limitResult = byId('nodelimit');
+  const gatewayResult = byId('gateway');
+  const ratioTo = (r: TargetResult, base: TargetResult | undefined) => (base?.reqPerSec && r.reqPerSec ? `${(r.reqPerSec / base.reqPerSec).toFixed(2)}×` : 'n/a');
+  const headers = ['target', 'req/s', 'p50 ms', 'p99 ms', 'vs Node limit', 'vs vanilla proxy', 'p99 Δ vs vanilla (ms)', 'CPU µs/request', 'non-2xx', 'errors', 'req/s per round', 'setup'];
   const rows: Cell[][] = results.map((r) =>
     r.reqPerSec === null
-      ? [r.name, r.note, '', '', '', '', '', '', '']
+      ? [r.name, r.note, '', '', '', '', '', '', '', '', '', '']
       : [
           r.name,
           formatInteger(r.reqPerSec),
           r.p50Ms ?? '',
           r.p99Ms ?? '',
-          vanillaResult?.reqPerSec ? `${(r.reqPerSec / vanillaResult.reqPerSec).toFixed(2)}×` : 'n/a',
+          ratioTo(r, limitResult),
+          ratioTo(r, vanillaResult),
           vanillaResult?.p99Ms != null && r.p99Ms != null ? (r.p99Ms - vanillaResult.p99Ms >= 0 ? '+' : '') + (r.p99Ms - vanillaResult.p99Ms).toFixed(2) : 'n/a',
+          r.cpuUsPerRequest ?? '',
           r.non2xx,
           r.errors,
+          r.rounds.map(formatInteger).join(' / '),
           r.note,
         ],
   );
   printTable(headers, rows, 'Proxy throughput');
-  let verdict = "webtier's gateway was not measured.";
+  const verdicts: string[] = [];
+  if (gatewayResult?.reqPerSec && limitResult?.reqPerSec && vanillaResult?.p99Ms != null && gatewayResult.p99Ms != null) {
+    const ratio = gatewayResult.reqPerSec / limitResult.reqPerSec;
+    const cpuRatio = gatewayResult.cpuUsPerRequest && limitResult.cpuUsPerRequest ? limitResult.cpuUsPerRequest / gatewayResult.cpuUsPerRequest : undefined;
+    verdicts.push(
+      `Target (issue 15): the gateway at ≥ 0.95× the Node limit's req/s, its p99 no worse than the vanilla proxy's. Measured: ${ratio.toFixed(2)}× (${ratio >= 0.95 ? 'met' : 'not met'}), p99 ${gatewayResult.p99Ms} ms vs ${vanillaResult.p99Ms} ms (${gatewayResult.p99Ms <= vanillaResult.p99Ms ? 'met' : 'not met'})` +
+        (cpuRatio ? `; by CPU per request the gateway does ${cpuRatio.toFixed(2)}× the Node limit's work rate (${gatewayResult.cpuUsPerRequest} vs ${limitResult.cpuUsPerRequest} µs).` : '.'),
+    );
+  }
   if (gatewayResult?.reqPerSec && vanillaResult?.reqPerSec && gatewayResult.p99Ms != null && vanillaResult.p99Ms != null) {
     const ratio = gatewayResult.reqPerSec / vanillaResult.reqPerSec;
     const delta = gatewayResult.p99Ms - vanillaResult.p99Ms;
-    verdict = `Target (issue 4): the gateway at ≥ 1.3× the vanilla proxy's req/s and its p99 within 2 ms of the vanilla proxy's. Measured: ${ratio.toFixed(2)}× (${ratio >= 1.3 ? 'met' : 'not met'}), p99 ${delta >= 0 ? '+' : ''}${delta.toFixed(2)} ms (${delta <= 2 ? 'met' : 'not met'}).`;
+    verdicts.push(`Target (issue 4): the gateway at ≥ 1.3× the vanilla proxy's req/s and its p99 within 2 ms of the vanilla proxy's. Measured: ${ratio.toFixed(2)}× (${ratio >= 1.3 ? 'met' : 'not met'}), p99 ${delta >= 0 ? '+' : ''}${delta.toFixed(2)} ms (${delta <= 2 ? 'met' : 'not met'}).`);
   }
+  const verdict = verdicts.length > 0 ? verdicts.join('\n\n') : "webtier's gateway was not measured.";
   console.log(`\n${verdict}`);
+  const loadAfter = machineInfo().loadAverage1m;
 
   const totalSec = Math.round((Date.now() - t0) / 1000);
   const md = [
     '# Proxy throughput benchmark',
     '',
-    `Produced by \`npm run bench:gateway\` (benchmarks/gateway.ts) on ${formatMachine(machine)}, ${new Date().toISOString()}, in ${totalSec} s; gateway at ${describeRevision(measured)}.`,
+    `Produced by \`npm run bench:gateway\` (benchmarks/gateway.ts) on ${formatMachine(machine)} (load ${loadAfter} at the end), ${new Date().toISOString()}, in ${totalSec} s; gateway at ${describeRevision(measured)}.`,
     '',
-    `autocannon (in the benchmark process), ${connections} connections, ${warmupSec} s warm-up, then ${durationSec} s per target measured in ${rounds} interleaved rounds (every target once per round, so that other work on the machine hits all alike); every target proxies to the same Node upstream (node:http answering 1 KiB, its own process). Each proxy is its own process. On a 2-core machine the load generator, the proxy and the upstream share the cores, so these are relative numbers. p50/p99 are over every response of the measured run; "p99 Δ" is the difference to the vanilla proxy's p99.`,
+    `wrk -t1 -c${connections} --latency (its own process: C, one thread, much less CPU per request than any proxy here, so the proxy and not the load generator runs out of CPU), ${warmupSec} s warm-up per target, then ${rounds} interleaved rounds of ${durationSec} s per target (every target once per round, so that other work on the machine hits all alike). req/s, p50 and p99 are the medians over the rounds of each round's value. Every target proxies to the same Node upstream (node:http answering 1 KiB, its own process); each proxy is its own process. On a 2-core machine the load generator, the proxy and the upstream share the cores, so these are relative numbers. "CPU µs/request" is the proxy process's user + system time (from /proc, nginx's worker included) over the requests of a round, median over the rounds: it does not depend on how the cores were shared and is the steadier number on a busy machine. The Node limit is node:http + one undici Pool + \`pool.dispatch\` straight into the response (benchmarks/gateway/nodeLimit.mjs): no routing, no logging, no retries.`,
     '',
     markdownTable(headers, rows),
     '',
@@ -355,7 +382,7 @@ try {
       ? [
           '## HTTPS',
           '',
-          `The gateway's TLS listener (\`http2: true\`: h2 through ALPN, http/1.1 for the rest) and nginx (\`listen ... ssl http2\`, session cache and tickets off) with the same self-signed P-256 certificate made by openssl for this run, both proxying to the same upstream over plain HTTP. autocannon: ${connections} keep-alive connections, then the same with \`Connection: close\` (every request pays a full handshake), interleaved over ${rounds} rounds; h2: \`h2load -c ${connections} -m 10\` when nghttp2-client is installed.`,
+          `The gateway's TLS listener (\`http2: true\`: h2 through ALPN, http/1.1 for the rest) and nginx (\`listen ... ssl http2\`, session cache and tickets off) with the same self-signed P-256 certificate made by openssl for this run, both proxying to the same upstream over plain HTTP. wrk: ${connections} keep-alive connections, then the same with \`Connection: close\` (every request pays a full handshake), interleaved over ${rounds} rounds, medians; h2: \`h2load -c ${connections} -m 10\` when nghttp2-client is installed.`,
           '',
           markdownTable(['target', 'keep-alive req/s', 'p99 ms', 'Connection: close req/s', 'h2 req/s (h2load)', 'errors'], httpsRows),
           '',
@@ -366,7 +393,7 @@ try {
   ].join('\n');
   const partial = TARGET_IDS.some((id) => !selected.has(id));
   if (partial) console.log('\n--targets selects a subset: results/gateway.* left as they were');
-  const files = partial ? undefined : writeResults('gateway', { settings: { connections, durationSec, warmupSec, rounds, responseBytes: 1024 }, revision: measured, targets: results, verdict, https: { rows: httpsRows, verdict: httpsVerdict } }, md);
+  const files = partial ? undefined : writeResults('gateway', { settings: { connections, durationSec, warmupSec, rounds, responseBytes: 1024, loadGenerator: 'wrk -t1', loadAverageAtEnd: loadAfter }, revision: measured, targets: results, verdict, https: { rows: httpsRows, verdict: httpsVerdict } }, md);
   if (files) {
     console.log(`\nwrote ${files.json} and ${files.markdown}`);
     for (const f of renderGatewayChart()) console.log(`wrote ${f}`);
@@ -376,7 +403,7 @@ try {
     const md: string[] = [
       '# Where the proxies spend their time',
       '',
-      `\`tsx benchmarks/gateway.ts --profile${values.targets ? ` --targets ${values.targets}` : ''}\` on ${formatMachine(machine)}, ${new Date().toISOString()}, gateway at ${describeRevision(measured)}: each proxy ran under \`node --cpu-prof\` from start to SIGTERM. Shares are of the CPU time the proxy used (idle samples left out); "CPU per request" divides it by the requests the proxy served (warm-up included).`,
+      `\`tsx benchmarks/gateway.ts --profile${values.targets ? ` --targets ${values.targets}` : ''}\` on ${formatMachine(machine)}, ${new Date().toISOString()}, gateway at ${describeRevision(measured)}: each Node proxy ran under \`node --cpu-prof\` from start to SIGTERM. Shares are of the CPU time the proxy used (idle samples left out); "CPU per request" divides it by the requests the proxy served (warm-up included). The profiler's sampling adds its own cost; compare the proxies with each other, not with the unprofiled numbers.`,
       '',
     ];
     for (const { name, summary: p, requests } of profiles) {

@@ -1,5 +1,5 @@
 // The HTTPS rounds of the gateway benchmark (issue 9): the gateway and nginx serve the same
-// certificate (made here with Debian's openssl), both proxying to the same upstream. autocannon
+// certificate (made here with Debian's openssl), both proxying to the same upstream. wrk
 // measures 50 keep-alive connections and a handshake-heavy run (Connection: close: a TLS handshake
 // per request); h2load (Debian nghttp2-client) measures h2 when it is installed.
 import { execFileSync } from 'node:child_process';

@@ -1,6 +1,6 @@
 // `npm run bench:gateway -- --workers N`: webtier's gateway with 1 worker process and with N
 // (the CLI's `--workers`), side by side in interleaved rounds, same upstream, same load. The load
-// generator (autocannon, in the benchmark process) and the upstream share the machine's cores with
+// generator (wrk -t1, its own process) and the upstream share the machine's cores with
 // the gateway: on a 2-core machine, 2 workers compete with them, so the ratio understates what N
 // workers give on a machine with cores to spare. The numbers say so in the report.
 import { writeFileSync } from 'node:fs';
@@ -12,12 +12,11 @@ import { freePort } from '@webtier/testkit';
 import { ChildNode } from '../failover/ChildNode.js';
 import { gatewayCli } from '../failover/FailoverTopology.js';
 import { describeRevision, revision } from '../failover/revision.js';
+import { median, type Load, type LoadResult } from './wrk.js';
 import { formatInteger, formatMachine, machineInfo, markdownTable, printTable, writeResults, type Cell } from '../lib/report.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** One autocannon run: requests, seconds, sorted latencies (what gateway.ts's load() returns). */
-export type Load = (url: string, seconds: number, record: boolean) => Promise<{ result: { requests: { total: number }; duration: number; non2xx: number; errors: number; timeouts: number }; latencies: Float64Array }>;
 
 export interface WorkersBenchOptions {
   workers: number;
@@ -28,8 +27,6 @@ export interface WorkersBenchOptions {
   dir: string;
   load: Load;
 }
-
-const pct = (sorted: Float64Array, p: number) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! * 100) / 100 : null);
 
 export async function benchWorkers(o: WorkersBenchOptions): Promise<void> {
   const machine = machineInfo();
@@ -62,31 +59,23 @@ export async function benchWorkers(o: WorkersBenchOptions): Promise<void> {
       await gw.start();
       targets.push({ workers, url: `http://127.0.0.1:${port}` });
     }
-    for (const t of targets) await o.load(t.url, o.warmupSec, false);
-    const acc = targets.map(() => ({ requests: 0, seconds: 0, failed: 0, latencies: [] as Float64Array[], rounds: [] as number[] }));
+    for (const t of targets) await o.load(t.url, o.warmupSec);
+    const acc = targets.map(() => [] as LoadResult[]);
     for (let round = 0; round < o.rounds; round++) {
-      for (const [i, t] of targets.entries()) {
-        const { result, latencies } = await o.load(t.url, o.durationSec / o.rounds, true);
-        const a = acc[i]!;
-        a.requests += result.requests.total;
-        a.seconds += result.duration;
-        a.failed += result.non2xx + result.errors + result.timeouts;
-        a.latencies.push(latencies);
-        a.rounds.push(Math.round(result.requests.total / result.duration));
-      }
-      console.log(`  round ${round + 1}/${o.rounds}: ${targets.map((t, i) => `${t.workers} worker(s) ${formatInteger(acc[i]!.rounds.at(-1)!)}`).join(', ')} req/s`);
+      for (const [i, t] of targets.entries()) acc[i]!.push(await o.load(t.url, o.durationSec));
+      console.log(`  round ${round + 1}/${o.rounds}: ${targets.map((t, i) => `${t.workers} worker(s) ${formatInteger(acc[i]!.at(-1)!.reqPerSec)}`).join(', ')} req/s`);
     }
+    const med = (runs: LoadResult[], f: (r: LoadResult) => number | null) => median(runs.flatMap((r) => { const v = f(r); return v === null ? [] : [v]; }));
     const results = targets.map((t, i) => {
-      const a = acc[i]!;
-      const all = Float64Array.from(a.latencies.flatMap((l) => [...l])).sort();
-      return { workers: t.workers, reqPerSec: Math.round(a.requests / a.seconds), p50Ms: pct(all, 50), p99Ms: pct(all, 99), requests: a.requests, failed: a.failed, rounds: a.rounds };
+      const runs = acc[i]!;
+      return { workers: t.workers, reqPerSec: Math.round(med(runs, (r) => r.reqPerSec)!), p50Ms: med(runs, (r) => r.p50Ms), p99Ms: med(runs, (r) => r.p99Ms), requests: runs.reduce((n, r) => n + r.requests, 0), failed: runs.reduce((n, r) => n + r.non2xx + r.errors, 0), rounds: runs.map((r) => r.reqPerSec) };
     });
     const base = results[0]!.reqPerSec;
     const headers = ['workers', 'req/s', 'vs 1 worker', 'p50 ms', 'p99 ms', 'failed', 'req/s per round'];
     const rows: Cell[][] = results.map((r) => [r.workers, formatInteger(r.reqPerSec), `${(r.reqPerSec / base).toFixed(2)}×`, r.p50Ms ?? '', r.p99Ms ?? '', r.failed, r.rounds.map(formatInteger).join(' / ')]);
     printTable(headers, rows, `Gateway workers: 1 vs ${o.workers}`);
     const cores = availableParallelism();
-    const note = `${cores} core(s): the load generator (autocannon, one process) and the upstream (one node:http process) run on the same cores as the gateway's ${o.workers} workers and its primary${cores <= o.workers ? ', so the workers cannot each have a core: the ratio shows what is left after the load generator and upstream take theirs, not what the workers would give on a larger machine' : ''}.`;
+    const note = `${cores} core(s): the load generator (wrk, one thread) and the upstream (one node:http process) run on the same cores as the gateway's ${o.workers} workers and its primary${cores <= o.workers ? ', so the workers cannot each have a core: the ratio shows what is left after the load generator and upstream take theirs, not what the workers would give on a larger machine' : ''}.`;
     console.log(`\n${note}`);
     const totalSec = Math.round((Date.now() - t0) / 1000);
     const md = [
@@ -94,7 +83,7 @@ export async function benchWorkers(o: WorkersBenchOptions): Promise<void> {
       '',
       `Produced by \`npm run bench:gateway -- --workers ${o.workers}\` (benchmarks/gateway/workers.ts) on ${formatMachine(machine)}, ${new Date().toISOString()}, in ${totalSec} s; gateway at ${describeRevision(measured)}.`,
       '',
-      `autocannon, ${o.connections} connections, ${o.warmupSec} s warm-up, then ${o.durationSec} s per setting in ${o.rounds} interleaved rounds; webtier's gateway CLI with \`workers: 1\` and \`workers: ${o.workers}\` (health checks on, access log at info to a file), both in front of the same Node upstream answering 1 KiB.`,
+      `wrk -t1 -c${o.connections}, ${o.warmupSec} s warm-up, then ${o.rounds} interleaved rounds of ${o.durationSec} s per setting (medians); webtier's gateway CLI with \`workers: 1\` and \`workers: ${o.workers}\` (health checks on, access log at info to a file), both in front of the same Node upstream answering 1 KiB.`,
       '',
       markdownTable(headers, rows),
       '',

@@ -1,9 +1,10 @@
 import { hostname } from 'node:os';
-import type { FastifyBaseLogger } from 'fastify';
 
 /** Where the gateway's pino logger writes (createGateway's pino.destination): the access log may write to it directly. */
 export interface LogDestination {
   write(line: string): unknown;
+  /** Takes a line that may wait for the destination's next batch (BatchingStream); else `write` is used. */
+  append?(line: string): void;
 }
 
 /** One access-log line: what happened to one request. */
@@ -33,10 +34,22 @@ const QUIET_LEVELS = new Set(['warn', 'error', 'fatal', 'silent']);
 export class AccessLog {
   private readonly head = '{"level":30,"time":';
   private readonly base = `,"pid":${process.pid},"hostname":${JSON.stringify(hostname())}`;
+  /** JSON of the strings that repeat from line to line (route, cluster, endpoint, method): stringified once. */
+  private readonly quoted = new Map<string, string>();
+
+  private json(value: string): string {
+    let q = this.quoted.get(value);
+    if (q === undefined) {
+      // Bounded by the config and HTTP's methods; the cap only guards against a surprise.
+      if (this.quoted.size >= 1024) this.quoted.clear();
+      this.quoted.set(value, (q = JSON.stringify(value)));
+    }
+    return q;
+  }
 
   constructor(private readonly destination: LogDestination | undefined) {}
 
-  write(log: FastifyBaseLogger, r: AccessRecord): void {
+  write(log: { readonly level: string; info(obj: object, msg?: string): void }, r: AccessRecord): void {
     if (QUIET_LEVELS.has(log.level)) return;
     const d = this.destination;
     if (d === undefined) {
@@ -48,8 +61,9 @@ export class AccessLog {
     // Route and cluster names, endpoint addresses and method tokens cannot hold a quote or a
     // backslash (schema/URL/HTTP parser rules), but they are escaped all the same: the line must
     // stay JSON whatever the config says.
-    d.write(
-      `${this.head}${Date.now()}${this.base},"route":${JSON.stringify(r.route)},"cluster":${JSON.stringify(r.cluster)},"endpoint":${JSON.stringify(r.endpoint)},"method":${JSON.stringify(r.method ?? '')},"url":${JSON.stringify(r.url ?? '')},"status":${r.status},"durationMs":${r.durationMs},"retries":${r.retries},"requestId":${JSON.stringify(r.requestId)}${r.error ? `,"error":${JSON.stringify(r.error)}` : ''},"msg":"access"}\n`,
-    );
+    const line =
+      `${this.head}${Date.now()}${this.base},"route":${this.json(r.route)},"cluster":${this.json(r.cluster)},"endpoint":${this.json(r.endpoint)},"method":${this.json(r.method ?? '')},"url":${JSON.stringify(r.url ?? '')},"status":${r.status},"durationMs":${r.durationMs},"retries":${r.retries},"requestId":${JSON.stringify(r.requestId)}${r.error ? `,"error":${JSON.stringify(r.error)}` : ''},"msg":"access"}\n`;
+    if (d.append) d.append(line);
+    else d.write(line);
   }
 }

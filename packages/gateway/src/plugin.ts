@@ -1,7 +1,9 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { AccessLog, type LogDestination } from './AccessLog.js';
 import { toConfig, type GatewayConfigSource } from './config/load.js';
 import { GatewayRuntime } from './Gateway.js';
+import { RawReply, type ClientRequest } from './proxy/ClientReply.js';
 import { Forwarder } from './proxy/Forwarder.js';
 import { createWebSocketProxy } from './proxy/WebSocketProxy.js';
 
@@ -22,29 +24,57 @@ export interface WebtierGatewayOptions {
 /** Methods besides fastify's defaults that groupware clients send (WebDAV/CalDAV/CardDAV). */
 export const EXTRA_HTTP_METHODS = ['PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'REPORT', 'SEARCH', 'MKCALENDAR'];
 
-function accessLog(runtime: GatewayRuntime, enabled: boolean, destination: LogDestination | undefined) {
+/** Metrics and the access line of one finished request (fastify's onResponse hook, RawReply's done). */
+function accessRecorder(runtime: GatewayRuntime, enabled: boolean, destination: LogDestination | undefined) {
   const lines = new AccessLog(destination);
-  return (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+  return (request: ClientRequest, status: number, ms: number) => {
     const info = request.gw;
-    if (info) {
-      const ms = reply.elapsedTime;
-      runtime.metrics.request(info.route, info.cluster, reply.statusCode, ms / 1000);
-      if (enabled) {
-        lines.write(request.log, {
-          route: info.route,
-          cluster: info.cluster,
-          endpoint: info.endpoint,
-          method: request.raw.method,
-          url: request.raw.url,
-          status: reply.statusCode,
-          durationMs: Math.round(ms * 10) / 10,
-          retries: info.retries,
-          requestId: info.requestId,
-          error: info.error,
-        });
-      }
+    if (!info) return;
+    runtime.metrics.request(info.route, info.cluster, status, ms / 1000);
+    if (enabled) {
+      lines.write(request.log, {
+        route: info.route,
+        cluster: info.cluster,
+        endpoint: info.endpoint,
+        method: request.raw.method,
+        url: request.raw.url,
+        status,
+        durationMs: Math.round(ms * 10) / 10,
+        retries: info.retries,
+        requestId: info.requestId,
+        error: info.error,
+      });
     }
-    done();
+  };
+}
+
+/** What a listener hands a request to. */
+export type RawHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+// The direct handler of each runtime's plugin, for startGateway's listeners (not public API).
+const rawHandlers = new WeakMap<GatewayRuntime, RawHandler>();
+
+/**
+ * The listeners' way in past fastify (issue 15: fastify's routing, Request/Reply objects and hooks
+ * were about a tenth of the CPU of a proxied request): HTTP/1.x requests with a method fastify routes
+ * and a path without percent-escapes go straight to the forwarder on a RawReply, with the same
+ * draining rule, access log, metrics and error answers as the plugin's fastify route; anything else
+ * (h2, other methods, escapes that fastify's router decodes or refuses with 400) takes `fallback`
+ * (fastify's routing). Undefined when `runtime` has no plugin registered.
+ */
+export function directHandler(runtime: GatewayRuntime, fallback: RawHandler, methods: readonly string[]): RawHandler | undefined {
+  const direct = rawHandlers.get(runtime);
+  if (!direct) return undefined;
+  const routed = new Set(methods);
+  return (req, res) => {
+    const url = req.url!;
+    if (req.httpVersionMajor !== 1 || !routed.has(req.method!) || url.charCodeAt(0) !== 47 /* / */) return fallback(req, res);
+    const pct = url.indexOf('%');
+    if (pct >= 0) {
+      const q = url.indexOf('?');
+      if (q < 0 || pct < q) return fallback(req, res);
+    }
+    direct(req, res);
   };
 }
 
@@ -75,19 +105,36 @@ export const webtierGateway: FastifyPluginAsync<WebtierGatewayOptions> = async (
     }
     done();
   });
-  fastify.addHook('onResponse', accessLog(rt, rt.state.config.accessLog, opts.logDestination));
+  const record = accessRecorder(rt, rt.state.config.accessLog, opts.logDestination);
+  fastify.addHook('onResponse', (request, reply, done) => {
+    record(request, reply.statusCode, reply.elapsedTime);
+    done();
+  });
   // Leftovers (client errors from fastify itself, bugs): 4xx stay 4xx, nothing becomes a 500.
   fastify.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 502;
     if (status === 502) request.log.error({ err }, 'gateway error');
     void reply.code(status).send({ statusCode: status, code: err.code ?? 'GW_ERR_UPSTREAM_RESET', message: status === 502 ? 'bad gateway' : err.message });
   });
-  const handler = async (request: FastifyRequest, reply: FastifyReply) => {
-    await forwarder.handle(request, reply);
+  const handler = async (_request: FastifyRequest, reply: FastifyReply) => {
+    await forwarder.handle(reply);
     return reply;
   };
   fastify.all('/', handler);
   fastify.all('/*', handler);
+  const log = fastify.log;
+  const done = (reply: RawReply, ms: number) => record(reply.request, reply.statusCode, ms);
+  rawHandlers.set(rt, (req, res) => {
+    const reply = new RawReply(req, res, log, done);
+    // The plugin's onRequest hook, for requests that skip fastify.
+    if (rt.draining) res.setHeader('connection', 'close');
+    forwarder.handle(reply).catch((err: unknown) => {
+      // The plugin's error handler: nothing becomes a 500.
+      log.error({ err }, 'gateway error');
+      if (res.headersSent) return void res.destroy();
+      res.writeHead(502, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify({ statusCode: 502, code: 'GW_ERR_UPSTREAM_RESET', message: 'bad gateway' }));
+    });
+  });
 
   const wsApp = await createWebSocketProxy(fastify.server, rt, fastify.log);
   fastify.addHook('onClose', async () => {

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { adminToken, createAdminServer, runtimeAdminSource } from './admin/AdminServer.js';
@@ -8,7 +8,7 @@ import { GatewayRuntime } from './Gateway.js';
 import { Listener } from './listener/Listener.js';
 import { raiseFileLimit } from './limits.js';
 import { createLogDestination } from './logDestination.js';
-import { EXTRA_HTTP_METHODS, webtierGateway } from './plugin.js';
+import { directHandler, EXTRA_HTTP_METHODS, webtierGateway } from './plugin.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -101,9 +101,12 @@ export async function startGateway(config: GatewayConfigSource, options: CreateG
   const listeners: Listener[] = [];
   let admin: FastifyInstance | undefined;
   try {
+    // Every listener feeds the same fastify instance (its own server never listens), like fastify's
+    // secondary servers; plain proxied HTTP/1.x requests go to the forwarder directly (directHandler).
+    const routing = (req: IncomingMessage, res: ServerResponse) => app.routing(req, res);
+    const handle = directHandler(runtime, routing, app.supportedMethods) ?? routing;
     for (const l of cfg.listeners) {
-      // Every listener feeds the same fastify instance (its own server never listens), like fastify's secondary servers.
-      const listener = new Listener(l, (req, res) => app.routing(req, res));
+      const listener = new Listener(l, handle);
       listener.server.on('upgrade', (...args: unknown[]) => app.server.emit('upgrade', ...args));
       await listener.listen();
       listeners.push(listener);

@@ -114,6 +114,22 @@ export class Cluster {
 
   /** Picks the endpoint for one attempt. */
   pick(hashKey: string | undefined, exclude?: ReadonlySet<Endpoint>): Selection {
+    // The usual first attempt: every endpoint a healthy, undrained primary of one priority. candidates()
+    // would return them all (100 % healthy is above any panic threshold, the one group is the chosen
+    // one) after building three arrays; this is the same answer without them.
+    if (!exclude || exclude.size === 0) {
+      const all = this.endpoints;
+      const priority = all[0]?.priority;
+      let uniform = all.length > 0;
+      for (let i = 0; uniform && i < all.length; i++) {
+        const e = all[i]!;
+        uniform = !e.drained && !e.backup && e.priority === priority && e.healthy;
+      }
+      if (uniform) {
+        this.activePriority = priority;
+        return { endpoint: this.lb.pick({ candidates: all, hashKey }), panic: false };
+      }
+    }
     const { candidates, panic } = this.candidates(exclude);
     if (candidates.length === 0) return { endpoint: undefined, panic };
     return { endpoint: this.lb.pick({ candidates, hashKey }), panic };

@@ -73,10 +73,14 @@ export class Endpoint {
     this.longPolls = new ConnectionBudget(pool.maxLongPolls);
   }
 
-  /** The lane of ordinary requests (the endpoint's pool). */
+  private ordinaryLaneOf: Lane | undefined;
+
+  /** The lane of ordinary requests (the endpoint's pool); made once, it is on every request's path. */
   get ordinaryLane(): Lane {
-    return { pool: this.pool, budget: this.ordinary };
+    return (this.ordinaryLaneOf ??= { pool: this.pool, budget: this.ordinary });
   }
+
+  private longPollLaneOf: Lane | undefined;
 
   /**
    * The lane of long polls: a pool of its own, so that held Pings never take the connections
@@ -84,7 +88,7 @@ export class Endpoint {
    */
   get longPollLane(): Lane {
     this.longPollDispatcher ??= this.makePool(this.poolOptions.maxLongPolls);
-    return { pool: this.longPollDispatcher, budget: this.longPolls };
+    return (this.longPollLaneOf ??= { pool: this.longPollDispatcher, budget: this.longPolls });
   }
 
   /**

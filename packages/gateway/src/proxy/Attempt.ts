@@ -32,8 +32,8 @@ export interface AttemptOwner {
   retryStatus(status: number): boolean;
   /** Commits the response to the client (writes the status and headers). */
   commit(status: number, headers: Record<string, string | string[] | undefined>): void;
-  /** One body chunk for the client; false when the client's socket is full (the attempt pauses). */
-  write(chunk: Buffer, resume: () => void): boolean;
+  /** One body chunk for the client; false when the client's socket is full (the attempt pauses until `paused.resume()`). */
+  write(chunk: Buffer, paused: { resume(): void }): boolean;
   /** The upstream body ended. */
   end(): void;
   /** The upstream failed after the headers went out. */
@@ -99,7 +99,10 @@ export class Attempt implements Dispatcher.DispatchHandler {
     this.controller?.abort(reason);
   }
 
-  private readonly resume = () => this.controller?.resume();
+  /** Resumes the upstream body after the client's socket drained. */
+  resume(): void {
+    this.controller?.resume();
+  }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
@@ -122,7 +125,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.phase !== Phase.Streaming) return;
-    if (!this.owner.write(chunk, this.resume)) controller.pause();
+    if (!this.owner.write(chunk, this)) controller.pause();
   }
 
   onResponseEnd(): void {

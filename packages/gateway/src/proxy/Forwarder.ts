@@ -1,26 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Dispatcher } from 'undici';
 import type { Endpoint, Lane } from '../cluster/Endpoint.js';
 import type { ResolvedRoute } from '../config/resolve.js';
 import { GatewayErrorCodes, type GatewayErrorCode } from '../errors.js';
 import { Attempt, ClientGone, Outcome, type AttemptOwner } from './Attempt.js';
+import type { ClientReply, RequestInfo } from './ClientReply.js';
 import { sendError } from './errorResponse.js';
 import { downstreamHeaders, upstreamRequestHeaders } from './headers.js';
 import { isLongPoll } from './longPoll.js';
 import { classifyUpstreamError, RetryPolicy, type FailureKind } from './RetryPolicy.js';
 import type { ClusterState, ProxyRuntime } from './state.js';
 
-/** What the access log and metrics record about one request. */
-export interface RequestInfo {
-  route: string;
-  cluster: string;
-  endpoint: string;
-  retries: number;
-  requestId: string;
-  error?: GatewayErrorCode;
-}
+export type { RequestInfo } from './ClientReply.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -118,20 +110,18 @@ class Exchange implements AttemptOwner {
   clientGone = false;
   readonly tried = new Set<Endpoint>();
   current: Attempt | undefined;
-  private resumeUpstream: (() => void) | undefined;
+  private resumeUpstream: { resume(): void } | undefined;
   private readonly onResClose = () => {
     this.clearSendTimer();
     if (this.res.writableFinished) return;
     this.clientGone = true;
     this.current?.abort(new ClientGone('the client went away'));
   };
-  private readonly onResDrain = () => {
-    this.clearSendTimer();
-    this.resumeUpstream?.();
-  };
+  // Made on the first full socket only (most responses never meet backpressure): one closure less per request.
+  private onResDrain: (() => void) | undefined;
 
   constructor(
-    private readonly reply: FastifyReply,
+    private readonly reply: ClientReply,
     private readonly res: ServerResponse,
     private readonly info: RequestInfo,
     private readonly cs: ClusterState,
@@ -139,7 +129,7 @@ class Exchange implements AttemptOwner {
     private readonly draining: () => boolean,
     private readonly sendTimeoutMs: number,
   ) {
-    res.once('close', this.onResClose);
+    res.on('close', this.onResClose); // 'close' comes once per response: no once() wrapper per request
   }
 
   attempt(endpoint: Endpoint, lane: Lane, options: Dispatcher.DispatchOptions): Promise<Outcome> {
@@ -168,15 +158,19 @@ class Exchange implements AttemptOwner {
     this.res.writeHead(status, out);
   }
 
-  write(chunk: Buffer, resume: () => void): boolean {
+  write(chunk: Buffer, paused: { resume(): void }): boolean {
     if (this.res.write(chunk)) return true;
-    this.resumeUpstream = resume;
+    this.resumeUpstream = paused;
+    this.onResDrain ??= () => {
+      this.clearSendTimer();
+      this.resumeUpstream?.resume();
+    };
     this.res.once('drain', this.onResDrain);
     // A client that stops reading must not hold the upstream connection: no progress for
     // clientSendTimeoutMs closes it (and onResClose aborts the upstream request).
     if (this.sendTimeoutMs > 0) {
       if (this.sendTimer) this.sendTimer.refresh();
-      else this.sendTimer = setTimeout(this.onSendTimeout, this.sendTimeoutMs);
+      else this.sendTimer = setTimeout(() => this.onSendTimeout(), this.sendTimeoutMs);
     }
     return false;
   }
@@ -187,11 +181,11 @@ class Exchange implements AttemptOwner {
   }
 
   private sendTimer: NodeJS.Timeout | undefined;
-  private readonly onSendTimeout = () => {
+  private onSendTimeout(): void {
     this.sendTimer = undefined;
     this.info.error = GatewayErrorCodes.CLIENT_TIMEOUT;
     this.res.destroy();
-  };
+  }
 
   private clearSendTimer(): void {
     if (this.sendTimer) clearTimeout(this.sendTimer);
@@ -213,7 +207,7 @@ class Exchange implements AttemptOwner {
 }
 
 /** Ends the client connection after this answer (HTTP/1.x only: h2 forbids the header and multiplexes). */
-function closeConnection(reply: FastifyReply): void {
+function closeConnection(reply: ClientReply): void {
   if (reply.request.raw.httpVersionMajor === 1) reply.header('connection', 'close');
 }
 
@@ -234,12 +228,14 @@ export class Forwarder {
 
   constructor(private readonly runtime: ProxyRuntime) {}
 
-  private fail(request: FastifyRequest, reply: FastifyReply, info: RequestInfo, code: GatewayErrorCode, message: string): void {
+  private fail(reply: ClientReply, info: RequestInfo, code: GatewayErrorCode, message: string): void {
     info.error = code;
-    sendError(request, reply, code, message, info.requestId, this.runtime.state.errorPages);
+    sendError(reply, code, message, info.requestId, this.runtime.state.errorPages);
   }
 
-  async handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  /** Forwards the request of `reply` (fastify's reply, or a RawReply from a listener). */
+  async handle(reply: ClientReply): Promise<void> {
+    const request = reply.request;
     const raw = request.raw;
     const url = raw.url ?? '/';
     const method = raw.method ?? 'GET';
@@ -249,7 +245,7 @@ export class Forwarder {
     const route = state.routes.match(url);
     const { headers, requestId } = upstreamRequestHeaders(raw, { trusted: state.trusted, requestIdHeader: state.config.requestIdHeader, stripHeaders: state.stripHeaders });
     info.requestId = requestId;
-    if (!route) return this.fail(request, reply, info, GatewayErrorCodes.NO_ROUTE, `no route matches ${url.split('?')[0]}`);
+    if (!route) return this.fail(reply, info, GatewayErrorCodes.NO_ROUTE, `no route matches ${url.split('?')[0]}`);
     const cs = state.clusters.get(route.cluster)!;
     info.route = route.name;
     info.cluster = route.cluster;
@@ -261,7 +257,7 @@ export class Forwarder {
     const hasBody = declared !== undefined ? declared > 0 : raw.headers['transfer-encoding'] !== undefined;
     const tooLarge = () => {
       closeConnection(reply);
-      return this.fail(request, reply, info, GatewayErrorCodes.BODY_TOO_LARGE, `request body${declared !== undefined ? ` of ${declared} bytes` : ''} exceeds the route's limit of ${route.bodyLimitBytes} bytes`);
+      return this.fail(reply, info, GatewayErrorCodes.BODY_TOO_LARGE, `request body${declared !== undefined ? ` of ${declared} bytes` : ''} exceeds the route's limit of ${route.bodyLimitBytes} bytes`);
     };
     if (declared !== undefined && declared > route.bodyLimitBytes) return tooLarge();
     let body: Buffer | Readable | null = null;
@@ -277,8 +273,8 @@ export class Forwarder {
       } catch (err) {
         if (err instanceof BodyTooLarge) return tooLarge();
         closeConnection(reply);
-        if (err instanceof BodyTimeout) return this.fail(request, reply, info, GatewayErrorCodes.CLIENT_TIMEOUT, `the request body stalled for more than ${route.clientBodyTimeoutMs} ms`);
-        return this.fail(request, reply, info, GatewayErrorCodes.CLIENT_ABORTED, 'the client aborted the request body');
+        if (err instanceof BodyTimeout) return this.fail(reply, info, GatewayErrorCodes.CLIENT_TIMEOUT, `the request body stalled for more than ${route.clientBodyTimeoutMs} ms`);
+        return this.fail(reply, info, GatewayErrorCodes.CLIENT_ABORTED, 'the client aborted the request body');
       }
       if (Buffer.isBuffer(body)) {
         headers['content-length'] = String(body.length);
@@ -298,7 +294,7 @@ export class Forwarder {
     if (onDrain) this.runtime.heldLongPolls.add(onDrain);
     try {
       for (;;) {
-        if (ex.clientGone) return this.fail(request, reply, info, GatewayErrorCodes.UPSTREAM_RESET, 'the client went away');
+        if (ex.clientGone) return this.fail(reply, info, GatewayErrorCodes.UPSTREAM_RESET, 'the client went away');
         const { endpoint } = cs.cluster.pick(hashKey, tried);
         if (!endpoint) break;
         // Never queue inside undici's Pool (no deadline there, and ordinary requests would wait behind
@@ -310,12 +306,12 @@ export class Forwarder {
         if (!admitted) {
           info.endpoint = endpoint.address;
           metrics.rejected(cs.cluster.name, longPoll ? 'long_poll_budget' : 'queue_timeout');
-          if (longPoll) return this.fail(request, reply, info, GatewayErrorCodes.LONG_POLL_BUDGET, `endpoint ${endpoint.address} of cluster "${cs.cluster.name}" already holds its ${lane.budget.limit} long polls (maxLongPolls)`);
-          return this.fail(request, reply, info, GatewayErrorCodes.QUEUE_TIMEOUT, `every connection to endpoint ${endpoint.address} of cluster "${cs.cluster.name}" stayed busy for ${cs.cluster.config.queueTimeoutMs} ms (queueTimeoutMs)`);
+          if (longPoll) return this.fail(reply, info, GatewayErrorCodes.LONG_POLL_BUDGET, `endpoint ${endpoint.address} of cluster "${cs.cluster.name}" already holds its ${lane.budget.limit} long polls (maxLongPolls)`);
+          return this.fail(reply, info, GatewayErrorCodes.QUEUE_TIMEOUT, `every connection to endpoint ${endpoint.address} of cluster "${cs.cluster.name}" stayed busy for ${cs.cluster.config.queueTimeoutMs} ms (queueTimeoutMs)`);
         }
         if (ex.clientGone) {
           lane.budget.release();
-          return this.fail(request, reply, info, GatewayErrorCodes.UPSTREAM_RESET, 'the client went away');
+          return this.fail(reply, info, GatewayErrorCodes.UPSTREAM_RESET, 'the client went away');
         }
         const outcome = await ex.attempt(endpoint, lane, options);
         info.retries = retry.retries;
@@ -329,14 +325,14 @@ export class Forwarder {
         const err = attempt.error!;
         if (err instanceof Draining) {
           closeConnection(reply);
-          return this.fail(request, reply, info, GatewayErrorCodes.DRAINING, 'the gateway is shutting down: send the request again');
+          return this.fail(reply, info, GatewayErrorCodes.DRAINING, 'the gateway is shutting down: send the request again');
         }
         const kind = classifyUpstreamError(err);
-        if (kind === 'aborted' || ex.clientGone) return this.fail(request, reply, info, GatewayErrorCodes.UPSTREAM_RESET, 'the client went away');
+        if (kind === 'aborted' || ex.clientGone) return this.fail(reply, info, GatewayErrorCodes.UPSTREAM_RESET, 'the client went away');
         if (err instanceof BodyTooLarge) return tooLarge();
         if (err instanceof BodyTimeout || (err as { cause?: unknown }).cause instanceof BodyTimeout) {
           closeConnection(reply);
-          return this.fail(request, reply, info, GatewayErrorCodes.CLIENT_TIMEOUT, `the request body stalled for more than ${route.clientBodyTimeoutMs} ms`);
+          return this.fail(reply, info, GatewayErrorCodes.CLIENT_TIMEOUT, `the request body stalled for more than ${route.clientBodyTimeoutMs} ms`);
         }
         lastFailure = kind;
         attempt.record('gateway-failure');
@@ -347,17 +343,17 @@ export class Forwarder {
           metrics.retry(cs.cluster.name, kind);
           continue;
         }
-        return this.failFor(request, reply, info, kind, cs, tried.size);
+        return this.failFor(reply, info, kind, cs, tried.size);
       }
-      if (tried.size === 0) return this.fail(request, reply, info, GatewayErrorCodes.NO_HEALTHY_UPSTREAM, `cluster "${cs.cluster.name}" has no healthy endpoint`);
-      return this.failFor(request, reply, info, lastFailure ?? 'connect', cs, tried.size);
+      if (tried.size === 0) return this.fail(reply, info, GatewayErrorCodes.NO_HEALTHY_UPSTREAM, `cluster "${cs.cluster.name}" has no healthy endpoint`);
+      return this.failFor(reply, info, lastFailure ?? 'connect', cs, tried.size);
     } finally {
       if (onDrain) this.runtime.heldLongPolls.delete(onDrain);
       retry.end();
     }
   }
 
-  private failFor(request: FastifyRequest, reply: FastifyReply, info: RequestInfo, kind: FailureKind, cs: ClusterState, attempts: number): void {
+  private failFor(reply: ClientReply, info: RequestInfo, kind: FailureKind, cs: ClusterState, attempts: number): void {
     const n = `${attempts} attempt${attempts === 1 ? '' : 's'}`;
     const code = failureCode(kind);
     const message =
@@ -366,6 +362,6 @@ export class Forwarder {
         : kind === 'connect'
           ? `could not connect to cluster "${cs.cluster.name}" (${n})`
           : `cluster "${cs.cluster.name}" reset the connection or sent an invalid response (${n})`;
-    return this.fail(request, reply, info, code, message);
+    return this.fail(reply, info, code, message);
   }
 }

@@ -32,11 +32,11 @@ export async function createWebSocketProxy(server: Server, runtime: ProxyRuntime
     const { headers, requestId } = upstreamRequestHeaders(request.raw, { trusted: state.trusted, requestIdHeader: state.config.requestIdHeader, stripHeaders: state.stripHeaders });
     const route = state.routes.match(request.url);
     const cs = route ? state.clusters.get(route.cluster) : undefined;
-    if (!route || !cs) return sendError(request, reply, GatewayErrorCodes.NO_ROUTE, `no route matches ${request.url.split('?')[0]}`, requestId, state.errorPages);
+    if (!route || !cs) return sendError(reply, GatewayErrorCodes.NO_ROUTE, `no route matches ${request.url.split('?')[0]}`, requestId, state.errorPages);
     const max = cs.cluster.config.maxWebSocketConnections;
-    if (cs.webSockets.open >= max) return sendError(request, reply, GatewayErrorCodes.TOO_MANY_WEBSOCKETS, `cluster "${cs.cluster.name}" has ${max} WebSocket connections open (maxWebSocketConnections)`, requestId, state.errorPages);
+    if (cs.webSockets.open >= max) return sendError(reply, GatewayErrorCodes.TOO_MANY_WEBSOCKETS, `cluster "${cs.cluster.name}" has ${max} WebSocket connections open (maxWebSocketConnections)`, requestId, state.errorPages);
     const { endpoint } = cs.cluster.pick(cs.cluster.hashKey(request.url, request.headers));
-    if (!endpoint) return sendError(request, reply, GatewayErrorCodes.NO_HEALTHY_UPSTREAM, `cluster "${cs.cluster.name}" has no healthy endpoint`, requestId, state.errorPages);
+    if (!endpoint) return sendError(reply, GatewayErrorCodes.NO_HEALTHY_UPSTREAM, `cluster "${cs.cluster.name}" has no healthy endpoint`, requestId, state.errorPages);
     const counter = cs.webSockets;
     counter.open++;
     request.raw.socket.once('close', () => counter.open--);

@@ -1,5 +1,5 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { statusOf, type GatewayErrorCode } from '../errors.js';
+import type { ClientReply } from './ClientReply.js';
 
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
@@ -67,15 +67,18 @@ export function htmlPage(status: number, requestId: string): string {
  * Answers a gateway error: JSON `{ statusCode, error, code, message }` by default, a small HTML page
  * (or the operator's page for that status) when the client prefers text/html; 503s carry Retry-After.
  */
-export function sendError(request: FastifyRequest, reply: FastifyReply, code: GatewayErrorCode, message: string, requestId: string, pages: ErrorPages | undefined): void {
+export function sendError(reply: ClientReply, code: GatewayErrorCode, message: string, requestId: string, pages: ErrorPages | undefined): void {
   if (reply.sent || reply.raw.headersSent) return;
   const status = statusOf(code);
-  reply.code(status).header('x-request-id', requestId);
+  reply.code(status);
+  reply.header('x-request-id', requestId);
   if (status === 503 && pages) reply.header('retry-after', String(pages.retryAfterSeconds));
-  if (prefersHtml(request.headers.accept)) {
-    reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store');
+  if (prefersHtml(reply.request.headers.accept)) {
+    reply.header('content-type', 'text/html; charset=utf-8');
+    reply.header('cache-control', 'no-store');
     reply.send(pages?.html.get(status) ?? htmlPage(status, requestId));
     return;
   }
-  reply.header('content-type', 'application/json; charset=utf-8').send(JSON.stringify({ statusCode: status, error: STATUS_TEXT[status] ?? 'Error', code, message }));
+  reply.header('content-type', 'application/json; charset=utf-8');
+  reply.send(JSON.stringify({ statusCode: status, error: STATUS_TEXT[status] ?? 'Error', code, message }));
 }

@@ -1,0 +1,67 @@
+// The Node limit of the proxy benchmark (issue 15): the least a Node reverse proxy can do. node:http
+// in front, one undici Pool behind, each request handed to `pool.dispatch` with the client's method,
+// path and headers, and the upstream's status, headers and body written straight into the
+// ServerResponse (backpressure pauses the upstream). No routing, no logging, no retries, no
+// metrics: what is left is the cost of Node's HTTP server, undici's client and the sockets, which a
+// gateway built on them cannot go below. Plain JavaScript, no loader.
+//   node benchmarks/gateway/nodeLimit.mjs --port 8080 --upstream http://127.0.0.1:9000
+import { createServer } from 'node:http';
+import { parseArgs } from 'node:util';
+import { Pool } from 'undici';
+
+const { values } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string' }, upstream: { type: 'string' } } });
+if (values.port === undefined || values.upstream === undefined) {
+  process.stderr.write('nodeLimit: give --port <n> and --upstream http://host:port\n');
+  process.exit(2);
+}
+// As many connections as the gateway's default connectionsPerEndpoint: never a queue inside the Pool at -c50.
+const pool = new Pool(values.upstream, { connections: 256, keepAliveTimeout: 4000, headersTimeout: 0, bodyTimeout: 0 });
+
+/** One request's undici 7 dispatch handler, writing into `res`. */
+class PassThrough {
+  constructor(res) {
+    this.res = res;
+    this.controller = undefined;
+    this.resume = () => this.controller?.resume();
+  }
+  onRequestStart(controller) {
+    this.controller = controller;
+  }
+  onResponseStart(_controller, statusCode, headers) {
+    // The upstream's hop-by-hop fields are not the client's connection's.
+    delete headers.connection;
+    delete headers['keep-alive'];
+    delete headers['transfer-encoding'];
+    this.res.writeHead(statusCode, headers);
+  }
+  onResponseData(controller, chunk) {
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once('drain', this.resume);
+    }
+  }
+  onResponseEnd() {
+    this.res.end();
+  }
+  onResponseError(_controller, err) {
+    if (this.res.headersSent) this.res.destroy(err);
+    else this.res.writeHead(502, { 'content-length': '0' }).end();
+  }
+}
+
+const server = createServer((req, res) => {
+  const headers = { ...req.headers };
+  delete headers.connection;
+  delete headers['keep-alive'];
+  const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+  pool.dispatch({ method: req.method, path: req.url, headers, body: hasBody ? req : null }, new PassThrough(res));
+});
+server.keepAliveTimeout = 65_000;
+server.listen(Number(values.port), values.host ?? '127.0.0.1', () => {
+  process.stdout.write(`node limit pass-through on ${values.port} → ${values.upstream}\n`);
+});
+process.once('SIGTERM', () => {
+  server.close();
+  server.closeAllConnections();
+  process.exit(0);
+});
