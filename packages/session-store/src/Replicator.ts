@@ -108,20 +108,29 @@ export class Replicator {
     }
   }
 
-  async #readOne(node: string, key: string): Promise<ReplicaRead> {
-    let hit: NodeHit | null;
-    try {
-      hit = await this.op(node, (c) => c.get(key));
-    } catch (err) {
-      return { node, hit: null, error: err as Error };
-    }
-    if (!hit) return { node, hit };
-    try {
-      return { node, hit, header: this.#codec.header(hit.value) };
-    } catch (err) {
-      if (!(err instanceof CorruptValueError)) throw err;
-      return { node, hit, corrupt: err };
-    }
+  // The hot path of every get: a callback read with the failure accounting of op() inline.
+  #readOne(node: string, key: string): Promise<ReplicaRead> {
+    return new Promise((resolve, reject) => {
+      const health = this.#health.get(node)!;
+      this.#conns.get(node)!.getCb(key, (err, hit) => {
+        if (err) {
+          health.recordFailure(err);
+          resolve({ node, hit: null, error: err });
+          return;
+        }
+        health.recordSuccess();
+        if (!hit) {
+          resolve({ node, hit });
+          return;
+        }
+        try {
+          resolve({ node, hit, header: this.#codec.header(hit.value) });
+        } catch (e) {
+          if (e instanceof CorruptValueError) resolve({ node, hit, corrupt: e });
+          else reject(e);
+        }
+      });
+    });
   }
 
   /**
