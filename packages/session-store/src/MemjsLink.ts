@@ -9,7 +9,7 @@ import memjs from 'memjs';
  * every received chunk, callbacks in objects keyed by sequence number, an idle-socket timer that
  * never fires on a busy socket).
  *
- * The memjs release below is pinned exactly in package.json; `test/memjsLink.test.ts` checks the
+ * The memjs release below is pinned exactly in package.json; `test/memjsLink.integration.test.ts` checks the
  * installed version and every shape used here, and names what changed:
  *  - `new memjs.Server(host, port, username, password, options)` with `conntimeout` (seconds);
  *  - `server.sock(sasl, go)`: opens or reuses `server._socket`, authenticates, then calls `go(socket)`
@@ -21,10 +21,6 @@ import memjs from 'memjs';
  */
 export const MEMJS_VERSION = '1.3.2';
 
-/** What memjs must look like for this module to work (checked by the test, not at run time). */
-export const MEMJS_SERVER_METHODS = ['sock', 'responseHandler', 'error', 'close'] as const;
-export const MEMJS_SERVER_FIELDS = ['_socket', 'connected', 'timeoutSet', 'responseBuffer', 'connectCallbacks'] as const;
-
 interface MemjsServer {
   _socket?: Socket | undefined;
   connected: boolean;
@@ -34,19 +30,18 @@ interface MemjsServer {
   error(err: unknown): void;
 }
 
-/** One reply packet: status, CAS (a copy: it may be kept for an hour by a tracked read), key and value (views). */
+/** One reply packet: status, CAS (a copy: a tracked read may keep it for an hour) and value (a view). */
 export interface Reply {
   readonly status: number;
   readonly cas: Buffer;
-  readonly key: Buffer;
   readonly value: Buffer;
 }
 
 /** Called once per request: with the reply, or with the error that ended it (timeout, socket error). */
 export type ReplyCallback = (err: Error | null, reply: Reply | null) => void;
 
-/** Called for every packet of a multi-packet reply (`stats`): false while more packets follow. */
-type PacketSink = (reply: Reply) => boolean;
+/** Called for every packet of a multi-packet reply (`stats`), with its key: false while more packets follow. */
+type PacketSink = (reply: Reply, key: Buffer) => boolean;
 
 class Pending {
   done = false;
@@ -262,14 +257,15 @@ export class MemjsLink {
         return;
       }
       const keyStart = off + HEADER + extrasLength;
+      const cas = Buffer.allocUnsafe(8);
+      buf.copy(cas, 0, off + 16, off + 24);
       const reply: Reply = {
         status: buf.readUInt16BE(off + 6),
-        cas: Buffer.from(buf.subarray(off + 16, off + 24)),
-        key: buf.subarray(keyStart, keyStart + keyLength),
+        cas,
         value: buf.subarray(keyStart + keyLength, end),
       };
       off = end;
-      if (head.sink && !head.done && !head.sink(reply)) continue;
+      if (head.sink && !head.done && !head.sink(reply, buf.subarray(keyStart, keyStart + keyLength))) continue;
       conn.inflight.shift();
       this.#finish(head, null, reply);
     }

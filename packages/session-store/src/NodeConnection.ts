@@ -143,9 +143,9 @@ export class NodeConnection {
     return new Promise((resolve, reject) => {
       const stats: Record<string, string> = {};
       const seq = this.#link.nextSeq();
-      const collect = (r: Reply): boolean => {
-        if (r.key.length === 0) return true; // the empty packet that ends the list
-        stats[r.key.toString()] = r.value.toString();
+      const collect = (r: Reply, key: Buffer): boolean => {
+        if (key.length === 0) return true; // the empty packet that ends the list
+        stats[key.toString()] = r.value.toString();
         return false;
       };
       this.#link.send('stats', this.#request(OP.STAT, '', null, null, null, seq), seq, (err, r) => {
