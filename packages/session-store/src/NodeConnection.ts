@@ -104,13 +104,20 @@ export class NodeConnection {
   }
 
   /** Stores `value`; with `cas`, only if the item is unchanged since it was read. */
-  async set(key: string, value: Buffer, expiration: number, cas?: Buffer): Promise<SetOutcome> {
-    const r = await this.#perform('set', OP.SET, key, expirationExtras(expiration, true), value, cas ?? null);
-    const s = r.status;
-    if (s === STATUS.OK) return 'stored';
-    if (s === STATUS.EXISTS) return 'exists';
-    if (s === STATUS.NOT_FOUND) return 'not_found';
-    throw this.#statusError('set', s);
+  set(key: string, value: Buffer, expiration: number, cas?: Buffer): Promise<SetOutcome> {
+    return new Promise((resolve, reject) => this.setCb(key, value, expiration, cas, (err, outcome) => (err ? reject(err) : resolve(outcome!))));
+  }
+
+  /** set() as a callback (the write path of every `set`). */
+  setCb(key: string, value: Buffer, expiration: number, cas: Buffer | undefined, cb: (err: Error | null, outcome: SetOutcome | null) => void): void {
+    this.#send('set', OP.SET, key, expirationExtras(expiration, true), value, cas ?? null, (err, r) => {
+      if (err || !r) return cb(asError(err, `set on ${this.address} failed`), null);
+      const s = r.status;
+      if (s === STATUS.OK) cb(null, 'stored');
+      else if (s === STATUS.EXISTS) cb(null, 'exists');
+      else if (s === STATUS.NOT_FOUND) cb(null, 'not_found');
+      else cb(this.#statusError('set', s), null);
+    });
   }
 
   /** Stores `value` only if the node does not hold `key`; false when it does. */

@@ -43,7 +43,7 @@ export function newestFirst<T extends CopyState>(reads: readonly T[]): T[] {
 /**
  * Why the copy `r` must be rewritten from `newest`, or undefined when it is as good. `primaryKeyId`:
  * the key new values are sealed with (undefined without encryption); when `newest` is sealed with
- * another key, every copy not sealed with the primary key is re-sealed ('rekey').
+ * another key, it is re-sealed, and so is every copy not sealed with the primary key ('rekey').
  */
 export function repairReason(r: CopyState, newest: CopyState, primaryKeyId: string | undefined): RepairReason | undefined {
   const rekey = primaryKeyId !== undefined && newest.header!.keyId !== primaryKeyId;
@@ -52,7 +52,9 @@ export function repairReason(r: CopyState, newest: CopyState, primaryKeyId: stri
   if (!r.hit) return 'missing';
   if (compareVersions(r.header!.version, newest.header!.version) < 0) return 'stale';
   if (newer(r.header!, newest.header!) < 0) return 'expiry';
-  if (rekey && r.header!.keyId !== primaryKeyId) return 'rekey';
+  // Also when the newest is already sealed with the primary key: a twin left under the old key (its
+  // re-seal lost a CAS race or timed out) would otherwise keep that key in use until the next write.
+  if (primaryKeyId !== undefined && r.header!.keyId !== primaryKeyId) return 'rekey';
   return undefined;
 }
 

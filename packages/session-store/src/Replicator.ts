@@ -255,10 +255,10 @@ export class Replicator {
   async write(key: string, id: string, value: Buffer, expiration: number, what: string): Promise<void> {
     const targets = this.#placement.targets(key, this.isUp);
     if (targets.length === 0) throw this.#noLiveNode(what, id, key);
-    const results = await Promise.all(targets.map((n) => this.#writeOne(n, key, value, expiration)));
+    const results = await Promise.all(targets.length === 2 ? [this.#writeOne(targets[0]!, key, value, expiration), this.#writeOne(targets[1]!, key, value, expiration)] : targets.map((n) => this.#writeOne(n, key, value, expiration)));
+    if (!results.some((r) => r.error)) return;
     const failed = results.filter((r) => r.error);
     for (const f of failed) this.#health.get(f.node)!.needsResync = true;
-    if (failed.length === 0) return;
     const accepted = results.length - failed.length;
     const fallbacks = this.#placement.fallbacks(key, this.isUp, targets).slice(0, failed.length);
     if (accepted > 0) {
@@ -281,13 +281,20 @@ export class Replicator {
     });
   }
 
-  async #writeOne(node: string, key: string, value: Buffer, expiration: number): Promise<{ node: string; error?: Error }> {
-    try {
-      await this.op(node, (c) => c.set(key, value, expiration));
-      return { node };
-    } catch (err) {
-      return { node, error: err as Error };
-    }
+  // The write path of every set: a callback write with the failure accounting of op() inline.
+  #writeOne(node: string, key: string, value: Buffer, expiration: number): Promise<{ node: string; error?: Error }> {
+    return new Promise((resolve) => {
+      const health = this.#health.get(node)!;
+      this.#conns.get(node)!.setCb(key, value, expiration, undefined, (err) => {
+        if (err) {
+          health.recordFailure(err);
+          resolve({ node, error: err });
+        } else {
+          health.recordSuccess();
+          resolve({ node });
+        }
+      });
+    });
   }
 
   /**

@@ -129,6 +129,7 @@ describe('NodeConnection over MemjsLink (real memcached)', () => {
       await c.set('link:frozen', Buffer.from('v'), 60);
       n.freeze();
       frozen = true;
+      await new Promise((r) => setTimeout(r, 50)); // SIGSTOP takes effect asynchronously
       const started = performance.now();
       const outcomes = await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
@@ -159,6 +160,7 @@ describe('NodeConnection over MemjsLink (real memcached)', () => {
     try {
       await c.set('link:k', Buffer.from('v'), 60);
       n.freeze();
+      await new Promise((r) => setTimeout(r, 50)); // SIGSTOP takes effect asynchronously
       const pending = Promise.allSettled(Array.from({ length: 10 }, () => c.get('link:k')));
       await new Promise((r) => setTimeout(r, 50));
       const started = performance.now();
