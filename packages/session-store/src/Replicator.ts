@@ -104,28 +104,41 @@ export class Replicator {
     }
   }
 
-  // The hot path of every get: a callback read with the failure accounting of op() inline.
   #readOne(node: string, key: string): Promise<ReplicaRead> {
+    return this.#readAll([node], key).then((r) => r[0]!);
+  }
+
+  // The hot path of every get: the replicas are read with callbacks (the failure accounting of op()
+  // inline) and answered with one promise, in the order of `nodes`.
+  #readAll(nodes: readonly string[], key: string): Promise<ReplicaRead[]> {
+    if (nodes.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
-      const health = this.#health.get(node)!;
-      this.#conns.get(node)!.getCb(key, (err, hit) => {
-        if (err) {
-          health.recordFailure(err);
-          resolve({ node, hit: null, error: err });
-          return;
-        }
-        health.recordSuccess();
-        if (!hit) {
-          resolve({ node, hit });
-          return;
-        }
-        try {
-          resolve({ node, hit, header: this.#codec.header(hit.value) });
-        } catch (e) {
-          if (e instanceof CorruptValueError) resolve({ node, hit, corrupt: e });
-          else reject(e);
-        }
-      });
+      const out = new Array<ReplicaRead>(nodes.length);
+      let left = nodes.length;
+      let failed = false;
+      const settle = (i: number, r: ReplicaRead) => {
+        out[i] = r;
+        if (--left === 0 && !failed) resolve(out);
+      };
+      for (let i = 0; i < nodes.length; i++) {
+        const node = nodes[i]!;
+        const health = this.#health.get(node)!;
+        this.#conns.get(node)!.getCb(key, (err, hit) => {
+          if (err) {
+            health.recordFailure(err);
+            return settle(i, { node, hit: null, error: err });
+          }
+          health.recordSuccess();
+          if (!hit) return settle(i, { node, hit });
+          try {
+            settle(i, { node, hit, header: this.#codec.header(hit.value) });
+          } catch (e) {
+            if (e instanceof CorruptValueError) return settle(i, { node, hit, corrupt: e });
+            failed = true;
+            reject(e);
+          }
+        });
+      }
     });
   }
 
@@ -159,17 +172,15 @@ export class Replicator {
           return { newest: r, value };
         }
       }
-      reads = [r, ...(await Promise.all(targets.slice(1).map((n) => this.#readOne(n, key))))];
-    } else if (targets.length === 2) {
-      reads = await Promise.all([this.#readOne(first, key), this.#readOne(targets[1]!, key)]);
+      reads = [r, ...(await this.#readAll(targets.slice(1), key))];
     } else {
-      reads = await Promise.all(targets.map((n) => this.#readOne(n, key)));
+      reads = await this.#readAll(targets, key);
     }
     let failed = 0;
     for (const r of reads) if (r.error) failed++;
     if (failed > 0) {
       const extra = this.#placement.fallbacks(key, this.isUp, targets).slice(0, failed);
-      reads.push(...(await Promise.all(extra.map((n) => this.#readOne(n, key)))));
+      reads.push(...(await this.#readAll(extra, key)));
       if (reads.every((r) => r.error)) {
         throw new SessionStoreError(what === 'read' ? SessionStoreErrorCodes.UNAVAILABLE : SessionStoreErrorCodes.NO_REPLICA, `could not ${what} session "${id}" on any replica: ${describe(reads)}`, {
           cause: reads[0]?.error,
