@@ -3,11 +3,17 @@
 // memcached op per call, no replica), on the same 4 real memcached nodes, in one run.
 // Then the single-node-loss figure: write 2,000 sessions, SIGKILL one node, read them all back.
 // Run with `npm run bench:store` (builds first). Results: benchmarks/results/store.{json,md}.
+// `tsx benchmarks/store.ts --profile` instead profiles the get of webtier (readMode 'all', with and
+// without read tracking) and connect-memjs in this process and writes benchmarks/results/store-profile.md.
 //
 // Method: CONCURRENCY calls in flight, each on a random one of KEYS pre-written sessions; every
 // (contender, operation) pair runs PHASE_MS per round, rounds interleaved so that machine noise hits
 // everyone alike; ops/s is the median over rounds, p50/p99 are over all calls of all rounds.
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { Session as InspectorSession } from 'node:inspector/promises';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import session from 'express-session';
 import memjs from 'memjs';
@@ -17,7 +23,8 @@ import express from 'express';
 import { Pool } from 'undici';
 import { MemcachedCluster } from '@webtier/testkit';
 import { ReplicatedMemcachedStore, type ResyncResult } from '@webtier/session-store';
-import { formatMachine, formatOps, formatRatio, machineInfo, markdownTable, printTable, writeResults } from './lib/report.js';
+import { summarizeProfile, type ProfileSummary } from './gateway/cpuProfile.js';
+import { formatMachine, formatOps, formatRatio, machineInfo, markdownTable, printTable, RESULTS_DIR, writeResults, type Cell } from './lib/report.js';
 
 const require = createRequire(import.meta.url);
 const ConnectMemjs = require('connect-memjs')(session) as new (o: Record<string, unknown>) => session.Store;
@@ -55,12 +62,18 @@ const cb = <T>(fn: (done: (err: unknown, v?: T) => void) => void) =>
 
 const ENCRYPTION = { keys: [{ id: 'bench', key: randomBytes(32) }] };
 
-function webtier(servers: string[], readMode: 'all' | 'primary', encrypted = false): Contender {
-  const store = new ReplicatedMemcachedStore({ servers, readMode, prefix: `wt-${readMode}${encrypted ? '-enc' : ''}:`, ...(encrypted ? { encryption: ENCRYPTION } : {}) });
+function webtier(servers: string[], readMode: 'all' | 'primary', encrypted = false, lastWriteWins = false): Contender {
+  const store = new ReplicatedMemcachedStore({
+    servers,
+    readMode,
+    prefix: `wt-${readMode}${encrypted ? '-enc' : ''}${lastWriteWins ? '-lww' : ''}:`,
+    ...(encrypted ? { encryption: ENCRYPTION } : {}),
+    ...(lastWriteWins ? { concurrentWrites: 'last-write-wins' as const } : {}),
+  });
   const copies = readMode === 'all' ? '2 copies; get reads both, returns the newest' : '2 copies; get reads the primary, both on miss/suspect';
   return {
-    name: `webtier (readMode '${readMode}'${encrypted ? ', encryption' : ''})`,
-    note: encrypted ? `${copies}; AES-256-GCM` : copies,
+    name: `webtier (readMode '${readMode}'${encrypted ? ', encryption' : ''}${lastWriteWins ? ', last-write-wins' : ''})`,
+    note: `${copies}${encrypted ? '; AES-256-GCM' : ''}${lastWriteWins ? "; concurrentWrites 'last-write-wins': get tracks no read (the default 'merge' does)" : ''}`,
     get: (id) => cb((d) => store.get(id, d)),
     set: (id, s) => cb((d) => store.set(id, s, d)),
     touch: (id, s) => cb((d) => store.touch(id, s, d)),
@@ -141,6 +154,7 @@ async function throughput(): Promise<Array<{ contender: string; note: string; op
   const cluster = await MemcachedCluster.start(4, { memoryMb: 64 });
   const contenders = [
     webtier(cluster.servers, 'all'),
+    webtier(cluster.servers, 'all', false, true),
     webtier(cluster.servers, 'all', true),
     webtier(cluster.servers, 'primary'),
     webtier(cluster.servers, 'primary', true),
@@ -310,6 +324,66 @@ async function singleNodeLoss(make: (servers: string[]) => Contender, store?: (c
     await c.close();
     await cluster.stop();
   }
+}
+
+/**
+ * `--profile`: where a get's CPU goes. Each contender's get runs for 2 x PHASE_MS under the in-process
+ * V8 profiler (the client loop is in this process too, alike for all); CPU per get is this process's
+ * user + system time over the gets done.
+ */
+async function profileGets(): Promise<void> {
+  const cluster = await MemcachedCluster.start(4, { memoryMb: 64 });
+  const contenders = [webtier(cluster.servers, 'all'), webtier(cluster.servers, 'all', false, true), connectMemjs(cluster.servers)];
+  const dir = mkdtempSync(join(tmpdir(), 'store-profile-'));
+  const inspector = new InspectorSession();
+  inspector.connect();
+  const out: Array<{ name: string; gets: number; cpuUsPerGet: number; summary: ProfileSummary }> = [];
+  try {
+    const ids = Array.from({ length: KEYS }, () => randomBytes(16).toString('base64url'));
+    const data = ids.map((_, i) => sessionData(i));
+    for (const c of contenders) for (let i = 0; i < ids.length; i += CONCURRENCY) await Promise.all(ids.slice(i, i + CONCURRENCY).map((id, j) => c.set(id, data[i + j]!)));
+    for (const c of contenders) await runPhase(c, 'get', ids, data); // warm-up
+    await inspector.post('Profiler.enable');
+    for (const c of contenders) {
+      await inspector.post('Profiler.start');
+      const cpu = process.cpuUsage();
+      let gets = 0;
+      for (let i = 0; i < 2; i++) gets += (await runPhase(c, 'get', ids, data)).calls;
+      const used = process.cpuUsage(cpu);
+      const { profile } = await inspector.post('Profiler.stop');
+      const file = join(dir, `${out.length}.cpuprofile`);
+      writeFileSync(file, JSON.stringify(profile));
+      out.push({ name: c.name, gets, cpuUsPerGet: (used.user + used.system) / gets, summary: summarizeProfile(file, 25) });
+    }
+  } finally {
+    inspector.disconnect();
+    rmSync(dir, { recursive: true, force: true });
+    for (const c of contenders) await c.close();
+    await cluster.stop();
+  }
+  const lines = (l: ProfileSummary['selfTop']) => l.map((x) => [x.name, x.where, x.ms, `${x.percent}%`] as Cell[]);
+  const md: string[] = [
+    '# Where a session store get spends its time',
+    '',
+    `\`tsx benchmarks/store.ts --profile\` on ${formatMachine(machineInfo())}, ${new Date().toISOString()}: ${CONCURRENCY} gets in flight on ${KEYS} sessions, 2 x ${PHASE_MS} ms per store under the in-process V8 profiler (the benchmark's own loop included, alike for all). Shares are of the CPU time used (idle samples left out).`,
+    '',
+    '| store | gets | CPU per get (µs, this process) |',
+    '| --- | ---: | ---: |',
+    ...out.map((o) => `| ${o.name} | ${o.gets} | ${o.cpuUsPerGet.toFixed(1)} |`),
+    '',
+  ];
+  for (const o of out) {
+    md.push(`## ${o.name}`, '', '### Self time by package', '', markdownTable(['package', '', 'ms', 'share'], lines(o.summary.byPackage)), '');
+    md.push('### Self time by function', '', markdownTable(['function', 'where', 'ms', 'share'], lines(o.summary.selfTop)), '');
+    printTable(['function', 'where', 'ms', 'share'], lines(o.summary.selfTop), `${o.name}: ${o.cpuUsPerGet.toFixed(1)} µs CPU per get`);
+  }
+  writeFileSync(join(RESULTS_DIR, 'store-profile.md'), md.join('\n'));
+  console.log('\nwrote benchmarks/results/store-profile.md');
+}
+
+if (process.argv.includes('--profile')) {
+  await profileGets();
+  process.exit(0);
 }
 
 const t0 = Date.now();

@@ -1,9 +1,8 @@
-import type { Socket } from 'node:net';
-import memjs from 'memjs';
+import { MemjsLink, type Reply, type ReplyCallback } from './MemjsLink.js';
 import { SessionStoreError, SessionStoreErrorCodes } from './errors.js';
 
 // Binary protocol opcodes and statuses (memcached protocol_binary.h).
-const OP = { GET: 0x00, SET: 0x01, ADD: 0x02, DELETE: 0x04, TOUCH: 0x1c } as const;
+const OP = { GET: 0x00, SET: 0x01, ADD: 0x02, DELETE: 0x04, STAT: 0x10, TOUCH: 0x1c } as const;
 const STATUS = { OK: 0, NOT_FOUND: 1, EXISTS: 2, TOO_LARGE: 3, NOT_STORED: 5 } as const;
 
 /** A value read from one node, with the CAS token that makes a later repair write conditional. */
@@ -14,33 +13,6 @@ export interface NodeHit {
 
 export type SetOutcome = 'stored' | 'exists' | 'not_found';
 
-interface MemjsResponse {
-  header: { status: number; cas: Buffer; totalBodyLength: number };
-  val: Buffer;
-  key: Buffer;
-}
-
-interface MemjsServer {
-  host: string;
-  port: number;
-  _socket?: Socket | undefined;
-  connected: boolean;
-  timeoutSet: boolean;
-  sock(sasl: boolean, go: (s: Socket) => void): void;
-  error(err: unknown): void;
-  onResponse(seq: number, fn: (r: MemjsResponse) => void): void;
-  onError(seq: number, fn: (e: Error) => void): void;
-  write(blob: Buffer): void;
-}
-
-interface MemjsClient {
-  seq: number;
-  servers: MemjsServer[];
-  incrSeq(): void;
-  perform(key: string, request: Buffer, seq: number, cb: (err: Error | null, r: MemjsResponse | null) => void, retries?: number): void;
-  stats(cb: (err: Error | null, server: string, stats: Record<string, string> | null) => void): void;
-}
-
 export interface NodeConnectionOptions {
   opTimeoutMs: number;
   connectTimeoutMs: number;
@@ -48,128 +20,74 @@ export interface NodeConnectionOptions {
   password: string | undefined;
 }
 
-const silentLogger = { log() {} };
-
 /**
- * One memcached node through memjs (one client, one server, memjs retries and failover off).
- * Every operation is bounded by the store's own timer: memjs's socket timeouts are idle timeouts
- * that never fire while other requests keep the socket busy, so they cannot bound a frozen node.
+ * One memcached node: the binary protocol's get/set/add/touch/delete/stats, over a connection that
+ * memjs opens (see MemjsLink, the one module that knows memjs's internals). Every operation is
+ * bounded by `opTimeoutMs` from its call, memjs's own socket timeouts being idle timeouts that never
+ * fire while other requests keep the socket busy.
  */
 export class NodeConnection {
   readonly address: string;
-  readonly #client: MemjsClient;
-  readonly #server: MemjsServer;
-  readonly #opts: NodeConnectionOptions;
-  // Every socket memjs ever opened for this node and that is not closed yet, so close() can end them all.
-  readonly #sockets = new Set<Socket>();
-  #closed = false;
+  readonly #link: MemjsLink;
 
   constructor(address: string, host: string, port: number, opts: NodeConnectionOptions) {
     this.address = address;
-    this.#opts = opts;
-    const serverOptions = {
-      // memjs's own timeout only cleans up behind ours (see class comment).
-      timeout: (opts.opTimeoutMs * 4) / 1000,
-      conntimeout: opts.connectTimeoutMs / 1000,
-      keepAlive: true,
-      keepAliveDelay: 30,
-      ...(opts.username !== undefined ? { username: opts.username, password: opts.password } : {}),
-    };
-    const server = new memjs.Server(host, port, opts.username, opts.password, serverOptions) as unknown as MemjsServer;
-    this.#server = server;
-    this.#patchServer(server);
-    this.#client = new memjs.Client([server as never], { retries: 0, failover: false, logger: silentLogger } as never) as unknown as MemjsClient;
-  }
-
-  // memjs's socket 'close' handler clears `server._socket` unconditionally: when an old socket closes
-  // after a new one was opened, the new one is orphaned and never closed (a leaked handle). Replace it
-  // with one that only forgets its own socket, and remember every socket for close().
-  #patchServer(server: MemjsServer): void {
-    // Requests issued in the same tick leave in one socket write: with 2 replicas and many requests
-    // in flight, one syscall per request (memjs's way) costs more CPU than everything else together.
-    const write = server.write.bind(server);
-    let batch: Buffer[] = [];
-    const flush = () => {
-      const blobs = batch;
-      batch = [];
-      if (blobs.length === 0 || this.#closed) return;
-      write(blobs.length === 1 ? blobs[0]! : Buffer.concat(blobs));
-      // memjs keeps one deadline per write and drops one per response; keep them paired.
-      const deadlines = (server as unknown as { requestTimeouts: number[] }).requestTimeouts;
-      const last = deadlines[deadlines.length - 1];
-      if (last !== undefined) for (let i = 1; i < blobs.length; i++) deadlines.push(last);
-    };
-    server.write = (blob: Buffer) => {
-      if (batch.push(blob) === 1) process.nextTick(flush);
-    };
-    const original = server.sock.bind(server);
-    const sockets = this.#sockets;
-    server.sock = (sasl, go) => {
-      if (this.#closed) throw new SessionStoreError(SessionStoreErrorCodes.CLOSED, `the store is closed; ${this.address} takes no more requests`);
-      const before = server._socket;
-      original(sasl, go);
-      const s = server._socket;
-      if (s && s !== before) {
-        sockets.add(s);
-        s.removeAllListeners('close');
-        s.on('close', () => {
-          sockets.delete(s);
-          if (server._socket === s) {
-            server.connected = false;
-            server.timeoutSet = false;
-            server._socket = undefined;
-          }
-        });
-      }
-    };
+    this.#link = new MemjsLink(host, port, {
+      connectTimeoutMs: opts.connectTimeoutMs,
+      opTimeoutMs: opts.opTimeoutMs,
+      username: opts.username,
+      password: opts.password,
+      timeoutError: (op) => new SessionStoreError(SessionStoreErrorCodes.TIMEOUT, `${op} on ${address} did not answer within ${opts.opTimeoutMs} ms`, { details: { node: address } }),
+      closedError: () => new SessionStoreError(SessionStoreErrorCodes.CLOSED, `the store is closed; ${address} takes no more requests`),
+    });
   }
 
   #request(opcode: number, key: string, extras: Buffer | null, value: Buffer | null, cas: Buffer | null, seq: number): Buffer {
     const keyBytes = Buffer.byteLength(key);
     const extrasLength = extras ? extras.length : 0;
     const valueLength = value ? value.length : 0;
-    const buf = Buffer.alloc(24 + extrasLength + keyBytes + valueLength);
+    const buf = Buffer.allocUnsafe(24 + extrasLength + keyBytes + valueLength);
     buf[0] = 0x80;
     buf[1] = opcode;
     buf.writeUInt16BE(keyBytes, 2);
     buf[4] = extrasLength;
+    buf[5] = 0;
+    buf.writeUInt16BE(0, 6);
     buf.writeUInt32BE(extrasLength + keyBytes + valueLength, 8);
-    buf.writeUInt32BE(seq >>> 0, 12);
+    buf.writeUInt32BE(seq, 12);
     if (cas) cas.copy(buf, 16);
+    else buf.fill(0, 16, 24);
     if (extras) extras.copy(buf, 24);
     buf.write(key, 24 + extrasLength, 'utf8');
     if (value) value.copy(buf, 24 + extrasLength + keyBytes);
     return buf;
   }
 
-  #perform(op: string, opcode: number, key: string, extras: Buffer | null, value: Buffer | null, cas: Buffer | null): Promise<MemjsResponse> {
+  /** Sends one request; `cb` gets memcached's reply or the error that ended the request. */
+  #send(op: string, opcode: number, key: string, extras: Buffer | null, value: Buffer | null, cas: Buffer | null, cb: ReplyCallback): void {
+    const seq = this.#link.nextSeq();
+    this.#link.send(op, this.#request(opcode, key, extras, value, cas, seq), seq, cb);
+  }
+
+  #perform(op: string, opcode: number, key: string, extras: Buffer | null, value: Buffer | null, cas: Buffer | null): Promise<Reply> {
     return new Promise((resolve, reject) => {
-      if (this.#closed) {
-        reject(new SessionStoreError(SessionStoreErrorCodes.CLOSED, `the store is closed; ${this.address} takes no more requests`));
-        return;
-      }
-      const client = this.#client;
-      client.incrSeq();
-      const seq = client.seq;
-      let done = false;
-      const timer = setTimeout(() => {
-        if (done) return;
-        done = true;
-        reject(new SessionStoreError(SessionStoreErrorCodes.TIMEOUT, `${op} on ${this.address} did not answer within ${this.#opts.opTimeoutMs} ms`, { details: { node: this.address } }));
-      }, this.#opts.opTimeoutMs);
-      try {
-        client.perform(key, this.#request(opcode, key, extras, value, cas, seq), seq, (err, response) => {
-          if (done) return; // a late reply to a request we already gave up on
-          done = true;
-          clearTimeout(timer);
-          if (err || !response) reject(asError(err, `${op} on ${this.address} failed`));
-          else resolve(response);
-        });
-      } catch (err) {
-        done = true;
-        clearTimeout(timer);
-        reject(asError(err, `${op} on ${this.address} failed`));
-      }
+      this.#send(op, opcode, key, extras, value, cas, (err, reply) => {
+        if (err || !reply) reject(asError(err, `${op} on ${this.address} failed`));
+        else resolve(reply);
+      });
+    });
+  }
+
+  /**
+   * The value and CAS of `key`, or null when the node does not hold it, as a callback (the read path
+   * of every `get`: one closure, no promise).
+   */
+  getCb(key: string, cb: (err: Error | null, hit: NodeHit | null) => void): void {
+    this.#send('get', OP.GET, key, null, null, null, (err, r) => {
+      if (err || !r) cb(asError(err, `get on ${this.address} failed`), null);
+      else if (r.status === STATUS.OK) cb(null, r);
+      else if (r.status === STATUS.NOT_FOUND) cb(null, null);
+      else cb(this.#statusError('get', r.status), null);
     });
   }
 
@@ -181,27 +99,31 @@ export class NodeConnection {
   }
 
   /** The value and CAS of `key`, or null when the node does not hold it. */
-  async get(key: string): Promise<NodeHit | null> {
-    const r = await this.#perform('get', OP.GET, key, null, null, null);
-    if (r.header.status === STATUS.OK) return { value: r.val, cas: Buffer.from(r.header.cas) };
-    if (r.header.status === STATUS.NOT_FOUND) return null;
-    throw this.#statusError('get', r.header.status);
+  get(key: string): Promise<NodeHit | null> {
+    return new Promise((resolve, reject) => this.getCb(key, (err, hit) => (err ? reject(err) : resolve(hit))));
   }
 
   /** Stores `value`; with `cas`, only if the item is unchanged since it was read. */
-  async set(key: string, value: Buffer, expiration: number, cas?: Buffer): Promise<SetOutcome> {
-    const r = await this.#perform('set', OP.SET, key, expirationExtras(expiration, true), value, cas ?? null);
-    const s = r.header.status;
-    if (s === STATUS.OK) return 'stored';
-    if (s === STATUS.EXISTS) return 'exists';
-    if (s === STATUS.NOT_FOUND) return 'not_found';
-    throw this.#statusError('set', s);
+  set(key: string, value: Buffer, expiration: number, cas?: Buffer): Promise<SetOutcome> {
+    return new Promise((resolve, reject) => this.setCb(key, value, expiration, cas, (err, outcome) => (err ? reject(err) : resolve(outcome!))));
+  }
+
+  /** set() as a callback (the write path of every `set`). */
+  setCb(key: string, value: Buffer, expiration: number, cas: Buffer | undefined, cb: (err: Error | null, outcome: SetOutcome | null) => void): void {
+    this.#send('set', OP.SET, key, expirationExtras(expiration, true), value, cas ?? null, (err, r) => {
+      if (err || !r) return cb(asError(err, `set on ${this.address} failed`), null);
+      const s = r.status;
+      if (s === STATUS.OK) cb(null, 'stored');
+      else if (s === STATUS.EXISTS) cb(null, 'exists');
+      else if (s === STATUS.NOT_FOUND) cb(null, 'not_found');
+      else cb(this.#statusError('set', s), null);
+    });
   }
 
   /** Stores `value` only if the node does not hold `key`; false when it does. */
   async add(key: string, value: Buffer, expiration: number): Promise<boolean> {
     const r = await this.#perform('add', OP.ADD, key, expirationExtras(expiration, true), value, null);
-    const s = r.header.status;
+    const s = r.status;
     if (s === STATUS.OK) return true;
     if (s === STATUS.EXISTS || s === STATUS.NOT_STORED) return false;
     throw this.#statusError('add', s);
@@ -210,45 +132,34 @@ export class NodeConnection {
   /** Resets the TTL of `key`; false when the node does not hold it. */
   async touch(key: string, expiration: number): Promise<boolean> {
     const r = await this.#perform('touch', OP.TOUCH, key, expirationExtras(expiration, false), null, null);
-    if (r.header.status === STATUS.OK) return true;
-    if (r.header.status === STATUS.NOT_FOUND) return false;
-    throw this.#statusError('touch', r.header.status);
+    if (r.status === STATUS.OK) return true;
+    if (r.status === STATUS.NOT_FOUND) return false;
+    throw this.#statusError('touch', r.status);
   }
 
   /** Deletes `key`; false when the node did not hold it. */
   async delete(key: string): Promise<boolean> {
     const r = await this.#perform('delete', OP.DELETE, key, null, null, null);
-    if (r.header.status === STATUS.OK) return true;
-    if (r.header.status === STATUS.NOT_FOUND) return false;
-    throw this.#statusError('delete', r.header.status);
+    if (r.status === STATUS.OK) return true;
+    if (r.status === STATUS.NOT_FOUND) return false;
+    throw this.#statusError('delete', r.status);
   }
 
   /** The node's `stats` (pid, uptime, ...) over the binary protocol (works with SASL). */
   stats(): Promise<Record<string, string>> {
     return new Promise((resolve, reject) => {
-      if (this.#closed) {
-        reject(new SessionStoreError(SessionStoreErrorCodes.CLOSED, `the store is closed`));
-        return;
-      }
-      let done = false;
-      const timer = setTimeout(() => {
-        if (done) return;
-        done = true;
-        reject(new SessionStoreError(SessionStoreErrorCodes.TIMEOUT, `stats on ${this.address} did not answer within ${this.#opts.opTimeoutMs} ms`, { details: { node: this.address } }));
-      }, this.#opts.opTimeoutMs);
-      try {
-        this.#client.stats((err, _server, stats) => {
-          if (done) return;
-          done = true;
-          clearTimeout(timer);
-          if (err || !stats) reject(asError(err, `stats on ${this.address} failed`));
-          else resolve(stats);
-        });
-      } catch (err) {
-        done = true;
-        clearTimeout(timer);
-        reject(asError(err, `stats on ${this.address} failed`));
-      }
+      const stats: Record<string, string> = {};
+      const seq = this.#link.nextSeq();
+      const collect = (r: Reply, key: Buffer): boolean => {
+        if (key.length === 0) return true; // the empty packet that ends the list
+        stats[key.toString()] = r.value.toString();
+        return false;
+      };
+      this.#link.send('stats', this.#request(OP.STAT, '', null, null, null, seq), seq, (err, r) => {
+        if (err || !r) reject(asError(err, `stats on ${this.address} failed`));
+        else if (r.status !== STATUS.OK) reject(this.#statusError('stats', r.status));
+        else resolve(stats);
+      }, collect);
     });
   }
 
@@ -257,16 +168,12 @@ export class NodeConnection {
    * so that replies a frozen node sends after it thaws land on a dead socket, not on a new request.
    */
   reset(reason: string): void {
-    this.#server.error(new Error(reason));
+    this.#link.reset(new Error(reason));
   }
 
   /** Destroys every socket; later calls fail with SESS_ERR_CLOSED. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#server.error(new SessionStoreError(SessionStoreErrorCodes.CLOSED, 'the store was closed'));
-    for (const s of this.#sockets) s.destroy();
-    this.#sockets.clear();
+    this.#link.close();
   }
 }
 

@@ -313,7 +313,9 @@ export class ReplicatedMemcachedStore extends session.Store {
     if (!v || v.kind === 'tombstone' || v.expiresAt <= Date.now()) return null;
     const session = v.session as Record<string, unknown>;
     const cookie = session['cookie'] as Record<string, unknown>;
-    if (cookie['expires'] !== undefined && cookie['expires'] !== null) cookie['expires'] = new Date(v.expiresAt).toISOString();
+    const expires = cookie['expires'];
+    // Formatting a date costs more than parsing one: rewrite only after a touch changed the expiry.
+    if (expires !== undefined && expires !== null && (typeof expires !== 'string' || Date.parse(expires) !== v.expiresAt)) cookie['expires'] = new Date(v.expiresAt).toISOString();
     return session as unknown as SessionData;
   }
 

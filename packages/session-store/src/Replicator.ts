@@ -5,7 +5,8 @@ import type { NodeHealth } from './NodeHealth.js';
 import type { ReadMode, ResolvedOptions } from './options.js';
 import type { Placement } from './Placement.js';
 import type { ValueCodec } from './ValueCodec.js';
-import { CorruptValueError, compareVersions, type CorruptCode, type HybridClock, type StoredValue, type ValueHeader } from './Versioned.js';
+import { newer, newestFirst, repairPlan, repairReason, type RepairReason } from './ReadRepair.js';
+import { CorruptValueError, type CorruptCode, type HybridClock, type StoredValue, type ValueHeader } from './Versioned.js';
 
 /** What one replica said for a key. */
 interface ReplicaRead {
@@ -16,12 +17,7 @@ interface ReplicaRead {
   readonly error?: Error;
 }
 
-/**
- * Why a copy was rewritten by read-repair, re-sync or touch: `missing`, `stale` (older version),
- * `corrupt` (rejected, see CorruptEvent), `expiry` (same version, an older touch), `rekey` (sealed with
- * a key that is no longer the first of `encryption.keys`).
- */
-export type RepairReason = 'missing' | 'stale' | 'corrupt' | 'expiry' | 'rekey';
+export type { RepairReason } from './ReadRepair.js';
 
 /** Payload of the store's `repair` event. */
 export interface RepairEvent {
@@ -65,7 +61,7 @@ export interface ReadOutcome {
   readonly repaired: Promise<ReadonlyArray<{ node: string; reason: RepairReason }>>;
 }
 
-const NO_REPAIR = Promise.resolve([]);
+const NO_REPAIR: Promise<Array<{ node: string; reason: RepairReason }>> = Promise.resolve([]);
 
 /**
  * Fans reads and writes out to a key's replicas, counts successes and failures per node, picks the
@@ -108,20 +104,42 @@ export class Replicator {
     }
   }
 
-  async #readOne(node: string, key: string): Promise<ReplicaRead> {
-    let hit: NodeHit | null;
-    try {
-      hit = await this.op(node, (c) => c.get(key));
-    } catch (err) {
-      return { node, hit: null, error: err as Error };
-    }
-    if (!hit) return { node, hit };
-    try {
-      return { node, hit, header: this.#codec.header(hit.value) };
-    } catch (err) {
-      if (!(err instanceof CorruptValueError)) throw err;
-      return { node, hit, corrupt: err };
-    }
+  #readOne(node: string, key: string): Promise<ReplicaRead> {
+    return this.#readAll([node], key).then((r) => r[0]!);
+  }
+
+  // The hot path of every get: the replicas are read with callbacks (the failure accounting of op()
+  // inline) and answered with one promise, in the order of `nodes`.
+  #readAll(nodes: readonly string[], key: string): Promise<ReplicaRead[]> {
+    if (nodes.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      const out = new Array<ReplicaRead>(nodes.length);
+      let left = nodes.length;
+      let failed = false;
+      const settle = (i: number, r: ReplicaRead) => {
+        out[i] = r;
+        if (--left === 0 && !failed) resolve(out);
+      };
+      for (let i = 0; i < nodes.length; i++) {
+        const node = nodes[i]!;
+        const health = this.#health.get(node)!;
+        this.#conns.get(node)!.getCb(key, (err, hit) => {
+          if (err) {
+            health.recordFailure(err);
+            return settle(i, { node, hit: null, error: err });
+          }
+          health.recordSuccess();
+          if (!hit) return settle(i, { node, hit });
+          try {
+            settle(i, { node, hit, header: this.#codec.header(hit.value) });
+          } catch (e) {
+            if (e instanceof CorruptValueError) return settle(i, { node, hit, corrupt: e });
+            failed = true;
+            reject(e);
+          }
+        });
+      }
+    });
   }
 
   /**
@@ -131,7 +149,8 @@ export class Replicator {
   async read(key: string, id: string, opts: ReadOptions): Promise<ReadOutcome> {
     const c = await this.#collect(key, id, opts.mode, 'read');
     const reads = c.reads ?? (c.newest ? [c.newest] : []);
-    const cas = new Map(reads.filter((r) => !r.error).map((r) => [r.node, r.hit ? r.hit.cas : null]));
+    const cas = new Map<string, Buffer | null>();
+    for (const r of reads) if (!r.error) cas.set(r.node, r.hit ? r.hit.cas : null);
     if (!c.newest || !c.value) return { newest: undefined, cas, repaired: NO_REPAIR };
     if (!c.reads) return { newest: c.value, cas, repaired: NO_REPAIR };
     const repaired = this.#repair(key, id, c.newest, c.value, c.reads, opts);
@@ -153,24 +172,25 @@ export class Replicator {
           return { newest: r, value };
         }
       }
-      reads = [r, ...(await Promise.all(targets.slice(1).map((n) => this.#readOne(n, key))))];
+      reads = [r, ...(await this.#readAll(targets.slice(1), key))];
     } else {
-      reads = await Promise.all(targets.map((n) => this.#readOne(n, key)));
+      reads = await this.#readAll(targets, key);
     }
-    const failed = reads.filter((r) => r.error).length;
+    let failed = 0;
+    for (const r of reads) if (r.error) failed++;
     if (failed > 0) {
       const extra = this.#placement.fallbacks(key, this.isUp, targets).slice(0, failed);
-      reads.push(...(await Promise.all(extra.map((n) => this.#readOne(n, key)))));
-    }
-    if (reads.every((r) => r.error)) {
-      throw new SessionStoreError(what === 'read' ? SessionStoreErrorCodes.UNAVAILABLE : SessionStoreErrorCodes.NO_REPLICA, `could not ${what} session "${id}" on any replica: ${describe(reads)}`, {
-        cause: reads[0]?.error,
-        details: { id, nodes: reads.map((r) => r.node) },
-      });
+      reads.push(...(await this.#readAll(extra, key)));
+      if (reads.every((r) => r.error)) {
+        throw new SessionStoreError(what === 'read' ? SessionStoreErrorCodes.UNAVAILABLE : SessionStoreErrorCodes.NO_REPLICA, `could not ${what} session "${id}" on any replica: ${describe(reads)}`, {
+          cause: reads[0]?.error,
+          details: { id, nodes: reads.map((r) => r.node) },
+        });
+      }
     }
     for (const r of reads) if (r.corrupt) this.#reportCorrupt(id, r);
-    // Newest first: version, then the later expiry (a touch rewrites the expiry, not the version).
-    const ordered = reads.filter((r) => r.header).sort((a, b) => newer(b.header!, a.header!));
+    // Newest first (see newestFirst); only the newest copy that opens is decrypted and parsed.
+    const ordered = newestFirst(reads);
     let newest: ReplicaRead | undefined;
     let value: StoredValue | undefined;
     for (const c of ordered) {
@@ -207,28 +227,20 @@ export class Replicator {
     }
   }
 
-  #repairReason(r: ReplicaRead, newest: ReplicaRead, rekey: boolean): RepairReason | undefined {
-    if (r.corrupt) return 'corrupt';
-    if (!r.hit) return 'missing';
-    const order = newer(r.header!, newest.header!);
-    if (compareVersions(r.header!.version, newest.header!.version) < 0) return 'stale';
-    if (order < 0) return 'expiry';
-    if (rekey && r.header!.keyId !== this.#codec.primaryKeyId) return 'rekey';
-    return undefined;
+  #repair(key: string, id: string, newest: ReplicaRead, value: StoredValue, reads: ReplicaRead[], opts: ReadOptions): Promise<Array<{ node: string; reason: RepairReason }>> {
+    const left = Math.ceil((value.expiresAt - Date.now()) / 1000);
+    if (left < 1) return NO_REPAIR; // expired: nothing worth copying
+    const plan = repairPlan(reads, newest, this.#codec.primaryKeyId, opts.repairOnly);
+    if (plan.length === 0) return NO_REPAIR; // the common case: every copy is the newest
+    return this.#runRepair(key, id, newest, value, plan, memcachedExpiration(left), opts);
   }
 
-  async #repair(key: string, id: string, newest: ReplicaRead, value: StoredValue, reads: ReplicaRead[], opts: ReadOptions): Promise<Array<{ node: string; reason: RepairReason }>> {
-    const left = Math.ceil((value.expiresAt - Date.now()) / 1000);
-    if (left < 1) return []; // expired: nothing worth copying
+  async #runRepair(key: string, id: string, newest: ReplicaRead, value: StoredValue, plan: Array<{ copy: ReplicaRead; reason: RepairReason }>, exp: number, opts: ReadOptions): Promise<Array<{ node: string; reason: RepairReason }>> {
     // Rotation: a value sealed with an older key is re-sealed with the first key on every replica.
     const rekey = this.#codec.primaryKeyId !== undefined && newest.header!.keyId !== this.#codec.primaryKeyId;
-    let bytes = newest.hit!.value;
-    if (rekey) bytes = this.#codec.rewrite(newest.hit!.value, newest.header!, value.expiresAt);
-    const done = await this.#writeCopies(key, reads, bytes, memcachedExpiration(left), (r) => {
-      if (r.error) return undefined;
-      if (opts.repairOnly !== undefined && r.node !== opts.repairOnly) return undefined;
-      return r === newest ? (rekey ? 'rekey' : undefined) : this.#repairReason(r, newest, rekey);
-    });
+    const bytes = rekey ? this.#codec.rewrite(newest.hit!.value, newest.header!, value.expiresAt) : newest.hit!.value;
+    const reasons = new Map(plan.map((p) => [p.copy, p.reason]));
+    const done = await this.#writeCopies(key, [...reasons.keys()], bytes, exp, (r) => reasons.get(r));
     if (done.length > 0) this.#events.repair({ id, source: opts.source, repaired: done });
     return done;
   }
@@ -254,10 +266,10 @@ export class Replicator {
   async write(key: string, id: string, value: Buffer, expiration: number, what: string): Promise<void> {
     const targets = this.#placement.targets(key, this.isUp);
     if (targets.length === 0) throw this.#noLiveNode(what, id, key);
-    const results = await Promise.all(targets.map((n) => this.#writeOne(n, key, value, expiration)));
+    const results = await Promise.all(targets.length === 2 ? [this.#writeOne(targets[0]!, key, value, expiration), this.#writeOne(targets[1]!, key, value, expiration)] : targets.map((n) => this.#writeOne(n, key, value, expiration)));
+    if (!results.some((r) => r.error)) return;
     const failed = results.filter((r) => r.error);
     for (const f of failed) this.#health.get(f.node)!.needsResync = true;
-    if (failed.length === 0) return;
     const accepted = results.length - failed.length;
     const fallbacks = this.#placement.fallbacks(key, this.isUp, targets).slice(0, failed.length);
     if (accepted > 0) {
@@ -280,13 +292,20 @@ export class Replicator {
     });
   }
 
-  async #writeOne(node: string, key: string, value: Buffer, expiration: number): Promise<{ node: string; error?: Error }> {
-    try {
-      await this.op(node, (c) => c.set(key, value, expiration));
-      return { node };
-    } catch (err) {
-      return { node, error: err as Error };
-    }
+  // The write path of every set: a callback write with the failure accounting of op() inline.
+  #writeOne(node: string, key: string, value: Buffer, expiration: number): Promise<{ node: string; error?: Error }> {
+    return new Promise((resolve) => {
+      const health = this.#health.get(node)!;
+      this.#conns.get(node)!.setCb(key, value, expiration, undefined, (err) => {
+        if (err) {
+          health.recordFailure(err);
+          resolve({ node, error: err });
+        } else {
+          health.recordSuccess();
+          resolve({ node });
+        }
+      });
+    });
   }
 
   /**
@@ -298,7 +317,7 @@ export class Replicator {
     const reads = c.reads ?? [];
     const cas = new Map(reads.filter((r) => !r.error).map((r) => [r.node, r.hit ? r.hit.cas : null]));
     const copies: StoredValue[] = [];
-    for (const r of reads.filter((x) => x.header && !x.corrupt).sort((a, b) => newer(b.header!, a.header!))) {
+    for (const r of newestFirst(reads.filter((x) => !x.corrupt))) {
       const v = r === c.newest ? c.value : this.#materialize(r, id);
       if (v) copies.push(v);
     }
@@ -348,7 +367,7 @@ export class Replicator {
     await this.#writeCopies(key, c.reads!, bytes, expiration, (r) => {
       if (r.error) return undefined;
       if (r === newest || (r.header && newer(r.header, newest.header!) === 0)) return same ? undefined : 'expiry';
-      return this.#repairReason(r, newest, rekey);
+      return repairReason(r, newest, this.#codec.primaryKeyId);
     });
     if (same) {
       // Same expiry: only memcached's own TTL may need resetting (someone shortened it).
@@ -371,11 +390,6 @@ export class Replicator {
       { details: { id, nodes: owners } },
     );
   }
-}
-
-/** Orders two headers: version, then the later expiry. */
-function newer(a: ValueHeader, b: ValueHeader): number {
-  return compareVersions(a.version, b.version) || a.expiresAt - b.expiresAt;
 }
 
 function describe(rs: ReadonlyArray<{ node: string; error?: Error }>): string {

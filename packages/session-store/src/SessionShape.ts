@@ -16,9 +16,28 @@ export function sessionProblem(session: unknown): string | undefined {
   if (session === null || typeof session !== 'object' || Array.isArray(session)) return 'session: is not an object';
   const cookieProblem = checkCookie((session as Record<string, unknown>)['cookie']);
   if (cookieProblem) return cookieProblem;
-  return walk(session, 'session', 1);
+  // Checked on every read and write: the walk builds no path strings unless it finds a problem.
+  return acceptable(session, 1) ? undefined : walk(session, 'session', 1);
 }
 
+function acceptable(value: unknown, depth: number): boolean {
+  if (value === null || typeof value !== 'object') return true;
+  if (depth > MAX_SESSION_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!acceptable(value[i], depth + 1)) return false;
+    return true;
+  }
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === 'function') return acceptable(toJSON.call(value), depth + 1);
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    if (FORBIDDEN_KEYS.has(key) || !acceptable((value as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return true;
+}
+
+// The same walk as acceptable(), naming the path of the first problem.
 function walk(value: unknown, path: string, depth: number): string | undefined {
   if (value === null || typeof value !== 'object') return undefined;
   if (depth > MAX_SESSION_DEPTH) return `${path}: nested deeper than ${MAX_SESSION_DEPTH} levels`;
@@ -47,7 +66,7 @@ function checkCookie(raw: unknown): string | undefined {
   const c = cookie as Record<string, unknown>;
   const expires = c['expires'];
   if (expires !== undefined && expires !== null && !(expires instanceof Date) && typeof expires !== 'string') return 'session.cookie.expires: is not a date, a date string or null';
-  if (expires !== undefined && expires !== null && !Number.isFinite(new Date(expires as string).getTime())) return `session.cookie.expires: ${JSON.stringify(expires)} is not a valid date`;
+  if (expires !== undefined && expires !== null && !Number.isFinite(typeof expires === 'string' ? Date.parse(expires) : (expires as Date).getTime())) return `session.cookie.expires: ${JSON.stringify(expires)} is not a valid date`;
   for (const n of ['maxAge', 'originalMaxAge'] as const) {
     const v = c[n];
     if (v !== undefined && v !== null && (typeof v !== 'number' || !Number.isFinite(v))) return `session.cookie.${n}: ${JSON.stringify(v)} is not a finite number or null`;
