@@ -122,6 +122,8 @@ export class MemjsLink {
   readonly #conns = new Map<Socket, Conn>();
   readonly #deadlines = new Fifo<Pending>();
   #timer: NodeJS.Timeout | undefined;
+  // Set between the timer and the sweep (see #sweepSoon); #timer stays set meanwhile so none is doubled.
+  #immediate: NodeJS.Immediate | undefined;
   #batch: Buffer[] = [];
   #batchPending: Pending[] = [];
   #seq = 0;
@@ -198,7 +200,7 @@ export class MemjsLink {
     }
     const p = new Pending(seq, performance.now() + this.#o.opTimeoutMs, op, cb, sink);
     this.#deadlines.push(p);
-    if (this.#timer === undefined) this.#timer = setTimeout(() => this.#sweep(), this.#o.opTimeoutMs);
+    if (this.#timer === undefined) this.#timer = setTimeout(this.#sweepSoon, this.#o.opTimeoutMs);
     this.#batchPending.push(p);
     // setImmediate, not nextTick: replies of every socket read in this turn are answered in one write.
     if (this.#batch.push(request) === 1) setImmediate(this.#flush);
@@ -289,6 +291,19 @@ export class MemjsLink {
     cb(err, reply);
   }
 
+  // After an event-loop stall (GC pause, a process starved of CPU) Node runs due timers before it
+  // reads sockets: sweeping from the timer would fail requests whose replies sat in the socket
+  // buffer all along, and enough of them mark a healthy node down. setImmediate runs after the poll
+  // phase has delivered what arrived.
+  readonly #sweepSoon = (): void => {
+    this.#immediate = setImmediate(this.#sweepNow);
+  };
+
+  readonly #sweepNow = (): void => {
+    this.#immediate = undefined;
+    this.#sweep();
+  };
+
   #sweep(): void {
     this.#timer = undefined;
     const now = performance.now();
@@ -299,7 +314,7 @@ export class MemjsLink {
       if (!p.done) this.#finish(p, this.#o.timeoutError(p.op), null);
     }
     const next = this.#deadlines.peek();
-    if (next !== undefined) this.#timer = setTimeout(() => this.#sweep(), Math.max(1, Math.ceil(next.deadline - now)));
+    if (next !== undefined) this.#timer = setTimeout(this.#sweepSoon, Math.max(1, Math.ceil(next.deadline - now)));
   }
 
   #failAll(err: Error): void {
@@ -320,7 +335,9 @@ export class MemjsLink {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#immediate !== undefined) clearImmediate(this.#immediate);
     this.#timer = undefined;
+    this.#immediate = undefined;
     this.#server.error(this.#o.closedError());
     for (const s of this.#conns.keys()) s.destroy();
     this.#conns.clear();

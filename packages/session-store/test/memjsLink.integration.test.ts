@@ -178,6 +178,29 @@ describe('NodeConnection over MemjsLink (real memcached)', () => {
     }
   });
 
+  it('a reply that arrived while this process was stalled past opTimeoutMs is delivered, not timed out', async () => {
+    const n = cluster.node(0);
+    const c = new NodeConnection(n.address, n.host, n.port, opts);
+    try {
+      expect(await c.set('link:stall', Buffer.from('kept'), 60)).toBe('stored');
+      // The get is written in this turn's check phase (the link's batch flush, queued first); the
+      // stall comes right after it, so memcached's reply lands in the socket during the stall. After a
+      // stall Node runs due timers before it reads sockets: a timer that failed the request at once
+      // made a healthy node look dead (the demo's flakes under load).
+      const hit = c.get('link:stall');
+      await new Promise<void>((resolve) =>
+        setImmediate(() => {
+          const end = performance.now() + opts.opTimeoutMs + 400;
+          while (performance.now() < end);
+          resolve();
+        }),
+      );
+      expect((await hit)?.value.toString()).toBe('kept');
+    } finally {
+      c.close();
+    }
+  });
+
   it('after close(), requests fail with SESS_ERR_CLOSED', async () => {
     const n = cluster.node(0);
     const c = new NodeConnection(n.address, n.host, n.port, opts);
