@@ -1,6 +1,6 @@
 import { SessionStoreError, SessionStoreErrorCodes } from './errors.js';
 import type { ResolvedOptions } from './options.js';
-import type { ReadTracker, TrackedRead } from './ReadTracker.js';
+import type { TrackedRead } from './ReadTracker.js';
 import type { Replicator } from './Replicator.js';
 import { applyChanges, diffSession, topLevelJson, topLevelJsonOf } from './SessionMerge.js';
 import type { ValueCodec } from './ValueCodec.js';
@@ -17,7 +17,6 @@ export interface MergeWriterDeps {
   readonly replicator: Replicator;
   readonly codec: ValueCodec;
   readonly clock: HybridClock;
-  readonly reads: ReadTracker;
   readonly options: ResolvedOptions;
   /** Where the session's writes go now. */
   targets(sid: string): string[];
@@ -76,7 +75,7 @@ export class MergeWriter {
       const r = await this.#d.replicator.writeCas(key, sid, value, expiration, cas);
       if (r.conflicted.length === 0) {
         // Later saves of the same request are based on what it wrote.
-        this.#d.reads.update(read.token, { version, base: written, cas: new Map() });
+        read.moveTo(version, written, new Map());
         return;
       }
     }

@@ -11,7 +11,7 @@ import { createPlacement } from './Placement.js';
 import { Replicator, type CorruptEvent, type RepairEvent } from './Replicator.js';
 import { resyncNode, type ResyncResult } from './Resync.js';
 import { MergeWriter, type ConflictEvent } from './MergeWriter.js';
-import { ReadTracker } from './ReadTracker.js';
+import { TrackedRead } from './ReadTracker.js';
 import { sessionProblem } from './SessionShape.js';
 import { ValueCodec } from './ValueCodec.js';
 import { scanKeyUsage, type KeyUsage } from './KeyUsage.js';
@@ -85,7 +85,6 @@ export class ReplicatedMemcachedStore extends session.Store {
   readonly #replicator: Replicator;
   readonly #clock: HybridClock;
   readonly #codec: ValueCodec;
-  readonly #reads: ReadTracker;
   readonly #merger: MergeWriter;
   readonly #dumpSockets = new Set<Socket>();
   readonly #resyncs = new Map<string, Promise<ResyncResult>>();
@@ -99,7 +98,6 @@ export class ReplicatedMemcachedStore extends session.Store {
     this.options = o;
     this.#clock = new HybridClock(o.writerId, Date.now, o.maxClockSkewMs);
     this.#codec = new ValueCodec(o.encryption, this.#clock, o.itemSizeLimitBytes);
-    this.#reads = new ReadTracker(o.readTrackingMax, o.readTrackingMaxAgeMs);
     for (const address of o.nodes) {
       const { host, port } = splitAddress(address);
       const conn = new NodeConnection(address, host, port, { opTimeoutMs: o.opTimeoutMs, connectTimeoutMs: o.connectTimeoutMs, username: o.username, password: o.password });
@@ -121,7 +119,6 @@ export class ReplicatedMemcachedStore extends session.Store {
       replicator: this.#replicator,
       codec: this.#codec,
       clock: this.#clock,
-      reads: this.#reads,
       options: o,
       targets: (sid) => this.placement(sid).targets,
       onConflict: (e) => this.emit('conflict', e),
@@ -300,9 +297,7 @@ export class ReplicatedMemcachedStore extends session.Store {
     const out = await this.#replicator.read(key, sid, { mode: this.options.readMode, source: 'read' });
     const session = this.#visible(out.newest);
     if (session && this.options.concurrentWrites === 'merge' && this.options.readTrackingMax > 0 && out.newest!.json !== undefined) {
-      const s = session as unknown as Record<string, unknown>;
-      const marker = this.#reads.track({ id: sid, version: out.newest!.version, base: out.newest!.json, cas: out.cas });
-      s[marker] = undefined;
+      new TrackedRead(sid, out.newest!.version, out.newest!.json, out.cas).attach(session as unknown as Record<string, unknown>);
     }
     return session;
   }
@@ -345,7 +340,7 @@ export class ReplicatedMemcachedStore extends session.Store {
         { details: { id: sid, sizeBytes: itemBytes, limitBytes: this.options.itemSizeLimitBytes } },
       );
     }
-    const read = this.options.concurrentWrites === 'merge' ? this.#reads.find(sid, sess as unknown as Record<string, unknown>) : undefined;
+    const read = this.options.concurrentWrites === 'merge' ? TrackedRead.of(sid, sess as unknown as Record<string, unknown>, this.options.readTrackingMaxAgeMs) : undefined;
     if (read) return this.#merger.write(key, sid, sess as unknown as Record<string, unknown>, json, read, expiresAt, memcachedExpiration(ttl, now), value);
     await this.#replicator.write(key, sid, value, memcachedExpiration(ttl, now), 'set');
   }
@@ -361,9 +356,6 @@ export class ReplicatedMemcachedStore extends session.Store {
 
   async #touch(sid: string, sess: SessionData): Promise<void> {
     const key = this.#key(sid);
-    // express-session touches instead of saving an unmodified session: that request is over, so its
-    // read is dropped and readTrackingMax bounds the requests in flight, not the recent ones.
-    if (sess && typeof sess === 'object') this.#reads.forget(sid, sess as unknown as Record<string, unknown>);
     const now = Date.now();
     const expiresAt = sessionExpiresAt(sess, this.options.ttlSeconds, now);
     if (expiresAt <= now) return;

@@ -1,4 +1,4 @@
-import { READ_MARKER_PREFIX } from './ReadTracker.js';
+import { READ_MARKER } from './ReadTracker.js';
 
 /**
  * The merge of concurrent writes (issue 12), as Roundcube's session handler does it
@@ -15,7 +15,7 @@ export function topLevelJsonOf(text: string): Map<string, string> {
 export function topLevelJson(session: Record<string, unknown>): Map<string, string> {
   const out = new Map<string, string>();
   for (const key of Object.keys(session)) {
-    if (key === 'cookie' || key.startsWith(READ_MARKER_PREFIX)) continue;
+    if (key === 'cookie' || key === READ_MARKER) continue;
     const json = JSON.stringify(session[key]);
     if (json !== undefined) out.set(key, json);
   }

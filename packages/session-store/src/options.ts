@@ -79,11 +79,12 @@ export interface ReplicatedMemcachedStoreOptions {
   /** Attempts of a merged write before it fails with SESS_ERR_CONFLICT. @default 5 */
   mergeMaxAttempts?: number;
   /**
-   * Reads remembered per process so that a request's `set` knows what it read (one entry per `get`,
-   * about the size of the session as JSON). @default 10000
+   * 0 turns read tracking off (every `set` is written whole, as 'last-write-wins'). Any other value
+   * keeps it on. The read rides on the request's session object and goes with it, so this no longer
+   * bounds a table (there is none); kept for compatibility. @default 10000
    */
   readTrackingMax?: number;
-  /** How long a read is remembered (a long poll may hold its session this long). @default 3600000 */
+  /** How old a read may be and still be merged (a long poll may hold its session this long). @default 3600000 */
   readTrackingMaxAgeMs?: number;
 }
 

@@ -191,7 +191,7 @@ describe('sealed values (AES-256-GCM, the header is authenticated)', () => {
   });
 });
 
-describe('merging concurrent writes (ReadTracker)', () => {
+describe('merging concurrent writes (SessionMerge, TrackedRead)', () => {
   const j = (o: Record<string, unknown>) => new Map(Object.entries(o).map(([k, v]) => [k, JSON.stringify(v)]));
   const cases: Array<{ name: string; base: Record<string, unknown>; mine: Record<string, unknown>; stored: Record<string, unknown>; nested?: string[]; merged: Record<string, unknown>; conflicts: string[] }> = [
     { name: 'disjoint additions', base: { u: 1 }, mine: { u: 1, a: 1 }, stored: { u: 1, b: 2 }, merged: { u: 1, a: 1, b: 2 }, conflicts: [] },
@@ -211,19 +211,29 @@ describe('merging concurrent writes (ReadTracker)', () => {
     expect(out.conflicts).toEqual(conflicts);
   });
 
-  it('keeps at most readTrackingMax reads and finds one only by its own marker and id', async () => {
-    const { ReadTracker } = await import('../src/ReadTracker.js');
-    const t = new ReadTracker(2, 60_000);
+  it('a read rides on its session under one key: found only for its own id and age, never serialized, never forged from JSON', async () => {
+    const { READ_MARKER, TrackedRead } = await import('../src/ReadTracker.js');
     const v = { ms: 1, counter: 0, writer: 0 };
-    const m1 = t.track({ id: 'a', version: v, base: '{}', cas: new Map() });
-    const m2 = t.track({ id: 'a', version: v, base: '{}', cas: new Map() });
-    t.track({ id: 'b', version: v, base: '{}', cas: new Map() });
-    expect(t.size).toBe(2);
-    expect(t.find('a', { [m1]: undefined })).toBeUndefined(); // evicted
-    expect(t.find('a', { [m2]: undefined })?.token).toBe(m2.split(':').pop());
-    expect(t.find('b', { [m2]: undefined })).toBeUndefined(); // another id's marker
-    t.forget('a', { [m2]: undefined }); // the request ended with a touch
-    expect(t.find('a', { [m2]: undefined })).toBeUndefined();
-    expect(t.size).toBe(1);
+    const session: Record<string, unknown> = { cookie: {}, user: 'alice' };
+    new TrackedRead('a', v, '{"user":"alice"}', new Map()).attach(session);
+    expect(TrackedRead.of('a', session, 60_000)?.base).toBe('{"user":"alice"}');
+    expect(TrackedRead.of('b', session, 60_000)).toBeUndefined(); // another id's session
+    // What is stored, and what express-session hashes for "modified", is the session without it.
+    expect(JSON.stringify(session)).toBe('{"cookie":{},"user":"alice"}');
+    // Copied the way express-session builds its Session from what get returned: it comes along.
+    const copy: Record<string, unknown> = {};
+    for (const k in session) copy[k] = session[k];
+    expect(TrackedRead.of('a', copy, 60_000)).toBe(session[READ_MARKER]);
+    // A value read from memcached cannot carry one: JSON gives a plain object, which is not a read.
+    const parsed = JSON.parse(`{"cookie":{},${JSON.stringify(READ_MARKER)}:{"id":"a","version":{"ms":1},"base":"{}","at":${Date.now()}}}`) as Record<string, unknown>;
+    expect(TrackedRead.of('a', parsed, 60_000)).toBeUndefined();
+    // Too old: written whole, as without tracking.
+    const old: Record<string, unknown> = {};
+    new TrackedRead('a', v, '{}', new Map(), Date.now() - 120_000).attach(old);
+    expect(TrackedRead.of('a', old, 60_000)).toBeUndefined();
+    // A write of the request moves its read forward.
+    const read = TrackedRead.of('a', session, 60_000)!;
+    read.moveTo({ ms: 2, counter: 0, writer: 0 }, '{"user":"bob"}', new Map());
+    expect(TrackedRead.of('a', session, 60_000)).toMatchObject({ version: { ms: 2 }, base: '{"user":"bob"}' });
   });
 });
