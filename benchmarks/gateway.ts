@@ -154,31 +154,24 @@ try {
 
   const profileDir = (name: string) => join(dir, `profile-${name}`);
   const profileArgs = (name: string) => (profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir(name)] : []);
-  const nodeLimitPort = await freePort();
-  const nodeLimit = new ChildNode({
-    name: 'nodelimit',
-    script: join(here, 'gateway', 'nodeLimit.mjs'),
-    args: ['--port', String(nodeLimitPort), '--upstream', upstreamUrl],
-    healthUrl: `http://127.0.0.1:${nodeLimitPort}/healthz`,
-    logFile: join(dir, 'nodelimit.log'),
-    nodeArgs: profileArgs('nodelimit'),
-  });
-  children.push(nodeLimit);
-  await nodeLimit.start();
-  targets.push({ id: 'nodelimit', name: 'Node limit (bare pass-through)', url: `http://127.0.0.1:${nodeLimitPort}`, note: 'node:http + one undici Pool, pool.dispatch into the response; no routing, no logging', pid: () => nodeLimit.pid });
-
-  const vanillaPort = await freePort();
-  const vanilla = new ChildNode({
-    name: 'vanilla',
-    script: join(here, 'failover', 'vanillaProxy.mjs'),
-    args: ['--port', String(vanillaPort), '--upstream', upstreamUrl],
-    healthUrl: `http://127.0.0.1:${vanillaPort}/healthz`,
-    logFile: join(dir, 'vanilla.log'),
-    nodeArgs: profileArgs('vanilla'),
-  });
-  children.push(vanilla);
-  await vanilla.start();
-  targets.push({ id: 'vanilla', name: 'vanilla @fastify/http-proxy', url: `http://127.0.0.1:${vanillaPort}`, note: 'fastify 5 + @fastify/http-proxy 11, logger off', pid: () => vanilla.pid });
+  // A Node proxy of the benchmark's own (the Node limit, the vanilla proxy) in its own process.
+  const nodeProxy = async (id: (typeof TARGET_IDS)[number], name: string, script: string, note: string): Promise<ChildNode> => {
+    const port = await freePort();
+    const child = new ChildNode({
+      name: id,
+      script,
+      args: ['--port', String(port), '--upstream', upstreamUrl],
+      healthUrl: `http://127.0.0.1:${port}/healthz`,
+      logFile: join(dir, `${id}.log`),
+      nodeArgs: profileArgs(id),
+    });
+    children.push(child);
+    await child.start();
+    targets.push({ id, name, url: `http://127.0.0.1:${port}`, note, pid: () => child.pid });
+    return child;
+  };
+  const nodeLimit = await nodeProxy('nodelimit', 'Node limit (bare pass-through)', join(here, 'gateway', 'nodeLimit.mjs'), 'node:http + one undici Pool, pool.dispatch into the response; no routing, no logging');
+  const vanilla = await nodeProxy('vanilla', 'vanilla @fastify/http-proxy', join(here, 'failover', 'vanillaProxy.mjs'), 'fastify 5 + @fastify/http-proxy 11, logger off');
 
   const gatewayPort = await freePort();
   const adminPort = await freePort();
