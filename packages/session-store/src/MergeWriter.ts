@@ -2,7 +2,8 @@ import { SessionStoreError, SessionStoreErrorCodes } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import type { TrackedRead } from './ReadTracker.js';
 import type { Replicator } from './Replicator.js';
-import { applyChanges, diffSession, topLevelJson, topLevelJsonOf } from './SessionMerge.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { applyChanges, containsChanges, diffSession, topLevelJson, topLevelJsonOf } from './SessionMerge.js';
 import type { ValueCodec } from './ValueCodec.js';
 import { compareVersions, type HybridClock, type Version } from './Versioned.js';
 
@@ -22,6 +23,12 @@ export interface MergeWriterDeps {
   targets(sid: string): string[];
   onConflict(e: ConflictEvent): void;
 }
+
+/** The longest a write that lost the primary replica waits for the writer that won it (ms). */
+export const SPLIT_YIELD_MAX_MS = 50;
+
+/** How much older than this write's expiry the newest copy's may be and still count as this write's. */
+const EXPIRY_SLACK_MS = 1000;
 
 /** The `set` of a session that this process's `get` returned, in concurrentWrites: 'merge'. */
 export class MergeWriter {
@@ -61,6 +68,11 @@ export class MergeWriter {
             const base = topLevelJsonOf(read.base);
             diff = { base, changes: diffSession(base, topLevelJson(sess), this.#d.options.mergeNestedKeys) };
           }
+          // Already there (the writer this one raced merged it in) on every replica: nothing to write.
+          if (other.expiresAt >= expiresAt - EXPIRY_SLACK_MS && u.copies.length === u.cas.size && u.copies.every((c) => compareVersions(c.version, other.version) === 0) && containsChanges(other.session!, diff.changes)) {
+            read.moveTo(other.version, other.json ?? JSON.stringify(other.session), new Map());
+            return;
+          }
           const { merged, conflicts } = applyChanges(other.session!, diff.base, diff.changes);
           merged['cookie'] = sess['cookie'];
           body = merged;
@@ -72,11 +84,19 @@ export class MergeWriter {
       }
       fast = false;
       own.push(version);
+      const started = performance.now();
       const r = await this.#d.replicator.writeCas(key, sid, value, expiration, cas);
       if (r.conflicted.length === 0) {
         // Later saves of the same request are based on what it wrote.
         read.moveTo(version, written, new Map());
         return;
+      }
+      if (r.stored.length > 0 && !r.stored.includes(targets[0]!)) {
+        // A split: another writer won the primary and this one a replica behind it. Both retrying at
+        // once split again as often as not; the primary's winner sees this write on the replica it
+        // lost and merges it in, so this one gives it about a round trip to do so, then reads afresh
+        // (and has nothing to write when its changes are already in the newest copy everywhere).
+        await sleep(Math.min(SPLIT_YIELD_MAX_MS, 2 * (performance.now() - started)));
       }
     }
     throw new SessionStoreError(SessionStoreErrorCodes.CONFLICT, `session "${sid}" kept changing during ${this.#d.options.mergeMaxAttempts} merge attempts; this write was not applied everywhere (raise mergeMaxAttempts if writes of one session are this frequent)`, { details: { id: sid } });

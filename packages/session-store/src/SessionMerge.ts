@@ -97,6 +97,22 @@ export function applyChanges(stored: Record<string, unknown>, base: ReadonlyMap<
   return { merged, conflicts };
 }
 
+/**
+ * Whether `stored` (a parsed session) already holds every change: each key set has this value and
+ * each key removed is absent. Then a write of those changes would change nothing.
+ */
+export function containsChanges(stored: Record<string, unknown>, changes: SessionChanges): boolean {
+  const at = (path: string): string | undefined => {
+    const [key, sub] = path.split('\u0000') as [string, string | undefined];
+    const top = stored[key];
+    const v = sub === undefined ? top : top !== null && typeof top === 'object' && !Array.isArray(top) ? (top as Record<string, unknown>)[sub] : undefined;
+    return v === undefined ? undefined : JSON.stringify(v);
+  };
+  for (const [path, json] of changes.set) if (at(path) !== json) return false;
+  for (const path of changes.removed) if (at(path) !== undefined) return false;
+  return true;
+}
+
 function isObjectJson(json: string): boolean {
   return json.startsWith('{');
 }

@@ -193,22 +193,29 @@ describe('sealed values (AES-256-GCM, the header is authenticated)', () => {
 
 describe('merging concurrent writes (SessionMerge, TrackedRead)', () => {
   const j = (o: Record<string, unknown>) => new Map(Object.entries(o).map(([k, v]) => [k, JSON.stringify(v)]));
-  const cases: Array<{ name: string; base: Record<string, unknown>; mine: Record<string, unknown>; stored: Record<string, unknown>; nested?: string[]; merged: Record<string, unknown>; conflicts: string[] }> = [
+  const cases: Array<{ name: string; base: Record<string, unknown>; mine: Record<string, unknown>; stored: Record<string, unknown>; nested?: string[]; merged: Record<string, unknown>; conflicts: string[]; contained?: boolean }> = [
     { name: 'disjoint additions', base: { u: 1 }, mine: { u: 1, a: 1 }, stored: { u: 1, b: 2 }, merged: { u: 1, a: 1, b: 2 }, conflicts: [] },
     { name: 'both change one key: mine wins', base: { k: 0 }, mine: { k: 'A' }, stored: { k: 'B' }, merged: { k: 'A' }, conflicts: ['k'] },
-    { name: 'both set the same value: no conflict', base: { k: 0 }, mine: { k: 1 }, stored: { k: 1 }, merged: { k: 1 }, conflicts: [] },
+    { name: 'both set the same value: no conflict', base: { k: 0 }, mine: { k: 1 }, stored: { k: 1 }, merged: { k: 1 }, conflicts: [], contained: true },
     { name: 'I remove, they add another', base: { x: 1 }, mine: {}, stored: { x: 1, b: 2 }, merged: { b: 2 }, conflicts: [] },
     { name: 'I remove what they changed: removed, conflict', base: { x: 1 }, mine: {}, stored: { x: 2 }, merged: {}, conflicts: ['x'] },
     { name: 'they remove, I do not touch: stays removed', base: { x: 1, u: 1 }, mine: { x: 1, u: 2 }, stored: { u: 1 }, merged: { u: 2 }, conflicts: [] },
     { name: 'nested key: fields merge', base: { c: { to: '', body: '' } }, mine: { c: { to: '', body: 'hi' } }, stored: { c: { to: 'b', body: '' } }, nested: ['c'], merged: { c: { to: 'b', body: 'hi' } }, conflicts: [] },
     { name: 'not nested: whole value wins', base: { c: { to: '', body: '' } }, mine: { c: { to: '', body: 'hi' } }, stored: { c: { to: 'b', body: '' } }, merged: { c: { to: '', body: 'hi' } }, conflicts: ['c'] },
+    // What a save that lost a split finds after the other writer merged it in: nothing left to write.
+    { name: 'they already merged my addition in', base: { u: 1 }, mine: { u: 1, a: 1 }, stored: { u: 1, a: 1, b: 2 }, merged: { u: 1, a: 1, b: 2 }, conflicts: [], contained: true },
+    { name: 'they already removed what I removed', base: { x: 1 }, mine: {}, stored: { b: 2 }, merged: { b: 2 }, conflicts: [], contained: true },
+    { name: 'nested key: they already hold my field', base: { c: { to: '', body: '' } }, mine: { c: { to: '', body: 'hi' } }, stored: { c: { to: 'b', body: 'hi' } }, nested: ['c'], merged: { c: { to: 'b', body: 'hi' } }, conflicts: [], contained: true },
+    { name: 'nested key: they replaced the object with a string', base: { c: { body: '' } }, mine: { c: { body: 'hi' } }, stored: { c: 'x' }, nested: ['c'], merged: { c: { body: 'hi' } }, conflicts: ['c.body'] },
   ];
-  it.each(cases)('$name', async ({ base, mine, stored, nested, merged, conflicts }) => {
-    const { applyChanges, diffSession } = await import('../src/SessionMerge.js');
+  it.each(cases)('$name', async ({ base, mine, stored, nested, merged, conflicts, contained }) => {
+    const { applyChanges, containsChanges, diffSession } = await import('../src/SessionMerge.js');
     const changes = diffSession(j(base), j(mine), new Set(nested ?? []));
     const out = applyChanges(stored, j(base), changes);
     expect(out.merged).toEqual(merged);
     expect(out.conflicts).toEqual(conflicts);
+    // Whether the stored session already holds every change (then a save has nothing to write).
+    expect(containsChanges(stored, changes)).toBe(contained ?? false);
   });
 
   it('a read rides on its session under one key: found only for its own id and age, never serialized, never forged from JSON', async () => {
