@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
 import session from 'express-session';
-import { Agent } from 'undici';
+import { Agent, request as undiciRequest } from 'undici';
 import { MemcachedCluster } from '@webtier/testkit';
 import { ReplicatedMemcachedStore } from '@webtier/session-store';
 import { formatMachine, formatRatio, machineInfo, markdownTable, printTable, writeResults } from './lib/report.js';
@@ -69,18 +69,59 @@ interface System {
 
 const dispatcher = new Agent({ connections: 64 });
 
+// undici's request, not fetch: the load generator shares this process and its cores with the web
+// nodes, and fetch's web streams cost about twice the CPU per request (measured: 567 vs 410 µs of
+// this process per request with last-write-wins), which buried the stores' own differences.
 async function request(url: string, cookie: string): Promise<{ status: number; cookie: string; body: unknown }> {
-  const res = await fetch(url, { headers: cookie ? { cookie } : {}, dispatcher } as RequestInit);
-  const set = res.headers.getSetCookie()[0];
-  const body = await res.json().catch(() => null);
-  return { status: res.status, cookie: set ? set.split(';')[0]! : cookie, body };
+  const res = await undiciRequest(url, { headers: cookie ? { cookie } : {}, dispatcher });
+  const header = res.headers['set-cookie'];
+  const set = Array.isArray(header) ? header[0] : header;
+  const body = await res.body.json().catch(() => null);
+  return { status: res.statusCode, cookie: set ? set.split(';')[0]! : cookie, body };
 }
 
-async function run(sys: System, delayMs: number, rounds: number): Promise<{ system: string; updates: number; lost: number; errors: number; requestsPerSec: number }> {
+/** Counters summed over the memcached nodes: operations, failed CAS writes, and the CPU they used. */
+async function memcachedCounters(cluster: MemcachedCluster): Promise<{ ops: number; casConflicts: number; cpuUs: number }> {
+  const all = await Promise.all(cluster.servers.map((a) => cluster.byAddress(a).stats()));
+  const n = (st: Record<string, string>, k: string) => Number(st[k] ?? 0);
+  let ops = 0;
+  let casConflicts = 0;
+  let cpuUs = 0;
+  for (const st of all) {
+    ops += n(st, 'cmd_get') + n(st, 'cmd_set') + n(st, 'cmd_touch') + n(st, 'delete_hits') + n(st, 'delete_misses');
+    casConflicts += n(st, 'cas_badval');
+    cpuUs += (n(st, 'rusage_user') + n(st, 'rusage_system')) * 1e6;
+  }
+  return { ops, casConflicts, cpuUs };
+}
+
+interface RunResult {
+  system: string;
+  pattern?: Pattern;
+  updates: number;
+  lost: number;
+  errors: number;
+  requestsPerSec: number;
+  /** Per request, over the measured rounds: */
+  memcachedOps: number;
+  casConflicts: number;
+  webCpuUs: number;
+  memcachedCpuUs: number;
+}
+
+/** 'overlap': B starts while A runs (the loss scenario; with no work, both start at once). 'serial': B starts after A has answered, so no save conflicts. */
+type Pattern = 'overlap' | 'serial';
+
+async function run(sys: System, delayMs: number, rounds: number, pattern: Pattern = 'overlap'): Promise<RunResult> {
   const [n1, n2] = sys.nodes;
   let errors = 0;
   const cookies: string[] = [];
   for (let u = 0; u < USERS; u++) cookies.push((await request(`${n1.base}/login`, '')).cookie);
+  // One unmeasured request of every user on each web node: the client's keep-alive connections are
+  // open when the clock starts (those of an earlier run may have idled out since).
+  await Promise.all(cookies.map((cookie) => Promise.all([request(`${n1.base}/show`, cookie), request(`${n2.base}/show`, cookie)])));
+  const mc0 = await memcachedCounters(cluster);
+  const cpu0 = process.cpuUsage();
   const started = performance.now();
   let requests = 0;
   await Promise.all(
@@ -88,6 +129,7 @@ async function run(sys: System, delayMs: number, rounds: number): Promise<{ syst
       for (let r = 0; r < rounds; r++) {
         const a = request(`${n1.base}/inc?k=a&delay=${delayMs}`, cookie);
         if (delayMs > 0) await new Promise((res) => setTimeout(res, delayMs / 3));
+        if (pattern === 'serial') await a;
         const b = request(`${n2.base}/inc?k=b`, cookie);
         const [ra, rb] = await Promise.all([a, b]);
         requests += 2;
@@ -97,12 +139,24 @@ async function run(sys: System, delayMs: number, rounds: number): Promise<{ syst
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const mc = await memcachedCounters(cluster);
   let lost = 0;
   for (const cookie of cookies) {
     const shown = (await request(`${n2.base}/show`, cookie)).body as { a: number | null; b: number | null };
     lost += rounds - (shown.a ?? 0) + (rounds - (shown.b ?? 0));
   }
-  return { system: sys.name, updates: USERS * rounds * 2, lost, errors, requestsPerSec: requests / elapsed };
+  return {
+    system: sys.name,
+    updates: USERS * rounds * 2,
+    lost,
+    errors,
+    requestsPerSec: requests / elapsed,
+    memcachedOps: (mc.ops - mc0.ops) / requests,
+    casConflicts: (mc.casConflicts - mc0.casConflicts) / requests,
+    webCpuUs: (cpu.user + cpu.system) / requests,
+    memcachedCpuUs: (mc.cpuUs - mc0.cpuUs) / requests,
+  };
 }
 
 async function systems(servers: string[]): Promise<System[]> {
@@ -134,17 +188,26 @@ const machine = machineInfo();
 console.log(`Concurrent requests of one user: ${formatMachine(machine)}`);
 console.log(`${USERS} users x ${ROUNDS} rounds of two overlapping requests (A works ${DELAY_MS} ms, B starts ${Math.round(DELAY_MS / 3)} ms into A)`);
 const cluster = await MemcachedCluster.start(4);
-const lossRows: Array<Awaited<ReturnType<typeof run>> & { note: string }> = [];
-const speedRows: Array<Awaited<ReturnType<typeof run>>> = [];
+const lossRows: Array<RunResult & { note: string }> = [];
+const speedRows: RunResult[] = [];
 try {
   const all = await systems(cluster.servers);
   try {
     for (const s of all) await run(s, 0, 3); // warm-up: JIT, connections; not recorded
     for (const s of all) lossRows.push({ ...(await run(s, DELAY_MS, ROUNDS)), note: s.note });
-    // Throughput: no artificial work, both webtier modes, interleaved 5 times; the median is kept.
+    // Throughput: no artificial work, both webtier modes, both patterns, interleaved 5 times; medians.
     const webtier = all.filter((s) => s.name.startsWith('webtier'));
-    const samples = new Map<string, Array<Awaited<ReturnType<typeof run>>>>();
-    for (let i = 0; i < 5; i++) for (const s of webtier) samples.set(s.name, [...(samples.get(s.name) ?? []), await run(s, 0, THROUGHPUT_ROUNDS)]);
+    const samples = new Map<string, RunResult[]>();
+    for (let i = 0; i < 5; i++) {
+      for (const pattern of ['overlap', 'serial'] as const) {
+        // Each round in the other order, so that neither mode always follows the other.
+        for (const s of i % 2 === 0 ? webtier : [...webtier].reverse()) {
+          const r = { ...(await run(s, 0, THROUGHPUT_ROUNDS, pattern)), pattern };
+          console.log(`  round ${i + 1}/5 ${pattern} ${s.name}: ${Math.round(r.requestsPerSec)} requests/s`);
+          samples.set(`${pattern} ${s.name}`, [...(samples.get(`${pattern} ${s.name}`) ?? []), r]);
+        }
+      }
+    }
     for (const [, runs] of samples) speedRows.push(runs.sort((x, y) => x.requestsPerSec - y.requestsPerSec)[2]!);
   } finally {
     for (const s of all) await s.close();
@@ -157,9 +220,12 @@ try {
 const lossHeaders = ['system', 'web nodes / copies', 'updates', 'lost', 'lost %', 'errors', 'requests/s'];
 const lossTable = lossRows.map((r) => [r.system, r.note, r.updates, r.lost, `${((100 * r.lost) / r.updates).toFixed(1)} %`, r.errors, Math.round(r.requestsPerSec)]);
 printTable(lossHeaders, lossTable, 'Lost updates');
-const lww = speedRows.find((r) => r.system.includes('last-write-wins'))!;
-const speedHeaders = ['system', 'requests/s', 'vs last-write-wins', 'lost', 'errors'];
-const speedTable = speedRows.map((r) => [r.system, Math.round(r.requestsPerSec), formatRatio(r.requestsPerSec / lww.requestsPerSec), r.lost, r.errors]);
+const PATTERN_NAMES: Record<Pattern, string> = { overlap: 'A and B at once (every round conflicts)', serial: 'B after A (no round conflicts)' };
+const speedHeaders = ['requests', 'system', 'requests/s', 'vs last-write-wins', 'memcached ops / request', 'failed CAS writes / request', 'this process CPU µs / request', 'memcached CPU µs / request', 'lost', 'errors'];
+const speedTable = speedRows.map((r) => {
+  const lww = speedRows.find((x) => x.pattern === r.pattern && x.system.includes('last-write-wins'))!;
+  return [PATTERN_NAMES[r.pattern!], r.system, Math.round(r.requestsPerSec), formatRatio(r.requestsPerSec / lww.requestsPerSec), r.memcachedOps.toFixed(2), r.casConflicts.toFixed(2), Math.round(r.webCpuUs), Math.round(r.memcachedCpuUs), r.lost, r.errors];
+});
 printTable(speedHeaders, speedTable, 'Throughput cost of merging (no artificial work, median of 5 interleaved runs)');
 
 const totalSec = Math.round((Date.now() - t0) / 1000);
@@ -174,7 +240,7 @@ const md = [
   '',
   `## Throughput cost of merging`,
   '',
-  `The same two overlapping requests without artificial work, ${THROUGHPUT_ROUNDS} rounds per user, median of 5 interleaved runs per mode. The requests still overlap, so most rounds conflict: in merge mode the later save pays a failed conditional write, a read of both replicas and a second conditional write (three round trips instead of one). The machine is shared; its load is in the first line.`,
+  `The same two requests per round without artificial work, ${THROUGHPUT_ROUNDS} rounds per user, median of 5 interleaved runs per mode, in two patterns: both requests sent at once, so that nearly every round conflicts (the worst case), and B sent after A has answered, so that none does. A conflicting save in merge mode pays a failed conditional write on both replicas, a read of both and a second conditional write: four memcached operations more than last-write-wins. The load generator (undici) runs in the benchmark's process with the two web nodes, so "this process CPU" is theirs together; memcached's CPU is from its own \`stats\` (rusage), summed over the 4 nodes. On this 2-core machine the web nodes, the load generator and memcached share the cores, so requests/s follows the sum of both CPU columns.`,
   '',
   markdownTable(speedHeaders, speedTable),
   '',
