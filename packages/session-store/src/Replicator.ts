@@ -318,7 +318,9 @@ export class Replicator {
     const cas = new Map(reads.filter((r) => !r.error).map((r) => [r.node, r.hit ? r.hit.cas : null]));
     const copies: StoredValue[] = [];
     for (const r of newestFirst(reads.filter((x) => !x.corrupt))) {
-      const v = r === c.newest ? c.value : this.#materialize(r, id);
+      // A twin of the newest (the same bytes: the common case, both replicas written together) is
+      // not parsed again.
+      const v = r === c.newest || (c.newest && r.hit!.value.equals(c.newest.hit!.value)) ? c.value : this.#materialize(r, id);
       if (v) copies.push(v);
     }
     return { cas, copies };
