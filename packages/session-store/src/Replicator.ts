@@ -330,26 +330,42 @@ export class Replicator {
    * Writes `value` to each node of `cas` conditionally: CAS where the node had a copy, `add` where it
    * had none. `conflicted` lists nodes where someone else wrote in between (retry with a fresh read).
    */
-  async writeCas(key: string, id: string, value: Buffer, expiration: number, cas: ReadonlyMap<string, Buffer | null>): Promise<{ stored: string[]; conflicted: string[]; failed: Array<{ node: string; error: Error }> }> {
-    const stored: string[] = [];
-    const conflicted: string[] = [];
-    const failed: Array<{ node: string; error: Error }> = [];
-    await Promise.all(
-      [...cas].map(async ([node, token]) => {
-        if (!this.isUp(node)) return;
-        try {
-          const ok = token ? (await this.op(node, (c) => c.set(key, value, expiration, token))) === 'stored' : await this.op(node, (c) => c.add(key, value, expiration));
-          (ok ? stored : conflicted).push(node);
-        } catch (err) {
-          this.#health.get(node)!.needsResync = true;
-          failed.push({ node, error: err as Error });
+  writeCas(key: string, id: string, value: Buffer, expiration: number, cas: ReadonlyMap<string, Buffer | null>): Promise<{ stored: string[]; conflicted: string[]; failed: Array<{ node: string; error: Error }> }> {
+    // Callbacks and one promise, as #readAll and #writeOne: a merged save runs this once or twice.
+    return new Promise((resolve, reject) => {
+      const stored: string[] = [];
+      const conflicted: string[] = [];
+      const failed: Array<{ node: string; error: Error }> = [];
+      let left = 1; // released after the loop, so that no answer settles before every write is out
+      const settle = (): void => {
+        if (--left > 0) return;
+        if (stored.length === 0 && conflicted.length === 0) {
+          reject(new SessionStoreError(SessionStoreErrorCodes.NO_REPLICA, `could not set session "${id}" on any replica: ${describe(failed)}`, { cause: failed[0]?.error, details: { id, nodes: failed.map((f) => f.node) } }));
+        } else {
+          resolve({ stored, conflicted, failed });
         }
-      }),
-    );
-    if (stored.length === 0 && conflicted.length === 0) {
-      throw new SessionStoreError(SessionStoreErrorCodes.NO_REPLICA, `could not set session "${id}" on any replica: ${describe(failed)}`, { cause: failed[0]?.error, details: { id, nodes: failed.map((f) => f.node) } });
-    }
-    return { stored, conflicted, failed };
+      };
+      for (const [node, token] of cas) {
+        if (!this.isUp(node)) continue;
+        left++;
+        const health = this.#health.get(node)!;
+        const answered = (err: Error | null, ok: boolean): void => {
+          if (err) {
+            health.recordFailure(err);
+            health.needsResync = true;
+            failed.push({ node, error: err });
+          } else {
+            health.recordSuccess();
+            (ok ? stored : conflicted).push(node);
+          }
+          settle();
+        };
+        const conn = this.#conns.get(node)!;
+        if (token) conn.setCb(key, value, expiration, token, (err, outcome) => answered(err, outcome === 'stored'));
+        else conn.add(key, value, expiration).then((ok) => answered(null, ok), (err: unknown) => answered(err instanceof Error ? err : new Error(String(err)), false));
+      }
+      settle();
+    });
   }
 
   /**
