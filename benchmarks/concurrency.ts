@@ -1,24 +1,24 @@
 // Lost updates under concurrent requests of one user (issue 12): N users x M rounds of two
-// overlapping requests on two web nodes (real express + express-session apps, real memcached), each
+// overlapping requests on two web nodes (real express + express-session apps, each in its own
+// process as in a deployment: benchmarks/concurrency/webNode.ts; real memcached), each
 // request incrementing its own session key. Request A reads, works DELAY_MS, saves; request B starts
 // a third of the way into A and saves first. Every update lost shows as a counter below M.
 // Systems: connect-memjs (two web nodes), express-session's MemoryStore (one web node: it cannot be
 // shared), and @webtier/session-store in 'merge' and 'last-write-wins' mode (two web nodes).
 // Then the same with DELAY_MS = 0 for the throughput cost of merging (requests/s, both modes).
 // Run with `npm run bench:concurrency` (builds first). Results: benchmarks/results/concurrency.{json,md}.
-import { once } from 'node:events';
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import express from 'express';
-import session from 'express-session';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Agent, request as undiciRequest } from 'undici';
-import { MemcachedCluster } from '@webtier/testkit';
-import { ReplicatedMemcachedStore } from '@webtier/session-store';
+import { freePort, MemcachedCluster } from '@webtier/testkit';
+import { ChildNode } from './failover/ChildNode.js';
+import { cpuSeconds } from './gateway/wrk.js';
 import { formatMachine, formatRatio, machineInfo, markdownTable, printTable, writeResults } from './lib/report.js';
 
-const require = createRequire(import.meta.url);
-const ConnectMemjs = require('connect-memjs')(session) as new (o: Record<string, unknown>) => session.Store;
+const here = dirname(fileURLToPath(import.meta.url));
+const runDir = mkdtempSync(join(tmpdir(), 'webtier-concurrency-'));
 
 const USERS = Number(process.env.USERS ?? 40);
 const ROUNDS = Number(process.env.ROUNDS ?? 10);
@@ -27,44 +27,27 @@ const THROUGHPUT_ROUNDS = Number(process.env.THROUGHPUT_ROUNDS ?? 40);
 
 interface WebNode {
   base: string;
-  close(): Promise<void>;
+  process: ChildNode;
 }
 
-async function webNode(store: session.Store): Promise<WebNode> {
-  const app = express();
-  app.use(session({ store, secret: 'bench-secret', resave: false, saveUninitialized: false, cookie: { maxAge: 3_600_000 } }));
-  app.get('/login', (req, res) => {
-    const s = req.session as unknown as Record<string, unknown>;
-    s['user'] = 'u';
-    s['a'] = 0;
-    s['b'] = 0;
-    res.json({ ok: true });
+/** A web node process (benchmarks/concurrency/webNode.ts) with the given store. */
+async function webNode(name: string, store: string, servers: readonly string[]): Promise<WebNode> {
+  const port = await freePort();
+  const child = new ChildNode({
+    name,
+    script: join(here, 'concurrency', 'webNode.ts'),
+    args: ['--port', String(port), '--store', store, '--servers', servers.join(','), '--prefix', `cc-${store}:`],
+    healthUrl: `http://127.0.0.1:${port}/healthz`,
+    logFile: join(runDir, `${name}.log`),
   });
-  app.get('/inc', async (req, res) => {
-    const delay = Number(req.query['delay'] ?? 0);
-    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-    const s = req.session as unknown as Record<string, number>;
-    const k = String(req.query['k']);
-    s[k] = (s[k] ?? 0) + 1;
-    res.json({ ok: true });
-  });
-  app.get('/show', (req, res) => {
-    const s = req.session as unknown as Record<string, unknown>;
-    res.json({ a: s['a'] ?? null, b: s['b'] ?? null });
-  });
-  const server: Server = app.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
-  };
+  await child.start();
+  return { base: `http://127.0.0.1:${port}`, process: child };
 }
 
 interface System {
   name: string;
   note: string;
   nodes: [WebNode, WebNode];
-  close(): Promise<void>;
 }
 
 const dispatcher = new Agent({ connections: 64 });
@@ -121,7 +104,7 @@ async function run(sys: System, delayMs: number, rounds: number, pattern: Patter
   // open when the clock starts (those of an earlier run may have idled out since).
   await Promise.all(cookies.map((cookie) => Promise.all([request(`${n1.base}/show`, cookie), request(`${n2.base}/show`, cookie)])));
   const mc0 = await memcachedCounters(cluster);
-  const cpu0 = process.cpuUsage();
+  const cpu0 = webCpuSeconds(sys);
   const started = performance.now();
   let requests = 0;
   await Promise.all(
@@ -139,7 +122,7 @@ async function run(sys: System, delayMs: number, rounds: number, pattern: Patter
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
-  const cpu = process.cpuUsage(cpu0);
+  const cpu = webCpuSeconds(sys) - cpu0;
   const mc = await memcachedCounters(cluster);
   let lost = 0;
   for (const cookie of cookies) {
@@ -154,33 +137,25 @@ async function run(sys: System, delayMs: number, rounds: number, pattern: Patter
     requestsPerSec: requests / elapsed,
     memcachedOps: (mc.ops - mc0.ops) / requests,
     casConflicts: (mc.casConflicts - mc0.casConflicts) / requests,
-    webCpuUs: (cpu.user + cpu.system) / requests,
+    webCpuUs: (cpu * 1e6) / requests,
     memcachedCpuUs: (mc.cpuUs - mc0.cpuUs) / requests,
   };
 }
 
 async function systems(servers: string[]): Promise<System[]> {
-  const out: System[] = [];
-  for (const mode of ['merge', 'last-write-wins'] as const) {
-    const stores = [0, 1].map(() => new ReplicatedMemcachedStore({ servers, prefix: `cc-${mode}:`, concurrentWrites: mode }));
-    const nodes = (await Promise.all(stores.map(webNode))) as [WebNode, WebNode];
-    out.push({ name: `webtier (concurrentWrites '${mode}')`, note: '2 web nodes, 2 copies', nodes, close: async () => (await Promise.all(nodes.map((n) => n.close())), await Promise.all(stores.map((s) => s.close()))) as unknown as void });
-  }
-  const cm = [0, 1].map(() => new ConnectMemjs({ servers, prefix: 'cc-cm:', logger: { log() {} } }));
-  const cmNodes = (await Promise.all(cm.map(webNode))) as [WebNode, WebNode];
-  out.push({
-    name: 'connect-memjs',
-    note: '2 web nodes, 1 copy',
-    nodes: cmNodes,
-    close: async () => {
-      await Promise.all(cmNodes.map((n) => n.close()));
-      for (const s of cm) (s as unknown as { client: { close(): void } }).client.close();
-    },
-  });
-  const memory = new session.MemoryStore();
-  const mNode = await webNode(memory);
-  out.push({ name: 'express-session MemoryStore', note: '1 web node (cannot be shared)', nodes: [mNode, mNode], close: () => mNode.close() });
-  return out;
+  const two = async (store: string): Promise<[WebNode, WebNode]> => [await webNode(`${store}-1`, store, servers), await webNode(`${store}-2`, store, servers)];
+  const memory = await webNode('memory', 'memory', servers);
+  return [
+    { name: "webtier (concurrentWrites 'merge')", note: '2 web nodes, 2 copies', nodes: await two('merge') },
+    { name: "webtier (concurrentWrites 'last-write-wins')", note: '2 web nodes, 2 copies', nodes: await two('last-write-wins') },
+    { name: 'connect-memjs', note: '2 web nodes, 1 copy', nodes: await two('connect-memjs') },
+    { name: 'express-session MemoryStore', note: '1 web node (cannot be shared)', nodes: [memory, memory] },
+  ];
+}
+
+/** CPU seconds the system's web node processes have used so far. */
+function webCpuSeconds(sys: System): number {
+  return [...new Set(sys.nodes)].reduce((sum, n) => sum + cpuSeconds(n.process.pid), 0);
 }
 
 const t0 = Date.now();
@@ -210,7 +185,7 @@ try {
     }
     for (const [, runs] of samples) speedRows.push(runs.sort((x, y) => x.requestsPerSec - y.requestsPerSec)[2]!);
   } finally {
-    for (const s of all) await s.close();
+    for (const s of all) for (const n of new Set(s.nodes)) await n.process.stop();
   }
 } finally {
   await cluster.stop();
@@ -221,7 +196,7 @@ const lossHeaders = ['system', 'web nodes / copies', 'updates', 'lost', 'lost %'
 const lossTable = lossRows.map((r) => [r.system, r.note, r.updates, r.lost, `${((100 * r.lost) / r.updates).toFixed(1)} %`, r.errors, Math.round(r.requestsPerSec)]);
 printTable(lossHeaders, lossTable, 'Lost updates');
 const PATTERN_NAMES: Record<Pattern, string> = { overlap: 'A and B at once (every round conflicts)', serial: 'B after A (no round conflicts)' };
-const speedHeaders = ['requests', 'system', 'requests/s', 'vs last-write-wins', 'memcached ops / request', 'failed CAS writes / request', 'this process CPU µs / request', 'memcached CPU µs / request', 'lost', 'errors'];
+const speedHeaders = ['requests', 'system', 'requests/s', 'vs last-write-wins', 'memcached ops / request', 'failed CAS writes / request', 'web nodes CPU µs / request', 'memcached CPU µs / request', 'lost', 'errors'];
 const speedTable = speedRows.map((r) => {
   const lww = speedRows.find((x) => x.pattern === r.pattern && x.system.includes('last-write-wins'))!;
   return [PATTERN_NAMES[r.pattern!], r.system, Math.round(r.requestsPerSec), formatRatio(r.requestsPerSec / lww.requestsPerSec), r.memcachedOps.toFixed(2), r.casConflicts.toFixed(2), Math.round(r.webCpuUs), Math.round(r.memcachedCpuUs), r.lost, r.errors];
@@ -240,7 +215,7 @@ const md = [
   '',
   `## Throughput cost of merging`,
   '',
-  `The same two requests per round without artificial work, ${THROUGHPUT_ROUNDS} rounds per user, median of 5 interleaved runs per mode, in two patterns: both requests sent at once, so that nearly every round conflicts (the worst case), and B sent after A has answered, so that none does. A conflicting save in merge mode pays a failed conditional write on both replicas, a read of both and a second conditional write: four memcached operations more than last-write-wins. The load generator (undici) runs in the benchmark's process with the two web nodes, so "this process CPU" is theirs together; memcached's CPU is from its own \`stats\` (rusage), summed over the 4 nodes. On this 2-core machine the web nodes, the load generator and memcached share the cores, so requests/s follows the sum of both CPU columns.`,
+  `The same two requests per round without artificial work, ${THROUGHPUT_ROUNDS} rounds per user, median of 5 interleaved runs per mode, in two patterns: both requests sent at once, so that nearly every round conflicts (the worst case), and B sent after A has answered, so that none does. A conflicting save in merge mode pays a failed conditional write on both replicas, a read of both and a second conditional write: four memcached operations more than last-write-wins. Each web node is its own process; "web nodes CPU" is theirs together (from /proc, 10 ms ticks), per request: on a web tier whose memcached runs on other hosts, as the Kolab guide lays it out, this is what bounds a web node's requests/s. memcached's CPU is from its own \`stats\` (rusage), summed over the 4 nodes. On this 2-core machine the web nodes, the load generator (undici, in the benchmark's process) and memcached share the cores, so requests/s here follows the sum of all three.`,
   '',
   markdownTable(speedHeaders, speedTable),
   '',
