@@ -2,6 +2,7 @@
 //   failover-rps.svg, failover-errors.svg, failover-p99.svg (and failover-lab-*.svg)
 //                                       timelines, one line per system, fault events marked
 //   gateway.svg                         req/s per proxy (bars, p99 written beside)
+//   concurrency.svg                     updates lost per session store (bars)
 // Run alone with `tsx benchmarks/charts.ts`; benchmarks/failover.ts, gateway.ts and all.ts call it.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -119,8 +120,26 @@ export function renderGatewayChart(jsonFile = join(RESULTS_DIR, 'gateway.json'))
   return [write('gateway.svg', barChart(`Proxy throughput, ${data.settings.connections} connections, 1 KiB responses`, rows, 'req/s'))];
 }
 
+interface ConcurrencyJson {
+  settings: { USERS: number; ROUNDS: number };
+  lostUpdates: Array<{ system: string; updates: number; lost: number; errors: number }>;
+}
+
+/** concurrency.svg from results/concurrency.json: the share of updates each store lost. */
+export function renderConcurrencyChart(jsonFile = join(RESULTS_DIR, 'concurrency.json')): string[] {
+  if (!existsSync(jsonFile)) return [];
+  const data = JSON.parse(readFileSync(jsonFile, 'utf8')) as ConcurrencyJson;
+  const rows = data.lostUpdates.map((r) => ({
+    name: r.system.replace(/concurrentWrites '([^']+)'/, '$1'),
+    value: (100 * r.lost) / r.updates,
+    note: `(${r.lost} of ${r.updates} updates${r.errors ? `, ${r.errors} errors` : ''})`,
+    highlight: r.system.includes("'merge'"),
+  }));
+  return [write('concurrency.svg', barChart(`Updates lost by two overlapping requests per user (${data.settings.USERS} users x ${data.settings.ROUNDS} rounds)`, rows, '% lost'))];
+}
+
 export function renderAllCharts(): string[] {
-  return [...renderFailoverCharts(), ...renderFailoverCharts(join(RESULTS_DIR, 'failover-lab.json'), 'failover-lab'), ...renderGatewayChart()];
+  return [...renderFailoverCharts(), ...renderFailoverCharts(join(RESULTS_DIR, 'failover-lab.json'), 'failover-lab'), ...renderGatewayChart(), ...renderConcurrencyChart()];
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

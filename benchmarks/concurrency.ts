@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Agent, request as undiciRequest } from 'undici';
 import { freePort, MemcachedCluster } from '@webtier/testkit';
 import { ChildNode } from './failover/ChildNode.js';
+import { renderConcurrencyChart } from './charts.js';
 import { cpuSeconds } from './gateway/wrk.js';
 import { formatMachine, formatRatio, machineInfo, markdownTable, printTable, writeResults } from './lib/report.js';
 
@@ -213,6 +214,8 @@ const md = [
   '',
   markdownTable(lossHeaders, lossTable),
   '',
+  '![updates lost per store](concurrency.svg)',
+  '',
   `## Throughput cost of merging`,
   '',
   `The same two requests per round without artificial work, ${THROUGHPUT_ROUNDS} rounds per user, median of 5 interleaved runs per mode, in two patterns: both requests sent at once, so that nearly every round conflicts (the worst case), and B sent after A has answered, so that none does. A conflicting save in merge mode pays a failed conditional write on both replicas, a read of both and a second conditional write: four memcached operations more than last-write-wins. Each web node is its own process; "web nodes CPU" is theirs together (from /proc, 10 ms ticks), per request: on a web tier whose memcached runs on other hosts, as the Kolab guide lays it out, this is what bounds a web node's requests/s. memcached's CPU is from its own \`stats\` (rusage), summed over the 4 nodes. On this 2-core machine the web nodes, the load generator (undici, in the benchmark's process) and memcached share the cores, so requests/s here follows the sum of all three.`,
@@ -221,4 +224,5 @@ const md = [
   '',
 ].join('\n');
 const files = writeResults('concurrency', { settings: { USERS, ROUNDS, DELAY_MS, THROUGHPUT_ROUNDS }, lostUpdates: lossRows, throughput: speedRows }, md);
-console.log(`\nwrote ${files.json} and ${files.markdown} (${totalSec} s)`);
+const charts = renderConcurrencyChart();
+console.log(`\nwrote ${files.json}, ${files.markdown} and ${charts.join(', ')} (${totalSec} s)`);
