@@ -91,7 +91,8 @@ export class MergeWriter {
         read.moveTo(version, written, new Map());
         return;
       }
-      if (r.stored.length > 0 && !r.stored.includes(targets[0]!)) {
+      const last = attempt === this.#d.options.mergeMaxAttempts - 1;
+      if (!last && r.stored.length > 0 && !r.stored.includes(targets[0]!)) {
         // A split: another writer won the primary and this one a replica behind it. Both retrying at
         // once split again as often as not; the primary's winner sees this write on the replica it
         // lost and merges it in, so this one gives it about a round trip to do so, then reads afresh
