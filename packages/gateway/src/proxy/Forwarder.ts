@@ -7,10 +7,10 @@ import { GatewayErrorCodes, type GatewayErrorCode } from '../errors.js';
 import { Attempt, ClientGone, Outcome, type AttemptOwner } from './Attempt.js';
 import type { ClientReply, RequestInfo } from './ClientReply.js';
 import { sendError } from './errorResponse.js';
-import { downstreamHeaders, upstreamRequestHeaders } from './headers.js';
+import { downstreamHeaders, upstreamRequestHeaders, type ForwardingInfo } from './headers.js';
 import { isLongPoll } from './longPoll.js';
 import { classifyUpstreamError, RetryPolicy, type FailureKind } from './RetryPolicy.js';
-import type { ClusterState, ProxyRuntime } from './state.js';
+import type { ClusterState, GatewayState, ProxyRuntime } from './state.js';
 
 export type { RequestInfo } from './ClientReply.js';
 
@@ -126,7 +126,10 @@ function failureCode(kind: FailureKind): GatewayErrorCode {
  */
 class Exchange implements AttemptOwner {
   clientGone = false;
-  readonly tried = new Set<Endpoint>();
+  /** Endpoints tried so far; made on the first retry (most requests try one endpoint). */
+  private triedSet: Set<Endpoint> | undefined;
+  private firstTried: Endpoint | undefined;
+  private triedCount = 0;
   current: Attempt | undefined;
   private lastFailure: FailureKind | undefined;
   private finished = false;
@@ -193,9 +196,9 @@ class Exchange implements AttemptOwner {
   private pickAndDispatch(): void {
     const cs = this.cs;
     if (this.clientGone) return this.fail(GatewayErrorCodes.UPSTREAM_RESET, 'the client went away');
-    const { endpoint } = cs.cluster.pick(this.hashKey, this.tried);
+    const { endpoint } = cs.cluster.pick(this.hashKey, this.tried());
     if (!endpoint) {
-      if (this.tried.size === 0) return this.fail(GatewayErrorCodes.NO_HEALTHY_UPSTREAM, `cluster "${cs.cluster.name}" has no healthy endpoint`);
+      if (this.triedCount === 0) return this.fail(GatewayErrorCodes.NO_HEALTHY_UPSTREAM, `cluster "${cs.cluster.name}" has no healthy endpoint`);
       return this.failFor(this.lastFailure ?? 'connect');
     }
     // Never queue inside undici's Pool (no deadline there, and ordinary requests would wait behind
@@ -232,7 +235,8 @@ class Exchange implements AttemptOwner {
       lane.budget.release();
       return this.fail(GatewayErrorCodes.UPSTREAM_RESET, 'the client went away');
     }
-    this.tried.add(endpoint);
+    if (this.triedCount++ === 0) this.firstTried = endpoint;
+    else this.tried()!.add(endpoint);
     this.info.endpoint = endpoint.address;
     this.current = new Attempt(endpoint, this.cs.outlier, this, lane);
     this.current.start(this.options);
@@ -282,7 +286,7 @@ class Exchange implements AttemptOwner {
     const endpoint = attempt.endpoint;
     attempt.record('gateway-failure');
     metrics.upstreamError(cs.cluster.name, endpoint.address, kind);
-    reply.request.log.warn({ cluster: cs.cluster.name, endpoint: endpoint.address, kind, code: (err as { code?: string }).code, attempt: this.tried.size, requestId: info.requestId }, 'upstream attempt failed');
+    reply.request.log.warn({ cluster: cs.cluster.name, endpoint: endpoint.address, kind, code: (err as { code?: string }).code, attempt: this.triedCount, requestId: info.requestId }, 'upstream attempt failed');
     if (this.retry.retryFailure(kind)) {
       info.retries = this.retry.retries;
       metrics.retry(cs.cluster.name, kind);
@@ -293,7 +297,7 @@ class Exchange implements AttemptOwner {
 
   private failFor(kind: FailureKind): void {
     const name = this.cs.cluster.name;
-    const attempts = this.tried.size;
+    const attempts = this.triedCount;
     const n = `${attempts} attempt${attempts === 1 ? '' : 's'}`;
     const message =
       kind === 'timeout'
@@ -305,7 +309,15 @@ class Exchange implements AttemptOwner {
   }
 
   retryStatus(status: number): boolean {
-    return this.retry.retryStatus(status, () => this.cs.cluster.candidates(this.tried).candidates.length > 0);
+    // Only a 502/503/504 is ever retried: no closure for the other answers.
+    if (status !== 502 && status !== 503 && status !== 504) return false;
+    return this.retry.retryStatus(status, () => this.cs.cluster.candidates(this.tried()).candidates.length > 0);
+  }
+
+  /** The endpoints tried so far (undefined before the first attempt). */
+  private tried(): Set<Endpoint> | undefined {
+    if (this.triedSet === undefined && this.firstTried !== undefined) this.triedSet = new Set([this.firstTried]);
+    return this.triedSet;
   }
 
   commit(status: number, headers: Record<string, string | string[] | undefined>): void {
@@ -382,7 +394,19 @@ const ignoreSettled: Settled = () => {};
  * Upstream faults answer 502/503/504, never 500.
  */
 export class Forwarder {
+  private forwardingState: GatewayState | undefined;
+  private forwarding: ForwardingInfo | undefined;
+
   constructor(readonly runtime: ProxyRuntime) {}
+
+  /** The header rules of a state snapshot: one object per snapshot (a reload makes a new one), not per request. */
+  private forwardingOf(state: GatewayState): ForwardingInfo {
+    if (state !== this.forwardingState || this.forwarding === undefined) {
+      this.forwardingState = state;
+      this.forwarding = { trusted: state.trusted, requestIdHeader: state.config.requestIdHeader, stripHeaders: state.stripHeaders };
+    }
+    return this.forwarding;
+  }
 
   /** Answers with the error of `code` (its status from the error table). */
   fail(reply: ClientReply, info: RequestInfo, code: GatewayErrorCode, message: string): void {
@@ -419,7 +443,7 @@ export class Forwarder {
     request.gw = info;
     const route = state.routes.match(url);
     const headers: string[] = [];
-    info.requestId = upstreamRequestHeaders(raw, { trusted: state.trusted, requestIdHeader: state.config.requestIdHeader, stripHeaders: state.stripHeaders }, headers);
+    info.requestId = upstreamRequestHeaders(raw, this.forwardingOf(state), headers);
     if (!route) {
       this.fail(reply, info, GatewayErrorCodes.NO_ROUTE, `no route matches ${url.split('?')[0]}`);
       return done(reply);
