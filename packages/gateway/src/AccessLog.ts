@@ -21,6 +21,20 @@ export interface AccessRecord {
   error?: string | undefined;
 }
 
+/**
+ * A duration rounded to tenths of a millisecond, as JSON writes it (`3`, `3.1`), without the
+ * general double-to-string conversion (a quarter of the cost of building the line).
+ */
+function tenths(ms: number): string {
+  const t = Math.round(ms * 10);
+  if (t >= 0 && t < 2e9 && Math.abs(t / 10 - ms) < 1e-9) {
+    const whole = (t / 10) | 0;
+    const frac = t - whole * 10;
+    return frac === 0 ? `${whole}` : `${whole}.${frac}`;
+  }
+  return JSON.stringify(ms);
+}
+
 /** One cached middle part of an access line. */
 interface Middle {
   route: string;
@@ -88,7 +102,7 @@ export class AccessLog {
     // backslash (schema/URL/HTTP parser rules), but they are escaped all the same: the line must
     // stay JSON whatever the config says.
     const line =
-      `${this.head}${Date.now()}${this.base}${this.middle(r.route, r.cluster, r.endpoint, r.method ?? '')}${JSON.stringify(r.url ?? '')},"status":${r.status},"durationMs":${r.durationMs},"retries":${r.retries},"requestId":${JSON.stringify(r.requestId)}${r.error ? `,"error":${JSON.stringify(r.error)}` : ''},"msg":"access"}\n`;
+      `${this.head}${Date.now()}${this.base}${this.middle(r.route, r.cluster, r.endpoint, r.method ?? '')}${JSON.stringify(r.url ?? '')},"status":${r.status},"durationMs":${tenths(r.durationMs)},"retries":${r.retries},"requestId":${JSON.stringify(r.requestId)}${r.error ? `,"error":${JSON.stringify(r.error)}` : ''},"msg":"access"}\n`;
     if (d.append) d.append(line);
     else d.write(line);
   }
