@@ -21,6 +21,28 @@ export interface AccessRecord {
   error?: string | undefined;
 }
 
+/**
+ * A duration rounded to tenths of a millisecond, as JSON writes it (`3`, `3.1`), without the
+ * general double-to-string conversion (a quarter of the cost of building the line).
+ */
+function tenths(ms: number): string {
+  const t = Math.round(ms * 10);
+  if (t >= 0 && t < 2e9 && Math.abs(t / 10 - ms) < 1e-9) {
+    const whole = (t / 10) | 0;
+    const frac = t - whole * 10;
+    return frac === 0 ? `${whole}` : `${whole}.${frac}`;
+  }
+  return JSON.stringify(ms);
+}
+
+/** One cached middle part of an access line. */
+interface Middle {
+  route: string;
+  cluster: string;
+  method: string;
+  text: string;
+}
+
 /** Logger levels at which an info line is dropped anyway: skip building it. */
 const QUIET_LEVELS = new Set(['warn', 'error', 'fatal', 'silent']);
 
@@ -34,17 +56,35 @@ const QUIET_LEVELS = new Set(['warn', 'error', 'fatal', 'silent']);
 export class AccessLog {
   private readonly head = '{"level":30,"time":';
   private readonly base = `,"pid":${process.pid},"hostname":${JSON.stringify(hostname())}`;
-  /** JSON of the strings that repeat from line to line (route, cluster, endpoint, method): stringified once. */
-  private readonly quoted = new Map<string, string>();
+  /**
+   * The part of a line that repeats from request to request (`,"route":…,"cluster":…,"endpoint":…,
+   * "method":…,"url":`), built once per combination: by endpoint, then a short list compared by
+   * identity (the strings are the config's and the endpoint's own). One piece instead of twelve per
+   * line, fewer intermediate strings to collect.
+   */
+  private readonly middles = new Map<string, Middle[]>();
+  private middleCount = 0;
 
-  private json(value: string): string {
-    let q = this.quoted.get(value);
-    if (q === undefined) {
+  private middle(route: string, cluster: string, endpoint: string, method: string): string {
+    let list = this.middles.get(endpoint);
+    if (list === undefined) {
       // Bounded by the config and HTTP's methods; the cap only guards against a surprise.
-      if (this.quoted.size >= 1024) this.quoted.clear();
-      this.quoted.set(value, (q = JSON.stringify(value)));
+      if (this.middleCount >= 4096) {
+        this.middles.clear();
+        this.middleCount = 0;
+      }
+      this.middles.set(endpoint, (list = []));
     }
-    return q;
+    for (let i = 0; i < list.length; i++) {
+      const m = list[i]!;
+      if (m.route === route && m.cluster === cluster && m.method === method) return m.text;
+    }
+    const text = `,"route":${JSON.stringify(route)},"cluster":${JSON.stringify(cluster)},"endpoint":${JSON.stringify(endpoint)},"method":${JSON.stringify(method)},"url":`;
+    if (list.length < 64) {
+      list.push({ route, cluster, method, text });
+      this.middleCount++;
+    }
+    return text;
   }
 
   constructor(private readonly destination: LogDestination | undefined) {}
@@ -62,7 +102,7 @@ export class AccessLog {
     // backslash (schema/URL/HTTP parser rules), but they are escaped all the same: the line must
     // stay JSON whatever the config says.
     const line =
-      `${this.head}${Date.now()}${this.base},"route":${this.json(r.route)},"cluster":${this.json(r.cluster)},"endpoint":${this.json(r.endpoint)},"method":${this.json(r.method ?? '')},"url":${JSON.stringify(r.url ?? '')},"status":${r.status},"durationMs":${r.durationMs},"retries":${r.retries},"requestId":${JSON.stringify(r.requestId)}${r.error ? `,"error":${JSON.stringify(r.error)}` : ''},"msg":"access"}\n`;
+      `${this.head}${Date.now()}${this.base}${this.middle(r.route, r.cluster, r.endpoint, r.method ?? '')}${JSON.stringify(r.url ?? '')},"status":${r.status},"durationMs":${tenths(r.durationMs)},"retries":${r.retries},"requestId":${JSON.stringify(r.requestId)}${r.error ? `,"error":${JSON.stringify(r.error)}` : ''},"msg":"access"}\n`;
     if (d.append) d.append(line);
     else d.write(line);
   }

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import { AccessLog, type LogDestination } from './AccessLog.js';
 import { toConfig, type GatewayConfigSource } from './config/load.js';
 import { GatewayRuntime } from './Gateway.js';
-import { RawReply, type ClientRequest } from './proxy/ClientReply.js';
+import { RawReply, type ClientReply, type ClientRequest } from './proxy/ClientReply.js';
 import { Forwarder } from './proxy/Forwarder.js';
 import { createWebSocketProxy } from './proxy/WebSocketProxy.js';
 
@@ -116,24 +116,28 @@ export const webtierGateway: FastifyPluginAsync<WebtierGatewayOptions> = async (
     if (status === 502) request.log.error({ err }, 'gateway error');
     void reply.code(status).send({ statusCode: status, code: err.code ?? 'GW_ERR_UPSTREAM_RESET', message: status === 502 ? 'bad gateway' : err.message });
   });
-  const handler = async (_request: FastifyRequest, reply: FastifyReply) => {
-    await forwarder.handle(reply);
-    return reply;
-  };
+  // Settles when the answer is committed or sent (fastify then waits on the reply itself), or
+  // rejects with an error that escaped the forwarder (the error handler above answers it).
+  const handler = (_request: FastifyRequest, reply: FastifyReply) =>
+    new Promise<FastifyReply>((resolve, reject) => forwarder.handle(reply, (_reply, err) => (err === undefined ? resolve(reply) : reject(err))));
   fastify.all('/', handler);
   fastify.all('/*', handler);
   const log = fastify.log;
   const done = (reply: RawReply, ms: number) => record(reply.request, reply.statusCode, ms);
+  // The plugin's error handler, for requests that skip fastify: nothing becomes a 500. One function
+  // for all requests (no closure per request); it only acts on an error that escaped the forwarder.
+  const settledDirect = (reply: ClientReply, err?: unknown) => {
+    if (err === undefined) return;
+    log.error({ err }, 'gateway error');
+    const res = reply.raw;
+    if (res.headersSent) return void res.destroy();
+    res.writeHead(502, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify({ statusCode: 502, code: 'GW_ERR_UPSTREAM_RESET', message: 'bad gateway' }));
+  };
   rawHandlers.set(rt, (req, res) => {
     const reply = new RawReply(req, res, log, done);
     // The plugin's onRequest hook, for requests that skip fastify.
-    if (rt.draining) res.setHeader('connection', 'close');
-    forwarder.handle(reply).catch((err: unknown) => {
-      // The plugin's error handler: nothing becomes a 500.
-      log.error({ err }, 'gateway error');
-      if (res.headersSent) return void res.destroy();
-      res.writeHead(502, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify({ statusCode: 502, code: 'GW_ERR_UPSTREAM_RESET', message: 'bad gateway' }));
-    });
+    if (rt.draining) reply.header('connection', 'close');
+    forwarder.handle(reply, settledDirect);
   });
 
   const wsApp = await createWebSocketProxy(fastify.server, rt, fastify.log);

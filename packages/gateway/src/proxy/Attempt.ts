@@ -38,6 +38,8 @@ export interface AttemptOwner {
   end(): void;
   /** The upstream failed after the headers went out. */
   failAfterCommit(err: Error): void;
+  /** The attempt's fate at the response headers (called once per attempt; Committed after `commit`). */
+  settled(outcome: Outcome): void;
 }
 
 /**
@@ -55,9 +57,6 @@ export class Attempt implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private released = false;
   private recorded = false;
-  private settle!: (o: Outcome) => void;
-  /** Resolves when the attempt's fate at the response headers is known. */
-  readonly outcome: Promise<Outcome>;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -68,15 +67,11 @@ export class Attempt implements Dispatcher.DispatchHandler {
   ) {
     endpoint.inFlight++;
     endpoint.requests++;
-    this.outcome = new Promise<Outcome>((resolve) => {
-      this.settle = resolve;
-    });
   }
 
   /** Dispatches the attempt through its lane's pool. */
-  start(options: Dispatcher.DispatchOptions): this {
+  start(options: Dispatcher.DispatchOptions): void {
     this.lane.pool.dispatch(options, this);
-    return this;
   }
 
   /** Records the outcome for outlier detection (once; later calls are ignored). */
@@ -120,7 +115,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
     this.record(statusCode >= 500 ? '5xx' : 'success');
     this.phase = Phase.Streaming;
     this.owner.commit(statusCode, headers);
-    this.settle(Outcome.Committed);
+    this.owner.settled(Outcome.Committed);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -131,7 +126,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     const phase = this.phase;
     this.phase = Phase.Done;
-    if (phase === Phase.Dropping) return this.settle(Outcome.RetryStatus);
+    if (phase === Phase.Dropping) return this.owner.settled(Outcome.RetryStatus);
     this.release();
     this.owner.end();
   }
@@ -143,10 +138,10 @@ export class Attempt implements Dispatcher.DispatchHandler {
     this.release();
     if (phase === Phase.Headers) {
       this.error = err;
-      return this.settle(Outcome.Failed);
+      return this.owner.settled(Outcome.Failed);
     }
     // The dropped body of a retried 5xx failed: retry all the same.
-    if (phase === Phase.Dropping) return this.settle(Outcome.RetryStatus);
+    if (phase === Phase.Dropping) return this.owner.settled(Outcome.RetryStatus);
     this.owner.failAfterCommit(err);
   }
 }

@@ -7,10 +7,10 @@ import { GatewayErrorCodes, type GatewayErrorCode } from '../errors.js';
 import { Attempt, ClientGone, Outcome, type AttemptOwner } from './Attempt.js';
 import type { ClientReply, RequestInfo } from './ClientReply.js';
 import { sendError } from './errorResponse.js';
-import { downstreamHeaders, upstreamRequestHeaders } from './headers.js';
+import { downstreamHeaders, upstreamRequestHeaders, type ForwardingInfo } from './headers.js';
 import { isLongPoll } from './longPoll.js';
 import { classifyUpstreamError, RetryPolicy, type FailureKind } from './RetryPolicy.js';
-import type { ClusterState, ProxyRuntime } from './state.js';
+import type { ClusterState, GatewayState, ProxyRuntime } from './state.js';
 
 export type { RequestInfo } from './ClientReply.js';
 
@@ -100,17 +100,42 @@ async function* continueBody(head: Buffer[], raw: IncomingMessage, size: number,
   }
 }
 
+/** What a request's settling reports: nothing once answered (or committed), else the error that escaped. */
+export type Settled = (reply: ClientReply, err?: unknown) => void;
+
+/** Ends the client connection after this answer (HTTP/1.x only: h2 forbids the header and multiplexes). */
+function closeConnection(reply: ClientReply): void {
+  if (reply.request.raw.httpVersionMajor === 1) reply.header('connection', 'close');
+}
+
+/** The error code a failure kind answers with. */
+function failureCode(kind: FailureKind): GatewayErrorCode {
+  if (kind === 'timeout') return GatewayErrorCodes.UPSTREAM_TIMEOUT;
+  if (kind === 'connect') return GatewayErrorCodes.UPSTREAM_CONNECT;
+  return GatewayErrorCodes.UPSTREAM_RESET;
+}
+
 /**
- * One proxied request, client side: the retry policy, the attempt in progress and the client's
- * response. The response is written straight to the ServerResponse (the fastify reply is hijacked
- * once the upstream's headers arrive), so no body stream, promise or fastify send pipeline sits
- * between the two sockets; backpressure pauses the upstream.
+ * One proxied request, client side: the retry loop, the attempt in progress and the client's
+ * response. The first attempt is dispatched synchronously from `Forwarder.handle` (no promise, no
+ * microtask between the request's arrival and `pool.dispatch`): the attempt reports back through
+ * `settled`, and only a retry, a wait for a connection slot or a request body goes asynchronous.
+ * The response is written straight to the ServerResponse (the fastify reply is hijacked once the
+ * upstream's headers arrive), so no body stream, promise or fastify send pipeline sits between the
+ * two sockets; backpressure pauses the upstream.
  */
 class Exchange implements AttemptOwner {
   clientGone = false;
-  readonly tried = new Set<Endpoint>();
+  /** Endpoints tried so far; made on the first retry (most requests try one endpoint). */
+  private triedSet: Set<Endpoint> | undefined;
+  private firstTried: Endpoint | undefined;
+  private triedCount = 0;
   current: Attempt | undefined;
+  private lastFailure: FailureKind | undefined;
+  private finished = false;
   private resumeUpstream: { resume(): void } | undefined;
+  /** Answers a held long poll at once when the gateway drains (long polls only). */
+  private onDrain: (() => void) | undefined;
   private readonly onResClose = () => {
     this.clearSendTimer();
     if (this.res.writableFinished) return;
@@ -119,33 +144,187 @@ class Exchange implements AttemptOwner {
   };
   // Made on the first full socket only (most responses never meet backpressure): one closure less per request.
   private onResDrain: (() => void) | undefined;
+  private readonly res: ServerResponse;
 
   constructor(
+    private readonly forwarder: Forwarder,
     private readonly reply: ClientReply,
-    private readonly res: ServerResponse,
     private readonly info: RequestInfo,
+    private readonly route: ResolvedRoute,
     private readonly cs: ClusterState,
     readonly retry: RetryPolicy,
-    private readonly draining: () => boolean,
-    private readonly sendTimeoutMs: number,
+    private readonly options: Dispatcher.DispatchOptions,
+    private readonly hashKey: string | undefined,
+    private readonly longPoll: boolean,
+    private readonly done: Settled,
   ) {
-    res.on('close', this.onResClose); // 'close' comes once per response: no once() wrapper per request
+    this.res = reply.raw;
+    this.res.on('close', this.onResClose); // 'close' comes once per response: no once() wrapper per request
+    if (longPoll) {
+      const onDrain = () => this.current?.abort(new Draining('the gateway is draining'));
+      this.onDrain = onDrain;
+      forwarder.runtime.heldLongPolls.add(onDrain);
+    }
   }
 
-  attempt(endpoint: Endpoint, lane: Lane, options: Dispatcher.DispatchOptions): Promise<Outcome> {
-    this.tried.add(endpoint);
+  /** The request is answered (or its answer committed): give back what it holds and report. */
+  private finish(err?: unknown): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.onDrain) this.forwarder.runtime.heldLongPolls.delete(this.onDrain);
+    this.retry.end();
+    this.done(this.reply, err);
+  }
+
+  private fail(code: GatewayErrorCode, message: string): void {
+    this.forwarder.fail(this.reply, this.info, code, message);
+    this.finish();
+  }
+
+  /**
+   * Picks an endpoint and dispatches the next attempt; synchronous unless every connection of the
+   * endpoint is busy (then it waits up to queueTimeoutMs for one). Errors escape to `done`.
+   */
+  next(): void {
+    try {
+      this.pickAndDispatch();
+    } catch (err) {
+      this.finish(err);
+    }
+  }
+
+  private pickAndDispatch(): void {
+    const cs = this.cs;
+    if (this.clientGone) return this.fail(GatewayErrorCodes.UPSTREAM_RESET, 'the client went away');
+    const { endpoint } = cs.cluster.pick(this.hashKey, this.tried());
+    if (!endpoint) {
+      if (this.triedCount === 0) return this.fail(GatewayErrorCodes.NO_HEALTHY_UPSTREAM, `cluster "${cs.cluster.name}" has no healthy endpoint`);
+      return this.failFor(this.lastFailure ?? 'connect');
+    }
+    // Never queue inside undici's Pool (no deadline there, and ordinary requests would wait behind
+    // hour-long Pings): long polls have a budget of their own and are refused at once beyond it;
+    // ordinary requests wait at most queueTimeoutMs for a connection.
+    const longPoll = this.longPoll;
+    const lane = longPoll ? endpoint.longPollLane : endpoint.ordinaryLane;
+    const admitted = longPoll ? lane.budget.tryAcquire() : lane.budget.acquire(cs.cluster.config.queueTimeoutMs);
+    if (admitted === true) return this.dispatch(endpoint, lane);
+    if (admitted === false) return this.refused(endpoint, lane);
+    admitted.then(
+      (ok) => {
+        try {
+          if (ok) this.dispatch(endpoint, lane);
+          else this.refused(endpoint, lane);
+        } catch (err) {
+          this.finish(err);
+        }
+      },
+      (err: unknown) => this.finish(err),
+    );
+  }
+
+  private refused(endpoint: Endpoint, lane: Lane): void {
+    const cs = this.cs;
     this.info.endpoint = endpoint.address;
-    this.current = new Attempt(endpoint, this.cs.outlier, this, lane).start(options);
-    return this.current.outcome;
+    this.forwarder.runtime.metrics.rejected(cs.cluster.name, this.longPoll ? 'long_poll_budget' : 'queue_timeout');
+    if (this.longPoll) return this.fail(GatewayErrorCodes.LONG_POLL_BUDGET, `endpoint ${endpoint.address} of cluster "${cs.cluster.name}" already holds its ${lane.budget.limit} long polls (maxLongPolls)`);
+    return this.fail(GatewayErrorCodes.QUEUE_TIMEOUT, `every connection to endpoint ${endpoint.address} of cluster "${cs.cluster.name}" stayed busy for ${cs.cluster.config.queueTimeoutMs} ms (queueTimeoutMs)`);
+  }
+
+  private dispatch(endpoint: Endpoint, lane: Lane): void {
+    if (this.clientGone) {
+      lane.budget.release();
+      return this.fail(GatewayErrorCodes.UPSTREAM_RESET, 'the client went away');
+    }
+    if (this.triedCount++ === 0) this.firstTried = endpoint;
+    else this.tried()!.add(endpoint);
+    this.info.endpoint = endpoint.address;
+    this.current = new Attempt(endpoint, this.cs.outlier, this, lane);
+    this.current.start(this.options);
+  }
+
+  /** How the current attempt ended before any response byte reached the client (called by the Attempt). */
+  settled(outcome: Outcome): void {
+    this.info.retries = this.retry.retries;
+    if (outcome === Outcome.Committed) return this.finish();
+    // A retry is dispatched outside undici's callback that reported the failure (as an `await` did).
+    queueMicrotask(() => {
+      try {
+        this.afterFailure(outcome);
+      } catch (err) {
+        this.finish(err);
+      }
+    });
+  }
+
+  private afterFailure(outcome: Outcome): void {
+    const cs = this.cs;
+    const info = this.info;
+    const attempt = this.current!;
+    const metrics = this.forwarder.runtime.metrics;
+    if (outcome === Outcome.RetryStatus) {
+      metrics.retry(cs.cluster.name, `status_${attempt.status}`);
+      this.lastFailure = 'protocol';
+      return this.pickAndDispatch();
+    }
+    const err = attempt.error!;
+    const reply = this.reply;
+    if (err instanceof Draining) {
+      closeConnection(reply);
+      return this.fail(GatewayErrorCodes.DRAINING, 'the gateway is shutting down: send the request again');
+    }
+    const kind = classifyUpstreamError(err);
+    if (kind === 'aborted' || this.clientGone) return this.fail(GatewayErrorCodes.UPSTREAM_RESET, 'the client went away');
+    if (err instanceof BodyTooLarge) {
+      this.forwarder.tooLarge(reply, info, this.route, undefined);
+      return this.finish();
+    }
+    if (err instanceof BodyTimeout || (err as { cause?: unknown }).cause instanceof BodyTimeout) {
+      closeConnection(reply);
+      return this.fail(GatewayErrorCodes.CLIENT_TIMEOUT, `the request body stalled for more than ${this.route.clientBodyTimeoutMs} ms`);
+    }
+    this.lastFailure = kind;
+    const endpoint = attempt.endpoint;
+    attempt.record('gateway-failure');
+    metrics.upstreamError(cs.cluster.name, endpoint.address, kind);
+    reply.request.log.warn({ cluster: cs.cluster.name, endpoint: endpoint.address, kind, code: (err as { code?: string }).code, attempt: this.triedCount, requestId: info.requestId }, 'upstream attempt failed');
+    if (this.retry.retryFailure(kind)) {
+      info.retries = this.retry.retries;
+      metrics.retry(cs.cluster.name, kind);
+      return this.pickAndDispatch();
+    }
+    return this.failFor(kind);
+  }
+
+  private failFor(kind: FailureKind): void {
+    const name = this.cs.cluster.name;
+    const attempts = this.triedCount;
+    const n = `${attempts} attempt${attempts === 1 ? '' : 's'}`;
+    const message =
+      kind === 'timeout'
+        ? `cluster "${name}" did not answer within the route's timeout`
+        : kind === 'connect'
+          ? `could not connect to cluster "${name}" (${n})`
+          : `cluster "${name}" reset the connection or sent an invalid response (${n})`;
+    return this.fail(failureCode(kind), message);
   }
 
   retryStatus(status: number): boolean {
-    return this.retry.retryStatus(status, () => this.cs.cluster.candidates(this.tried).candidates.length > 0);
+    // Only a 502/503/504 is ever retried: no closure for the other answers.
+    if (status !== 502 && status !== 503 && status !== 504) return false;
+    return this.retry.retryStatus(status, () => this.cs.cluster.candidates(this.tried()).candidates.length > 0);
+  }
+
+  /** The endpoints tried so far (undefined before the first attempt). */
+  private tried(): Set<Endpoint> | undefined {
+    if (this.triedSet === undefined && this.firstTried !== undefined) this.triedSet = new Set([this.firstTried]);
+    return this.triedSet;
   }
 
   commit(status: number, headers: Record<string, string | string[] | undefined>): void {
     const out: string[] = [];
-    const extra = this.reply.getHeaders();
+    const reply = this.reply;
+    // Headers set before the commit (hooks, the listener's HSTS, the draining rule) go first.
+    const extra = reply.getHeaders();
     for (const k in extra) {
       const v = extra[k];
       if (v === undefined) continue;
@@ -153,8 +332,8 @@ class Exchange implements AttemptOwner {
       else out.push(k, String(v));
     }
     if (!downstreamHeaders(headers, out)) out.push('x-request-id', this.info.requestId);
-    if (this.draining() && extra['connection'] === undefined && this.reply.request.raw.httpVersionMajor === 1) out.push('connection', 'close');
-    this.reply.hijack();
+    if (this.forwarder.runtime.draining && extra['connection'] === undefined && reply.request.raw.httpVersionMajor === 1) out.push('connection', 'close');
+    reply.hijack();
     this.res.writeHead(status, out);
   }
 
@@ -168,9 +347,10 @@ class Exchange implements AttemptOwner {
     this.res.once('drain', this.onResDrain);
     // A client that stops reading must not hold the upstream connection: no progress for
     // clientSendTimeoutMs closes it (and onResClose aborts the upstream request).
-    if (this.sendTimeoutMs > 0) {
+    const sendTimeoutMs = this.route.clientSendTimeoutMs;
+    if (sendTimeoutMs > 0) {
       if (this.sendTimer) this.sendTimer.refresh();
-      else this.sendTimer = setTimeout(() => this.onSendTimeout(), this.sendTimeoutMs);
+      else this.sendTimer = setTimeout(() => this.onSendTimeout(), sendTimeoutMs);
     }
     return false;
   }
@@ -206,17 +386,7 @@ class Exchange implements AttemptOwner {
   }
 }
 
-/** Ends the client connection after this answer (HTTP/1.x only: h2 forbids the header and multiplexes). */
-function closeConnection(reply: ClientReply): void {
-  if (reply.request.raw.httpVersionMajor === 1) reply.header('connection', 'close');
-}
-
-/** The error code a failure kind answers with. */
-function failureCode(kind: FailureKind): GatewayErrorCode {
-  if (kind === 'timeout') return GatewayErrorCodes.UPSTREAM_TIMEOUT;
-  if (kind === 'connect') return GatewayErrorCodes.UPSTREAM_CONNECT;
-  return GatewayErrorCodes.UPSTREAM_RESET;
-}
+const ignoreSettled: Settled = () => {};
 
 /**
  * Forwards one request: route match, endpoint pick, dispatch through the endpoint's undici Pool,
@@ -224,17 +394,46 @@ function failureCode(kind: FailureKind): GatewayErrorCode {
  * Upstream faults answer 502/503/504, never 500.
  */
 export class Forwarder {
-  private readonly draining = () => this.runtime.draining;
+  private forwardingState: GatewayState | undefined;
+  private forwarding: ForwardingInfo | undefined;
 
-  constructor(private readonly runtime: ProxyRuntime) {}
+  constructor(readonly runtime: ProxyRuntime) {}
 
-  private fail(reply: ClientReply, info: RequestInfo, code: GatewayErrorCode, message: string): void {
+  /** The header rules of a state snapshot: one object per snapshot (a reload makes a new one), not per request. */
+  private forwardingOf(state: GatewayState): ForwardingInfo {
+    if (state !== this.forwardingState || this.forwarding === undefined) {
+      this.forwardingState = state;
+      this.forwarding = { trusted: state.trusted, requestIdHeader: state.config.requestIdHeader, stripHeaders: state.stripHeaders };
+    }
+    return this.forwarding;
+  }
+
+  /** Answers with the error of `code` (its status from the error table). */
+  fail(reply: ClientReply, info: RequestInfo, code: GatewayErrorCode, message: string): void {
     info.error = code;
     sendError(reply, code, message, info.requestId, this.runtime.state.errorPages);
   }
 
-  /** Forwards the request of `reply` (fastify's reply, or a RawReply from a listener). */
-  async handle(reply: ClientReply): Promise<void> {
+  /** Answers 413 and closes the connection (the rest of the body is not read). */
+  tooLarge(reply: ClientReply, info: RequestInfo, route: ResolvedRoute, declared: number | undefined): void {
+    closeConnection(reply);
+    this.fail(reply, info, GatewayErrorCodes.BODY_TOO_LARGE, `request body${declared !== undefined ? ` of ${declared} bytes` : ''} exceeds the route's limit of ${route.bodyLimitBytes} bytes`);
+  }
+
+  /**
+   * Forwards the request of `reply` (fastify's reply, or a RawReply from a listener). A request
+   * without a body reaches `pool.dispatch` before this returns. `done` runs once, when the answer is
+   * committed (headers sent) or sent, or with the error that escaped (the caller answers 502).
+   */
+  handle(reply: ClientReply, done: Settled = ignoreSettled): void {
+    try {
+      this.start(reply, done);
+    } catch (err) {
+      done(reply, err);
+    }
+  }
+
+  private start(reply: ClientReply, done: Settled): void {
     const request = reply.request;
     const raw = request.raw;
     const url = raw.url ?? '/';
@@ -243,125 +442,74 @@ export class Forwarder {
     const info: RequestInfo = { route: '-', cluster: '-', endpoint: '-', retries: 0, requestId: '' };
     request.gw = info;
     const route = state.routes.match(url);
-    const { headers, requestId } = upstreamRequestHeaders(raw, { trusted: state.trusted, requestIdHeader: state.config.requestIdHeader, stripHeaders: state.stripHeaders });
-    info.requestId = requestId;
-    if (!route) return this.fail(reply, info, GatewayErrorCodes.NO_ROUTE, `no route matches ${url.split('?')[0]}`);
-    const cs = state.clusters.get(route.cluster)!;
+    const headers: string[] = [];
+    info.requestId = upstreamRequestHeaders(raw, this.forwardingOf(state), headers);
+    if (!route) {
+      this.fail(reply, info, GatewayErrorCodes.NO_ROUTE, `no route matches ${url.split('?')[0]}`);
+      return done(reply);
+    }
     info.route = route.name;
     info.cluster = route.cluster;
 
     // Request body: buffered up to retry.maxBufferedBodyBytes so that it can be replayed on
     // another endpoint; longer bodies stream and are not retried once sent.
-    const cl = raw.headers['content-length'];
+    const rawHeaders = raw.headers;
+    const cl = rawHeaders['content-length'];
     const declared = cl === undefined ? undefined : Number(cl);
-    const hasBody = declared !== undefined ? declared > 0 : raw.headers['transfer-encoding'] !== undefined;
-    const tooLarge = () => {
-      closeConnection(reply);
-      return this.fail(reply, info, GatewayErrorCodes.BODY_TOO_LARGE, `request body${declared !== undefined ? ` of ${declared} bytes` : ''} exceeds the route's limit of ${route.bodyLimitBytes} bytes`);
-    };
-    if (declared !== undefined && declared > route.bodyLimitBytes) return tooLarge();
-    let body: Buffer | Readable | null = null;
-    let replayable = true;
-    if (hasBody) {
-      try {
-        const head = await readUpTo(raw, route.retry.maxBufferedBodyBytes, route.bodyLimitBytes, route.clientBodyTimeoutMs);
-        if (head.complete) body = head.chunks.length === 1 ? head.chunks[0]! : Buffer.concat(head.chunks, head.size);
-        else {
+    const hasBody = declared !== undefined ? declared > 0 : rawHeaders['transfer-encoding'] !== undefined;
+    if (declared !== undefined && declared > route.bodyLimitBytes) {
+      this.tooLarge(reply, info, route, declared);
+      return done(reply);
+    }
+    if (!hasBody) return this.exchange(reply, info, route, method, url, headers, null, true, done);
+    readUpTo(raw, route.retry.maxBufferedBodyBytes, route.bodyLimitBytes, route.clientBodyTimeoutMs).then(
+      (head) => {
+        let body: Buffer | Readable;
+        let replayable = true;
+        if (head.complete) {
+          body = head.chunks.length === 1 ? head.chunks[0]! : Buffer.concat(head.chunks, head.size);
+          setContentLength(headers, body.length);
+        } else {
           body = Readable.from(continueBody(head.chunks, raw, head.size, route.bodyLimitBytes, route.clientBodyTimeoutMs), { objectMode: false });
           replayable = false;
         }
-      } catch (err) {
-        if (err instanceof BodyTooLarge) return tooLarge();
-        closeConnection(reply);
-        if (err instanceof BodyTimeout) return this.fail(reply, info, GatewayErrorCodes.CLIENT_TIMEOUT, `the request body stalled for more than ${route.clientBodyTimeoutMs} ms`);
-        return this.fail(reply, info, GatewayErrorCodes.CLIENT_ABORTED, 'the client aborted the request body');
-      }
-      if (Buffer.isBuffer(body)) {
-        headers['content-length'] = String(body.length);
-        delete headers['transfer-encoding'];
-      }
-    }
+        try {
+          this.exchange(reply, info, route, method, url, headers, body, replayable, done);
+        } catch (err) {
+          done(reply, err);
+        }
+      },
+      (err: unknown) => {
+        try {
+          if (err instanceof BodyTooLarge) this.tooLarge(reply, info, route, declared);
+          else {
+            closeConnection(reply);
+            if (err instanceof BodyTimeout) this.fail(reply, info, GatewayErrorCodes.CLIENT_TIMEOUT, `the request body stalled for more than ${route.clientBodyTimeoutMs} ms`);
+            else this.fail(reply, info, GatewayErrorCodes.CLIENT_ABORTED, 'the client aborted the request body');
+          }
+          done(reply);
+        } catch (e) {
+          done(reply, e);
+        }
+      },
+    );
+  }
 
+  private exchange(reply: ClientReply, info: RequestInfo, route: ResolvedRoute, method: string, url: string, headers: string[], body: Buffer | Readable | null, replayable: boolean, done: Settled): void {
+    const cs = this.runtime.state.clusters.get(route.cluster)!;
     const retry = new RetryPolicy(route.retry, cs.budget, method, replayable, route.timeoutMs);
-    const ex = new Exchange(reply, reply.raw, info, cs, retry, this.draining, route.clientSendTimeoutMs);
-    const hashKey = cs.cluster.hashKey(url, raw.headers);
-    const tried = ex.tried;
-    const options: Dispatcher.DispatchOptions = { path: url, method: method as Dispatcher.HttpMethod, headers, body, ...dispatchTimeouts(route, retry.perTryTimeoutMs) };
-    const metrics = this.runtime.metrics;
-    const longPoll = isLongPoll(route, url);
-    let lastFailure: FailureKind | undefined;
-    const onDrain = longPoll ? () => ex.current?.abort(new Draining('the gateway is draining')) : undefined;
-    if (onDrain) this.runtime.heldLongPolls.add(onDrain);
-    try {
-      for (;;) {
-        if (ex.clientGone) return this.fail(reply, info, GatewayErrorCodes.UPSTREAM_RESET, 'the client went away');
-        const { endpoint } = cs.cluster.pick(hashKey, tried);
-        if (!endpoint) break;
-        // Never queue inside undici's Pool (no deadline there, and ordinary requests would wait behind
-        // hour-long Pings): long polls have a budget of their own and are refused at once beyond it;
-        // ordinary requests wait at most queueTimeoutMs for a connection.
-        const lane = longPoll ? endpoint.longPollLane : endpoint.ordinaryLane;
-        let admitted = longPoll ? lane.budget.tryAcquire() : lane.budget.acquire(cs.cluster.config.queueTimeoutMs);
-        if (admitted !== true) admitted = await admitted;
-        if (!admitted) {
-          info.endpoint = endpoint.address;
-          metrics.rejected(cs.cluster.name, longPoll ? 'long_poll_budget' : 'queue_timeout');
-          if (longPoll) return this.fail(reply, info, GatewayErrorCodes.LONG_POLL_BUDGET, `endpoint ${endpoint.address} of cluster "${cs.cluster.name}" already holds its ${lane.budget.limit} long polls (maxLongPolls)`);
-          return this.fail(reply, info, GatewayErrorCodes.QUEUE_TIMEOUT, `every connection to endpoint ${endpoint.address} of cluster "${cs.cluster.name}" stayed busy for ${cs.cluster.config.queueTimeoutMs} ms (queueTimeoutMs)`);
-        }
-        if (ex.clientGone) {
-          lane.budget.release();
-          return this.fail(reply, info, GatewayErrorCodes.UPSTREAM_RESET, 'the client went away');
-        }
-        const outcome = await ex.attempt(endpoint, lane, options);
-        info.retries = retry.retries;
-        if (outcome === Outcome.Committed) return;
-        const attempt = ex.current!;
-        if (outcome === Outcome.RetryStatus) {
-          metrics.retry(cs.cluster.name, `status_${attempt.status}`);
-          lastFailure = 'protocol';
-          continue;
-        }
-        const err = attempt.error!;
-        if (err instanceof Draining) {
-          closeConnection(reply);
-          return this.fail(reply, info, GatewayErrorCodes.DRAINING, 'the gateway is shutting down: send the request again');
-        }
-        const kind = classifyUpstreamError(err);
-        if (kind === 'aborted' || ex.clientGone) return this.fail(reply, info, GatewayErrorCodes.UPSTREAM_RESET, 'the client went away');
-        if (err instanceof BodyTooLarge) return tooLarge();
-        if (err instanceof BodyTimeout || (err as { cause?: unknown }).cause instanceof BodyTimeout) {
-          closeConnection(reply);
-          return this.fail(reply, info, GatewayErrorCodes.CLIENT_TIMEOUT, `the request body stalled for more than ${route.clientBodyTimeoutMs} ms`);
-        }
-        lastFailure = kind;
-        attempt.record('gateway-failure');
-        metrics.upstreamError(cs.cluster.name, endpoint.address, kind);
-        request.log.warn({ cluster: cs.cluster.name, endpoint: endpoint.address, kind, code: (err as { code?: string }).code, attempt: tried.size, requestId: info.requestId }, 'upstream attempt failed');
-        if (retry.retryFailure(kind)) {
-          info.retries = retry.retries;
-          metrics.retry(cs.cluster.name, kind);
-          continue;
-        }
-        return this.failFor(reply, info, kind, cs, tried.size);
-      }
-      if (tried.size === 0) return this.fail(reply, info, GatewayErrorCodes.NO_HEALTHY_UPSTREAM, `cluster "${cs.cluster.name}" has no healthy endpoint`);
-      return this.failFor(reply, info, lastFailure ?? 'connect', cs, tried.size);
-    } finally {
-      if (onDrain) this.runtime.heldLongPolls.delete(onDrain);
-      retry.end();
-    }
+    const timeouts = dispatchTimeouts(route, retry.perTryTimeoutMs);
+    const options: Dispatcher.DispatchOptions = { path: url, method: method as Dispatcher.HttpMethod, headers, body, headersTimeout: timeouts.headersTimeout, bodyTimeout: timeouts.bodyTimeout };
+    const hashKey = cs.cluster.hashKey(url, reply.request.raw.headers);
+    new Exchange(this, reply, info, route, cs, retry, options, hashKey, isLongPoll(route, url), done).next();
   }
+}
 
-  private failFor(reply: ClientReply, info: RequestInfo, kind: FailureKind, cs: ClusterState, attempts: number): void {
-    const n = `${attempts} attempt${attempts === 1 ? '' : 's'}`;
-    const code = failureCode(kind);
-    const message =
-      kind === 'timeout'
-        ? `cluster "${cs.cluster.name}" did not answer within the route's timeout`
-        : kind === 'connect'
-          ? `could not connect to cluster "${cs.cluster.name}" (${n})`
-          : `cluster "${cs.cluster.name}" reset the connection or sent an invalid response (${n})`;
-    return this.fail(reply, info, code, message);
+/** Sets content-length in a flat [name, value, ...] list and drops transfer-encoding (a buffered body). */
+function setContentLength(headers: string[], length: number): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2) {
+    const k = headers[i];
+    if (k === 'content-length' || k === 'transfer-encoding') headers.splice(i, 2);
   }
+  headers.push('content-length', String(length));
 }

@@ -3,7 +3,7 @@ import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { GatewayErrorCodes } from '../errors.js';
 import { sendError } from './errorResponse.js';
-import { upstreamRequestHeaders } from './headers.js';
+import { upstreamRequestHeaderRecord } from './headers.js';
 import type { ProxyRuntime } from './state.js';
 
 const WS_DROP = new Set(['host', 'content-length', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol', 'sec-websocket-accept']);
@@ -29,7 +29,7 @@ export async function createWebSocketProxy(server: Server, runtime: ProxyRuntime
   const upstreamHeaders = new WeakMap<object, Record<string, string | string[]>>();
   wsApp.addHook('onRequest', (request, reply, done) => {
     const state = runtime.state;
-    const { headers, requestId } = upstreamRequestHeaders(request.raw, { trusted: state.trusted, requestIdHeader: state.config.requestIdHeader, stripHeaders: state.stripHeaders });
+    const { headers, requestId } = upstreamRequestHeaderRecord(request.raw, { trusted: state.trusted, requestIdHeader: state.config.requestIdHeader, stripHeaders: state.stripHeaders });
     const route = state.routes.match(request.url);
     const cs = route ? state.clusters.get(route.cluster) : undefined;
     if (!route || !cs) return sendError(reply, GatewayErrorCodes.NO_ROUTE, `no route matches ${request.url.split('?')[0]}`, requestId, state.errorPages);

@@ -11,6 +11,8 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
  */
 export const CLIENT_IP_HEADERS: readonly string[] = ['x-real-ip', 'x-client-ip', 'true-client-ip', 'cf-connecting-ip', 'x-cluster-client-ip', 'fastly-client-ip', 'x-original-url', 'x-rewrite-url'];
 /** Dropped from requests of untrusted peers: only the gateway (or a trusted proxy) sets them. */
+/** Set by upstreamRequestHeaders itself (from a trusted peer's values or this hop's): never copied as they came. */
+const SET_HERE = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port']);
 const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', ...CLIENT_IP_HEADERS]);
 
 /** The trustedProxies list: which peers may send X-Forwarded-* and X-Request-Id. */
@@ -59,38 +61,54 @@ export interface ForwardingInfo {
 }
 
 /**
- * Headers for the upstream request: hop-by-hop ones removed (also those named in Connection),
- * X-Forwarded-For appended (a trusted peer's list kept, an untrusted peer's dropped),
- * X-Forwarded-Proto/-Host/-Port kept from a trusted peer else set from this hop, and X-Request-Id
- * kept from a trusted peer else generated. Returns the headers and the request id.
+ * Headers for the upstream request, appended to `out` as a flat [name, value, ...] list (the form
+ * undici validates without Object.keys or an iterator check): hop-by-hop ones removed (also those
+ * named in Connection), X-Forwarded-For appended (a trusted peer's list kept, an untrusted peer's
+ * dropped), X-Forwarded-Proto/-Host/-Port kept from a trusted peer else set from this hop, and
+ * X-Request-Id kept from a trusted peer else generated. Returns the request id.
  */
-export function upstreamRequestHeaders(req: IncomingMessage, info: ForwardingInfo): { headers: Record<string, string | string[]>; requestId: string } {
+export function upstreamRequestHeaders(req: IncomingMessage, info: ForwardingInfo, out: string[]): string {
   const src = req.headers;
-  const peer = req.socket.remoteAddress;
+  const socket = req.socket;
+  const peer = socket.remoteAddress;
   const trusted = info.trusted.has(peer);
   const drop = connectionTokens(src.connection);
-  const out: Record<string, string | string[]> = {};
   const idHeader = info.requestIdHeader;
+  const strip = info.stripHeaders;
   for (const key in src) {
     const v = src[key];
     // h2 pseudo-headers (:method, :path, :authority, :scheme) are not HTTP/1.1 header fields.
-    if (v === undefined || HOP_BY_HOP.has(key) || key === idHeader || key.charCodeAt(0) === 58) continue;
-    if (!trusted && (FORWARDING.has(key) || info.stripHeaders?.has(key))) continue;
+    if (v === undefined || HOP_BY_HOP.has(key) || key === idHeader || key.charCodeAt(0) === 58 || SET_HERE.has(key)) continue;
+    if (!trusted && (FORWARDING.has(key) || (strip !== undefined && strip.has(key)))) continue;
     if (drop.length > 0 && drop.includes(key)) continue;
-    out[key] = v;
+    if (typeof v === 'string') out.push(key, v);
+    else for (const x of v) out.push(key, x);
   }
-  const clientIp = peer?.startsWith('::ffff:') ? peer.slice(7) : (peer ?? 'unknown');
+  const clientIp = peer === undefined ? 'unknown' : peer.startsWith('::ffff:') ? peer.slice(7) : peer;
   const prior = trusted ? first(src['x-forwarded-for']) : undefined;
-  out['x-forwarded-for'] = prior ? `${prior}, ${clientIp}` : clientIp;
-  const proto = (trusted && first(src['x-forwarded-proto'])) || ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http');
-  out['x-forwarded-proto'] = proto;
+  const proto = (trusted && first(src['x-forwarded-proto'])) || ((socket as { encrypted?: boolean }).encrypted ? 'https' : 'http');
   const host = (trusted && first(src['x-forwarded-host'])) || src.host;
-  if (host) out['x-forwarded-host'] = host;
-  out['x-forwarded-port'] = (trusted && first(src['x-forwarded-port'])) || String(req.socket.localPort ?? '');
+  const port = (trusted && first(src['x-forwarded-port'])) || String(socket.localPort ?? '');
   const given = trusted ? first(src[idHeader]) : undefined;
   const requestId = given && given.length <= 200 ? given : randomUUID();
-  out[idHeader] = requestId;
-  return { headers: out, requestId };
+  out.push('x-forwarded-for', prior ? `${prior}, ${clientIp}` : clientIp, 'x-forwarded-proto', proto);
+  if (host) out.push('x-forwarded-host', host);
+  out.push('x-forwarded-port', port, idHeader, requestId);
+  return requestId;
+}
+
+/** upstreamRequestHeaders as an object (repeated names as arrays), for the WebSocket upgrade's proxy. */
+export function upstreamRequestHeaderRecord(req: IncomingMessage, info: ForwardingInfo): { headers: Record<string, string | string[]>; requestId: string } {
+  const flat: string[] = [];
+  const requestId = upstreamRequestHeaders(req, info, flat);
+  const headers: Record<string, string | string[]> = {};
+  for (let i = 0; i < flat.length; i += 2) {
+    const k = flat[i]!;
+    const v = flat[i + 1]!;
+    const prev = headers[k];
+    headers[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return { headers, requestId };
 }
 
 /**
