@@ -27,7 +27,6 @@ import { summarizeProfile, type ProfileSummary } from './gateway/cpuProfile.js';
 import { NGINX_BINARY, startNginx } from './gateway/nginx.js';
 import { benchCertificate, H2LOAD_BINARY, h2load, nginxTlsServer } from './gateway/tls.js';
 import { benchWorkers } from './gateway/workers.js';
-import { cannotPin, pinToCpu } from './gateway/pin.js';
 import { cpuSeconds, median, WRK_BINARY, wrkLoad, type LoadResult } from './gateway/wrk.js';
 import { describeRevision, revision } from './failover/revision.js';
 import { formatInteger, formatMachine, machineInfo, markdownTable, printTable, RESULTS_DIR, writeResults, type Cell } from './lib/report.js';
@@ -43,12 +42,11 @@ const { values } = parseArgs({
     rounds: { type: 'string' },
     targets: { type: 'string' },
     workers: { type: 'string' },
-    'no-pin': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help) {
-  process.stdout.write('tsx benchmarks/gateway.ts [--duration 5 (s per target and round)] [--warmup 2] [--connections 50] [--rounds 3] [--targets direct,nodelimit,vanilla,gateway,nginx,https] [--profile] [--workers N] [--no-pin (let the proxies, wrk and the upstream share both cores)]\n');
+  process.stdout.write('tsx benchmarks/gateway.ts [--duration 5 (s per target and round)] [--warmup 2] [--connections 50] [--rounds 3] [--targets direct,nodelimit,vanilla,gateway,nginx,https] [--profile] [--workers N]\n');
   process.exit(0);
 }
 const num = (name: string, text: string | undefined, fallback: number) => {
@@ -141,7 +139,6 @@ const t0 = Date.now();
 const dir = mkdtempSync(join(tmpdir(), 'webtier-gateway-bench-'));
 const children: ChildNode[] = [];
 let nginx: SupervisedProcess | undefined;
-let pinning = 'not pinned';
 console.log(`Proxy throughput on ${formatMachine(machine)}`);
 console.log(`wrk -t1 -c${connections}, ${warmupSec} s warm-up, then ${rounds} interleaved rounds of ${durationSec} s per target, 1 KiB responses`);
 
@@ -207,16 +204,6 @@ try {
     const master = nginx;
     targets.push({ id: 'nginx', name: 'nginx (1 worker)', url: `http://127.0.0.1:${nginxPort}`, note: `${NGINX_BINARY}, keep-alive upstream, access log to a file`, pid: () => master.pid });
   } else targets.push({ id: 'nginx', name: 'nginx (1 worker)', url: undefined, note: 'nginx not installed', pid: () => undefined });
-
-  // The proxy under test on CPU 1, wrk (started by this process) and the upstream on CPU 0.
-  const noPin = values['no-pin'] ? '--no-pin' : cannotPin();
-  if (noPin === undefined) {
-    pinToCpu(process.pid, 0);
-    pinToCpu(upstream.pid, 0);
-    for (const t of targets) if (t.id !== 'direct') pinToCpu(t.pid(), 1);
-    console.log('pinned: each proxy on CPU 1; wrk and the upstream on CPU 0');
-  } else console.log(`not pinned (${noPin}): the proxies, wrk and the upstream share the cores`);
-  pinning = noPin === undefined ? 'pinned' : `not pinned (${noPin})`;
 
   const results: TargetResult[] = [];
   // Rounds interleave the targets (A B C D A B C D): a neighbour's burst of work on this shared
@@ -376,7 +363,7 @@ try {
     '',
     `Produced by \`npm run bench:gateway\` (benchmarks/gateway.ts) on ${formatMachine(machine)} (load ${loadAfter} at the end), ${new Date().toISOString()}, in ${totalSec} s; gateway at ${describeRevision(measured)}.`,
     '',
-    `wrk -t1 -c${connections} --latency (its own process: C, one thread, much less CPU per request than any proxy here, so the proxy and not the load generator runs out of CPU), ${warmupSec} s warm-up per target, then ${rounds} interleaved rounds of ${durationSec} s per target (every target once per round, so that other work on the machine hits all alike). req/s, p50 and p99 are the medians over the rounds of each round's value. Every target proxies to the same Node upstream (node:http answering 1 KiB, its own process); each proxy is its own process. ${pinning === 'pinned' ? 'Pinned (taskset, benchmarks/gateway/pin.ts): the proxy under test has CPU 1 to itself, wrk and the upstream share CPU 0 (so "upstream directly" shares its core with wrk). Unpinned, two copies of one proxy measured side by side differed by up to a fifth in CPU per request; pinned, by about 5 %.' : `Not pinned (${pinning.replace(/^not pinned \((.*)\)$/, '$1')}): the load generator, the proxy and the upstream share the cores.`} These are relative numbers. "CPU µs/request" is the proxy process's user + system time (from /proc, nginx's worker included) over the requests of a round, median over the rounds: it does not depend on how the cores were shared and is the steadier number on a busy machine. The Node limit is node:http + one undici Pool + \`pool.dispatch\` straight into the response (benchmarks/gateway/nodeLimit.mjs): no routing, no logging, no retries.`,
+    `wrk -t1 -c${connections} --latency (its own process: C, one thread, much less CPU per request than any proxy here, so the proxy and not the load generator runs out of CPU), ${warmupSec} s warm-up per target, then ${rounds} interleaved rounds of ${durationSec} s per target (every target once per round, so that other work on the machine hits all alike). req/s, p50 and p99 are the medians over the rounds of each round's value. Every target proxies to the same Node upstream (node:http answering 1 KiB, its own process); each proxy is its own process. On a 2-core machine the load generator, the proxy and the upstream share the cores, so these are relative numbers. "CPU µs/request" is the proxy process's user + system time (from /proc, nginx's worker included) over the requests of a round, median over the rounds: it does not depend on how the cores were shared and is the steadier number on a busy machine. The Node limit is node:http + one undici Pool + \`pool.dispatch\` straight into the response (benchmarks/gateway/nodeLimit.mjs): no routing, no logging, no retries.`,
     '',
     markdownTable(headers, rows),
     '',
