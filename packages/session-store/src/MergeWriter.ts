@@ -1,8 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SessionStoreError, SessionStoreErrorCodes } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import type { TrackedRead } from './ReadTracker.js';
 import type { Replicator } from './Replicator.js';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { applyChanges, containsChanges, diffSession, topLevelJson, topLevelJsonOf } from './SessionMerge.js';
 import type { ValueCodec } from './ValueCodec.js';
 import { compareVersions, type HybridClock, type Version } from './Versioned.js';
@@ -69,7 +69,8 @@ export class MergeWriter {
             diff = { base, changes: diffSession(base, topLevelJson(sess), this.#d.options.mergeNestedKeys) };
           }
           // Already there (the writer this one raced merged it in) on every replica: nothing to write.
-          if (other.expiresAt >= expiresAt - EXPIRY_SLACK_MS && u.copies.length === u.cas.size && u.copies.every((c) => compareVersions(c.version, other.version) === 0) && containsChanges(other.session!, diff.changes)) {
+          const onEveryReplica = u.copies.length === u.cas.size && u.copies.every((c) => compareVersions(c.version, other.version) === 0);
+          if (onEveryReplica && other.expiresAt >= expiresAt - EXPIRY_SLACK_MS && containsChanges(other.session!, diff.changes)) {
             read.moveTo(other.version, other.json ?? JSON.stringify(other.session), new Map());
             return;
           }
