@@ -7,7 +7,7 @@
 // shared), and @webtier/session-store in 'merge' and 'last-write-wins' mode (two web nodes).
 // Then the same with DELAY_MS = 0 for the throughput cost of merging (requests/s, both modes).
 // Run with `npm run bench:concurrency` (builds first). Results: benchmarks/results/concurrency.{json,md}.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -188,10 +188,14 @@ try {
   } finally {
     for (const s of all) for (const n of new Set(s.nodes)) await n.process.stop();
   }
+} catch (err) {
+  console.error(`bench:concurrency failed; the web nodes' logs are in ${runDir}`);
+  throw err;
 } finally {
   await cluster.stop();
   await dispatcher.close();
 }
+rmSync(runDir, { recursive: true, force: true });
 
 const lossHeaders = ['system', 'web nodes / copies', 'updates', 'lost', 'lost %', 'errors', 'requests/s'];
 const lossTable = lossRows.map((r) => [r.system, r.note, r.updates, r.lost, `${((100 * r.lost) / r.updates).toFixed(1)} %`, r.errors, Math.round(r.requestsPerSec)]);
