@@ -79,8 +79,7 @@ export class GatewayRuntime implements ProxyRuntime, AdminRuntime {
       config,
       routes: new RouteTable(routes),
       clusters,
-      trusted: new TrustedProxies(config.trustedProxies),
-      stripHeaders: new Set([...CLIENT_IP_HEADERS, ...config.stripHeaders]),
+      forwarding: { trusted: new TrustedProxies(config.trustedProxies), requestIdHeader: config.requestIdHeader, stripHeaders: new Set([...CLIENT_IP_HEADERS, ...config.stripHeaders]) },
       errorPages: { retryAfterSeconds: config.retryAfterSeconds, html: readErrorPages(config.errorPages) },
     };
   }

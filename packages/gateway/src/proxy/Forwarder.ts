@@ -7,10 +7,10 @@ import { GatewayErrorCodes, type GatewayErrorCode } from '../errors.js';
 import { Attempt, ClientGone, Outcome, type AttemptOwner } from './Attempt.js';
 import type { ClientReply, RequestInfo } from './ClientReply.js';
 import { sendError } from './errorResponse.js';
-import { downstreamHeaders, upstreamRequestHeaders, type ForwardingInfo } from './headers.js';
+import { downstreamHeaders, upstreamRequestHeaders } from './headers.js';
 import { isLongPoll } from './longPoll.js';
-import { classifyUpstreamError, RetryPolicy, type FailureKind } from './RetryPolicy.js';
-import type { ClusterState, GatewayState, ProxyRuntime } from './state.js';
+import { classifyUpstreamError, isRetriedStatus, RetryPolicy, type FailureKind } from './RetryPolicy.js';
+import type { ClusterState, ProxyRuntime } from './state.js';
 
 export type { RequestInfo } from './ClientReply.js';
 
@@ -309,8 +309,8 @@ class Exchange implements AttemptOwner {
   }
 
   retryStatus(status: number): boolean {
-    // Only a 502/503/504 is ever retried: no closure for the other answers.
-    if (status !== 502 && status !== 503 && status !== 504) return false;
+    // No closure for an answer that is never retried (most of them).
+    if (!isRetriedStatus(status)) return false;
     return this.retry.retryStatus(status, () => this.cs.cluster.candidates(this.tried()).candidates.length > 0);
   }
 
@@ -394,19 +394,7 @@ const ignoreSettled: Settled = () => {};
  * Upstream faults answer 502/503/504, never 500.
  */
 export class Forwarder {
-  private forwardingState: GatewayState | undefined;
-  private forwarding: ForwardingInfo | undefined;
-
   constructor(readonly runtime: ProxyRuntime) {}
-
-  /** The header rules of a state snapshot: one object per snapshot (a reload makes a new one), not per request. */
-  private forwardingOf(state: GatewayState): ForwardingInfo {
-    if (state !== this.forwardingState || this.forwarding === undefined) {
-      this.forwardingState = state;
-      this.forwarding = { trusted: state.trusted, requestIdHeader: state.config.requestIdHeader, stripHeaders: state.stripHeaders };
-    }
-    return this.forwarding;
-  }
 
   /** Answers with the error of `code` (its status from the error table). */
   fail(reply: ClientReply, info: RequestInfo, code: GatewayErrorCode, message: string): void {
@@ -443,13 +431,15 @@ export class Forwarder {
     request.gw = info;
     const route = state.routes.match(url);
     const headers: string[] = [];
-    info.requestId = upstreamRequestHeaders(raw, this.forwardingOf(state), headers);
+    info.requestId = upstreamRequestHeaders(raw, state.forwarding, headers);
     if (!route) {
       this.fail(reply, info, GatewayErrorCodes.NO_ROUTE, `no route matches ${url.split('?')[0]}`);
       return done(reply);
     }
     info.route = route.name;
     info.cluster = route.cluster;
+    // From the same snapshot as the route (a reload while the body is read must not split them).
+    const cs = state.clusters.get(route.cluster)!;
 
     // Request body: buffered up to retry.maxBufferedBodyBytes so that it can be replayed on
     // another endpoint; longer bodies stream and are not retried once sent.
@@ -461,7 +451,7 @@ export class Forwarder {
       this.tooLarge(reply, info, route, declared);
       return done(reply);
     }
-    if (!hasBody) return this.exchange(reply, info, route, method, url, headers, null, true, done);
+    if (!hasBody) return this.exchange(reply, info, route, cs, method, url, headers, null, true, done);
     readUpTo(raw, route.retry.maxBufferedBodyBytes, route.bodyLimitBytes, route.clientBodyTimeoutMs).then(
       (head) => {
         let body: Buffer | Readable;
@@ -474,7 +464,7 @@ export class Forwarder {
           replayable = false;
         }
         try {
-          this.exchange(reply, info, route, method, url, headers, body, replayable, done);
+          this.exchange(reply, info, route, cs, method, url, headers, body, replayable, done);
         } catch (err) {
           done(reply, err);
         }
@@ -495,8 +485,7 @@ export class Forwarder {
     );
   }
 
-  private exchange(reply: ClientReply, info: RequestInfo, route: ResolvedRoute, method: string, url: string, headers: string[], body: Buffer | Readable | null, replayable: boolean, done: Settled): void {
-    const cs = this.runtime.state.clusters.get(route.cluster)!;
+  private exchange(reply: ClientReply, info: RequestInfo, route: ResolvedRoute, cs: ClusterState, method: string, url: string, headers: string[], body: Buffer | Readable | null, replayable: boolean, done: Settled): void {
     const retry = new RetryPolicy(route.retry, cs.budget, method, replayable, route.timeoutMs);
     const timeouts = dispatchTimeouts(route, retry.perTryTimeoutMs);
     const options: Dispatcher.DispatchOptions = { path: url, method: method as Dispatcher.HttpMethod, headers, body, headersTimeout: timeouts.headersTimeout, bodyTimeout: timeouts.bodyTimeout };

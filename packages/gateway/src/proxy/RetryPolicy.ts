@@ -21,6 +21,11 @@ export function classifyUpstreamError(err: unknown): FailureKind {
   return 'protocol';
 }
 
+/** The answers a retry policy may drop and retry elsewhere ('gateway-error'): 502, 503 and 504. */
+export function isRetriedStatus(status: number): boolean {
+  return status === 502 || status === 503 || status === 504;
+}
+
 /**
  * Every retry decision of one request, in one place (undici's RetryHandler): which failure kinds
  * and statuses are retried, for which methods, whether the body can be replayed, the route's
@@ -57,7 +62,7 @@ export class RetryPolicy {
 
   /** Whether an answer with `status` is dropped and retried on another endpoint (`hasCandidates`: one is left). */
   retryStatus(status: number, hasCandidates: () => boolean): boolean {
-    if (status !== 502 && status !== 503 && status !== 504) return false;
+    if (!isRetriedStatus(status)) return false;
     if (!this.settings.retryOn.has('gateway-error') || !this.idempotent || !this.withinMax()) return false;
     if (!hasCandidates()) return false;
     // 5xx retries are what multiplies load in an outage: they, and only they, spend the budget.

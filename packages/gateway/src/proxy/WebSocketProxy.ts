@@ -29,7 +29,7 @@ export async function createWebSocketProxy(server: Server, runtime: ProxyRuntime
   const upstreamHeaders = new WeakMap<object, Record<string, string | string[]>>();
   wsApp.addHook('onRequest', (request, reply, done) => {
     const state = runtime.state;
-    const { headers, requestId } = upstreamRequestHeaderRecord(request.raw, { trusted: state.trusted, requestIdHeader: state.config.requestIdHeader, stripHeaders: state.stripHeaders });
+    const { headers, requestId } = upstreamRequestHeaderRecord(request.raw, state.forwarding);
     const route = state.routes.match(request.url);
     const cs = route ? state.clusters.get(route.cluster) : undefined;
     if (!route || !cs) return sendError(reply, GatewayErrorCodes.NO_ROUTE, `no route matches ${request.url.split('?')[0]}`, requestId, state.errorPages);

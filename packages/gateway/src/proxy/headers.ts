@@ -10,9 +10,9 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
  * client must not choose the address an upstream logs or rate-limits, nor the path it serves).
  */
 export const CLIENT_IP_HEADERS: readonly string[] = ['x-real-ip', 'x-client-ip', 'true-client-ip', 'cf-connecting-ip', 'x-cluster-client-ip', 'fastly-client-ip', 'x-original-url', 'x-rewrite-url'];
-/** Dropped from requests of untrusted peers: only the gateway (or a trusted proxy) sets them. */
 /** Set by upstreamRequestHeaders itself (from a trusted peer's values or this hop's): never copied as they came. */
 const SET_HERE = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port']);
+/** Dropped from requests of untrusted peers: only the gateway (or a trusted proxy) sets them. */
 const FORWARDING = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded', ...CLIENT_IP_HEADERS]);
 
 /** The trustedProxies list: which peers may send X-Forwarded-* and X-Request-Id. */

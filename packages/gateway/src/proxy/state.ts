@@ -3,7 +3,7 @@ import type { GatewayConfig } from '../config/schema.js';
 import type { HealthChecker } from '../health/HealthChecker.js';
 import type { OutlierDetector } from '../health/OutlierDetector.js';
 import type { ErrorPages } from './errorResponse.js';
-import type { TrustedProxies } from './headers.js';
+import type { ForwardingInfo } from './headers.js';
 import type { RetryBudget } from './RetryBudget.js';
 import type { RouteTable } from './RouteTable.js';
 
@@ -32,9 +32,8 @@ export interface GatewayState {
   readonly config: GatewayConfig;
   readonly routes: RouteTable;
   readonly clusters: ReadonlyMap<string, ClusterState>;
-  readonly trusted: TrustedProxies;
-  /** Request headers dropped from untrusted peers (client-IP and URL-override headers). */
-  readonly stripHeaders: ReadonlySet<string>;
+  /** Which peers are trusted, the request-id header, and the headers dropped from untrusted peers. */
+  readonly forwarding: ForwardingInfo;
   /** Retry-After of 503s and the operator's HTML pages. */
   readonly errorPages: ErrorPages;
 }
