@@ -509,6 +509,25 @@ try {
       printTable(['function', 'where', 'ms', 'share'], lines(p.selfTop), `${name}: self time by function`);
       printTable(['function', 'where', 'ms', 'share'], lines(p.inclusiveTop), `${name}: inclusive time by function`);
     }
+    // Where the gateway's extra time per request goes: self time per file, per request served, the
+    // gateway's minus the Node limit's. Syscalls (writev, writeLatin1String) are native rows: their
+    // cost moves with how the cores were shared, so read small differences there as noise.
+    const limitProfile = profiles.find((x) => x.name.startsWith('Node limit'));
+    const gatewayProfile = profiles.find((x) => x.name === "webtier's gateway");
+    if (limitProfile?.requests && gatewayProfile?.requests) {
+      const perRequest = (x: typeof limitProfile) => new Map(x.summary.byFile.map((l) => [l.name, (l.ms * 1000) / x.requests]));
+      const a = perRequest(limitProfile);
+      const b = perRequest(gatewayProfile);
+      const files = new Set([...a.keys(), ...b.keys()]);
+      const diff = [...files].map((f) => ({ file: f, limit: a.get(f) ?? 0, gateway: b.get(f) ?? 0 })).sort((x, y) => y.gateway - y.limit - (x.gateway - x.limit));
+      const sum = (f: (d: (typeof diff)[number]) => number) => diff.reduce((n, d) => n + f(d), 0);
+      const fmt = (n: number) => n.toFixed(2);
+      const rowsDiff: Cell[][] = diff.slice(0, 25).map((d) => [d.file, fmt(d.limit), fmt(d.gateway), `${d.gateway - d.limit >= 0 ? '+' : ''}${fmt(d.gateway - d.limit)}`]);
+      rowsDiff.push(['all files', fmt(sum((d) => d.limit)), fmt(sum((d) => d.gateway)), `+${fmt(sum((d) => d.gateway - d.limit))}`]);
+      const head = ['file (self time)', 'Node limit µs/request', 'gateway µs/request', 'gateway − Node limit'];
+      md.splice(4, 0, '## Where the gateway spends more than the Node limit', '', 'Self time per source file (node internals per module, native code such as the writev syscall by name), per request each proxy served, the 25 files where the gateway spends the most more. Native rows move with how the cores were shared from one run to the next: read a difference of a few tenths there as noise.', '', markdownTable(head, rowsDiff), '');
+      printTable(head, rowsDiff, 'gateway minus Node limit, self time per request');
+    }
     writeFileSync(join(RESULTS_DIR, 'gateway-profile.md'), md.join('\n'));
     console.log('wrote benchmarks/results/gateway-profile.md');
   }

@@ -30,6 +30,8 @@ export interface ProfileSummary {
   selfTop: ProfileLine[];
   inclusiveTop: ProfileLine[];
   byPackage: ProfileLine[];
+  /** Self time per source file (node internals by module, native code by function name), every file. */
+  byFile: ProfileLine[];
 }
 
 function packageOf(url: string, name: string): string {
@@ -45,6 +47,14 @@ function packageOf(url: string, name: string): string {
   const ws = /\/(packages|apps)\/([^/]+)\//.exec(url);
   if (ws) return `${ws[1]}/${ws[2]}`;
   return url.replace(/^file:\/\//, '');
+}
+
+/** The file a frame's code is in, short; native code (a syscall such as writev, GC) by its name. */
+function fileOf(url: string, name: string): string {
+  if (!url) return name || '(native)';
+  const nm = url.lastIndexOf('/node_modules/');
+  if (nm >= 0) return url.slice(nm + '/node_modules/'.length);
+  return url.replace(/^file:\/\/.*?\/(packages|apps|benchmarks)\//, '$1/');
 }
 
 function shortUrl(url: string, line: number): string {
@@ -66,8 +76,11 @@ export function summarizeProfile(file: string, top = 20): ProfileSummary {
   const key = (n: ProfileNode) => `${n.callFrame.functionName || '(anonymous)'}|${shortUrl(n.callFrame.url, n.callFrame.lineNumber)}`;
   const selfBy = new Map<string, number>();
   const pkgBy = new Map<string, number>();
+  const fileBy = new Map<string, number>();
   for (const [id, ms] of self) {
     const n = byId.get(id)!;
+    const file = fileOf(n.callFrame.url, n.callFrame.functionName);
+    fileBy.set(file, (fileBy.get(file) ?? 0) + ms);
     selfBy.set(key(n), (selfBy.get(key(n)) ?? 0) + ms);
     const pkg = packageOf(n.callFrame.url, n.callFrame.functionName);
     pkgBy.set(pkg, (pkgBy.get(pkg) ?? 0) + ms);
@@ -105,5 +118,5 @@ export function summarizeProfile(file: string, top = 20): ProfileSummary {
         return { name: name!, where: where ?? '', ms: Math.round(ms), percent: Math.round((ms / activeMs) * 1000) / 10 };
       });
   incl.delete(key(root));
-  return { totalMs: Math.round(totalMs), activeMs: Math.round(activeMs), selfTop: lines(selfBy, top), inclusiveTop: lines(incl, top), byPackage: lines(pkgBy, 15) };
+  return { totalMs: Math.round(totalMs), activeMs: Math.round(activeMs), selfTop: lines(selfBy, top), inclusiveTop: lines(incl, top), byPackage: lines(pkgBy, 15), byFile: lines(fileBy, Infinity).map((l) => ({ ...l, where: '' })) };
 }
