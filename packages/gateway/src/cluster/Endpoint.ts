@@ -104,8 +104,8 @@ export class Endpoint {
       connections,
       connect: { timeout: this.poolOptions.connectTimeoutMs },
       keepAliveTimeout: this.poolOptions.keepAliveTimeoutMs,
-      // undici's timers off: the route's limits (dispatchTimeouts) are kept by the forwarder's
-      // Deadlines, one sweep for every attempt (undici's 300 s defaults would also cut long polls).
+      // Timeouts per request come from the route (dispatchTimeouts); these pool-level values only
+      // replace undici's 300 s defaults so that nothing cuts a long poll by accident.
       headersTimeout: 0,
       bodyTimeout: 0,
     });

@@ -1,7 +1,6 @@
-import { errors, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Endpoint, Lane } from '../cluster/Endpoint.js';
 import type { AttemptOutcome, OutlierDetector } from '../health/OutlierDetector.js';
-import type { Deadlines, Timed } from './Deadlines.js';
 
 /** How one upstream attempt ended before the response was committed to the client. */
 export const enum Outcome {
@@ -43,24 +42,13 @@ export interface AttemptOwner {
   settled(outcome: Outcome): void;
 }
 
-/** An attempt's time limits (the route's timeout, or the per-try timeout for the headers); 0 = none. */
-export interface AttemptTimeouts {
-  /** From the request's first byte to the response headers (undici's headersTimeout). */
-  readonly headersTimeout: number;
-  /** Idle time between response body chunks (undici's bodyTimeout). */
-  readonly bodyTimeout: number;
-}
-
 /**
  * One upstream attempt: the undici 7 dispatch handler (onRequestStart, onResponseStart, ...) of
  * one try on one endpoint. It owns that endpoint's bookkeeping: `inFlight` goes up when the
  * attempt starts and down exactly once when it ends, and the outcome is recorded with outlier
- * detection exactly once. Its time limits are kept by the forwarder's Deadlines (not undici's
- * per-request timers): the headers limit runs from when undici starts writing the request (as
- * undici's did), the body limit from the headers, and a limit that passes aborts the request with
- * undici's own HeadersTimeoutError/BodyTimeoutError.
+ * detection exactly once.
  */
-export class Attempt implements Dispatcher.DispatchHandler, Timed {
+export class Attempt implements Dispatcher.DispatchHandler {
   /** Why the attempt failed, when it settled as Failed. */
   error: Error | undefined;
   /** The status of an attempt that settled as RetryStatus. */
@@ -69,12 +57,6 @@ export class Attempt implements Dispatcher.DispatchHandler, Timed {
   private controller: Dispatcher.DispatchController | undefined;
   private released = false;
   private recorded = false;
-  // Timed (kept by `deadlines`).
-  limitMs = 0;
-  sinceMs = 0;
-  progress = 0;
-  seenProgress = 0;
-  timer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -82,8 +64,6 @@ export class Attempt implements Dispatcher.DispatchHandler, Timed {
     private readonly owner: AttemptOwner,
     /** The pool the attempt goes through; its budget slot is already taken and given back on release. */
     private readonly lane: Lane,
-    private readonly deadlines: Deadlines,
-    private readonly timeouts: AttemptTimeouts,
   ) {
     endpoint.inFlight++;
     endpoint.requests++;
@@ -116,30 +96,15 @@ export class Attempt implements Dispatcher.DispatchHandler, Timed {
 
   /** Resumes the upstream body after the client's socket drained. */
   resume(): void {
-    // undici restarted its body timer on resume: a client that was slow to read is not the upstream's idleness.
-    if (this.limitMs > 0) this.deadlines.progressed(this);
     this.controller?.resume();
-  }
-
-  /** A time limit passed (called by the Deadlines). */
-  expire(): void {
-    if (this.phase === Phase.Done) return;
-    this.controller?.abort(this.phase === Phase.Headers ? new errors.HeadersTimeoutError() : new errors.BodyTimeoutError());
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    if (this.owner.clientGone) return controller.abort(new ClientGone('the client went away'));
-    // undici calls this when it starts writing the request (after connecting): the headers limit starts here, as undici's did.
-    const limit = this.timeouts.headersTimeout;
-    if (limit > 0) this.deadlines.arm(this, limit);
+    if (this.owner.clientGone) controller.abort(new ClientGone('the client went away'));
   }
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
-    // From the headers on, the body's idle limit (also while a retried 5xx's body is read and dropped).
-    const body = this.timeouts.bodyTimeout;
-    if (body > 0) this.deadlines.arm(this, body);
-    else if (this.limitMs > 0) this.deadlines.disarm(this);
     if (this.owner.retryStatus(statusCode)) {
       this.record('5xx');
       this.release();
@@ -154,7 +119,6 @@ export class Attempt implements Dispatcher.DispatchHandler, Timed {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.limitMs > 0) this.deadlines.progressed(this);
     if (this.phase !== Phase.Streaming) return;
     if (!this.owner.write(chunk, this)) controller.pause();
   }
@@ -162,7 +126,6 @@ export class Attempt implements Dispatcher.DispatchHandler, Timed {
   onResponseEnd(): void {
     const phase = this.phase;
     this.phase = Phase.Done;
-    if (this.limitMs > 0) this.deadlines.disarm(this);
     if (phase === Phase.Dropping) return this.owner.settled(Outcome.RetryStatus);
     this.release();
     this.owner.end();
@@ -170,7 +133,6 @@ export class Attempt implements Dispatcher.DispatchHandler, Timed {
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     const phase = this.phase;
-    if (this.limitMs > 0) this.deadlines.disarm(this);
     if (phase === Phase.Done) return;
     this.phase = Phase.Done;
     this.release();

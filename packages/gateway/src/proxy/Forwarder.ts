@@ -4,9 +4,8 @@ import type { Dispatcher } from 'undici';
 import type { Endpoint, Lane } from '../cluster/Endpoint.js';
 import type { ResolvedRoute } from '../config/resolve.js';
 import { GatewayErrorCodes, type GatewayErrorCode } from '../errors.js';
-import { Attempt, ClientGone, Outcome, type AttemptOwner, type AttemptTimeouts } from './Attempt.js';
+import { Attempt, ClientGone, Outcome, type AttemptOwner } from './Attempt.js';
 import type { ClientReply, RequestInfo } from './ClientReply.js';
-import { Deadlines } from './Deadlines.js';
 import { sendError } from './errorResponse.js';
 import { downstreamHeaders, upstreamRequestHeaders } from './headers.js';
 import { isLongPoll } from './longPoll.js';
@@ -22,8 +21,8 @@ declare module 'fastify' {
   }
 }
 
-/** The time limits of a route's upstream attempts: both the route's timeoutMs (the headers' the per-try timeout when set); 0 disables them. */
-export function dispatchTimeouts(route: ResolvedRoute, perTryTimeoutMs = 0): AttemptTimeouts {
+/** The undici per-request timeouts a route uses: both the route's timeoutMs; 0 disables them (no 300 s default). */
+export function dispatchTimeouts(route: ResolvedRoute, perTryTimeoutMs = 0): { headersTimeout: number; bodyTimeout: number } {
   return { headersTimeout: perTryTimeoutMs > 0 ? perTryTimeoutMs : route.timeoutMs, bodyTimeout: route.timeoutMs };
 }
 
@@ -155,7 +154,6 @@ class Exchange implements AttemptOwner {
     private readonly cs: ClusterState,
     readonly retry: RetryPolicy,
     private readonly options: Dispatcher.DispatchOptions,
-    private readonly timeouts: AttemptTimeouts,
     private readonly hashKey: string | undefined,
     private readonly longPoll: boolean,
     private readonly done: Settled,
@@ -240,7 +238,7 @@ class Exchange implements AttemptOwner {
     if (this.triedCount++ === 0) this.firstTried = endpoint;
     else this.tried()!.add(endpoint);
     this.info.endpoint = endpoint.address;
-    this.current = new Attempt(endpoint, this.cs.outlier, this, lane, this.forwarder.deadlines, this.timeouts);
+    this.current = new Attempt(endpoint, this.cs.outlier, this, lane);
     this.current.start(this.options);
   }
 
@@ -396,9 +394,6 @@ const ignoreSettled: Settled = () => {};
  * Upstream faults answer 502/503/504, never 500.
  */
 export class Forwarder {
-  /** The time limits of every attempt in flight (one sweep instead of undici's timers per request). */
-  readonly deadlines = new Deadlines();
-
   constructor(readonly runtime: ProxyRuntime) {}
 
   /** Answers with the error of `code` (its status from the error table). */
@@ -493,10 +488,9 @@ export class Forwarder {
   private exchange(reply: ClientReply, info: RequestInfo, route: ResolvedRoute, cs: ClusterState, method: string, url: string, headers: string[], body: Buffer | Readable | null, replayable: boolean, done: Settled): void {
     const retry = new RetryPolicy(route.retry, cs.budget, method, replayable, route.timeoutMs);
     const timeouts = dispatchTimeouts(route, retry.perTryTimeoutMs);
-    // undici's own timers off (the pools' defaults are 0 as well): the Attempt keeps the limits on this.deadlines.
-    const options: Dispatcher.DispatchOptions = { path: url, method: method as Dispatcher.HttpMethod, headers, body, headersTimeout: 0, bodyTimeout: 0 };
+    const options: Dispatcher.DispatchOptions = { path: url, method: method as Dispatcher.HttpMethod, headers, body, headersTimeout: timeouts.headersTimeout, bodyTimeout: timeouts.bodyTimeout };
     const hashKey = cs.cluster.hashKey(url, reply.request.raw.headers);
-    new Exchange(this, reply, info, route, cs, retry, options, timeouts, hashKey, isLongPoll(route, url), done).next();
+    new Exchange(this, reply, info, route, cs, retry, options, hashKey, isLongPoll(route, url), done).next();
   }
 }
 
