@@ -19,7 +19,7 @@ import { Agent, request as undiciRequest } from 'undici';
 import { freePort, MemcachedCluster } from '@webtier/testkit';
 import { ChildNode } from './failover/ChildNode.js';
 import { renderConcurrencyChart } from './charts.js';
-import { summarizeProfile, type ProfileSummary } from './gateway/cpuProfile.js';
+import { summarizeProfile, timeUnder, type ProfileSummary } from './gateway/cpuProfile.js';
 import { cpuSeconds } from './gateway/wrk.js';
 import { formatInteger, formatMachine, formatRatio, machineInfo, markdownTable, printTable, RESULTS_DIR, writeResults, type Cell } from './lib/report.js';
 
@@ -183,7 +183,8 @@ console.log(`${USERS} users x ${ROUNDS} rounds of two overlapping requests (A wo
 const cluster = await MemcachedCluster.start(4);
 const lossRows: Array<RunResult & { note: string }> = [];
 const speedRows: RunResult[] = [];
-const profiles: Array<{ name: string; summary: ProfileSummary; requests: number }> = [];
+// mergeCode: CPU in SessionMerge (the diff, the merged session); mergedSave: in MergeWriter (a merge-mode save, its socket I/O excepted).
+const profiles: Array<{ name: string; summary: ProfileSummary; requests: number; mergeCode: { ms: number; percent: number }; mergedSave: { ms: number; percent: number } }> = [];
 try {
   const all = await systems(cluster.servers);
   const served = new Map<WebNode, number>(); // requests per web node, warm-up included (--profile)
@@ -222,7 +223,7 @@ try {
         const name = `${s.name}, web node ${i + 1} (request ${i === 0 ? 'A' : 'B'})`;
         const dir = profileDir(n.process.name);
         const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-        if (file) profiles.push({ name, summary: summarizeProfile(join(dir, file), 25), requests: served.get(n) ?? 0 });
+        if (file) profiles.push({ name, summary: summarizeProfile(join(dir, file), 25), requests: served.get(n) ?? 0, mergeCode: timeUnder(join(dir, file), (url) => url.endsWith('/SessionMerge.js')), mergedSave: timeUnder(join(dir, file), (url) => url.endsWith('/MergeWriter.js')) });
         else console.error(`no .cpuprofile from ${name}: it did not exit cleanly on SIGTERM`);
       }
     }
@@ -244,10 +245,12 @@ if (PROFILE) {
     `\`npm run bench:concurrency -- --profile\` on ${formatMachine(machine)}, ${new Date().toISOString()}: the throughput rounds of the overlap pattern only (both requests of a round at once, ${USERS} users × ${THROUGHPUT_ROUNDS} rounds, 5 runs per mode), each webtier web node under \`node --cpu-prof\` from start to SIGTERM. Shares are of the CPU time the node used (idle samples left out); "CPU per request" divides it by the requests the node served (log-in and warm-up included). The profiler adds its own cost; compare the modes with each other, not with the unprofiled numbers.`,
     '',
   ];
-  for (const { name, summary: p, requests } of profiles) {
+  for (const { name, summary: p, requests, mergeCode, mergedSave } of profiles) {
     const title = `${name}: ${formatInteger(p.activeMs)} ms of CPU, ${Math.round((p.activeMs * 1000) / requests)} µs per request (${formatInteger(requests)} requests)`;
-    console.log(`\n${title}`);
-    md.push(`## ${title}`, '', '### Self time by package', '', markdownTable(['package', '', 'ms', 'share'], lines(p.byPackage)), '');
+    const merge = `In and below SessionMerge (the diff against what the request read, the merged session): ${formatInteger(mergeCode.ms)} ms, ${mergeCode.percent} % of the node's CPU; in and below MergeWriter (every save of a merge-mode store but its socket writes and replies, which run later; the fast path included): ${formatInteger(mergedSave.ms)} ms, ${mergedSave.percent} %.`;
+    const merging = mergedSave.ms > 0 ? [merge, ''] : []; // a last-write-wins node runs neither
+    console.log(`\n${title}${merging.length > 0 ? `\n${merge}` : ''}`);
+    md.push(`## ${title}`, '', ...merging, '### Self time by package', '', markdownTable(['package', '', 'ms', 'share'], lines(p.byPackage)), '');
     md.push('### Self time by function', '', markdownTable(['function', 'where', 'ms', 'share'], lines(p.selfTop)), '');
     md.push('### Inclusive time by function', '', markdownTable(['function', 'where', 'ms', 'share'], lines(p.inclusiveTop)), '');
     printTable(['package', '', 'ms', 'share'], lines(p.byPackage), `${name}: self time by package`);
