@@ -10,7 +10,7 @@
 // `npm run bench:concurrency -- --profile` runs only the throughput rounds of the overlap pattern
 // (both requests at once), with the webtier web nodes under `node --cpu-prof`, and writes where their
 // time went to benchmarks/results/concurrency-profile.md instead of the results above.
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -222,7 +222,10 @@ try {
       for (const [i, n] of s.nodes.entries()) {
         const name = `${s.name}, web node ${i + 1} (request ${i === 0 ? 'A' : 'B'})`;
         const dir = profileDir(n.process.name);
-        const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+        // The largest: tsx's loader thread writes a profile of its own next to the main thread's.
+        const file = readdirSync(dir)
+          .filter((f) => f.endsWith('.cpuprofile'))
+          .sort((x, y) => statSync(join(dir, y)).size - statSync(join(dir, x)).size)[0];
         if (file) profiles.push({ name, summary: summarizeProfile(join(dir, file), 25), requests: served.get(n) ?? 0, mergeCode: timeUnder(join(dir, file), (url) => url.endsWith('/SessionMerge.js')), mergedSave: timeUnder(join(dir, file), (url) => url.endsWith('/MergeWriter.js')) });
         else console.error(`no .cpuprofile from ${name}: it did not exit cleanly on SIGTERM`);
       }
