@@ -7,16 +7,21 @@
 // shared), and @webtier/session-store in 'merge' and 'last-write-wins' mode (two web nodes).
 // Then the same with DELAY_MS = 0 for the throughput cost of merging (requests/s, both modes).
 // Run with `npm run bench:concurrency` (builds first). Results: benchmarks/results/concurrency.{json,md}.
-import { mkdtempSync, rmSync } from 'node:fs';
+// `npm run bench:concurrency -- --profile` runs only the throughput rounds of the overlap pattern
+// (both requests at once), with the webtier web nodes under `node --cpu-prof`, and writes where their
+// time went to benchmarks/results/concurrency-profile.md instead of the results above.
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { Agent, request as undiciRequest } from 'undici';
 import { freePort, MemcachedCluster } from '@webtier/testkit';
 import { ChildNode } from './failover/ChildNode.js';
 import { renderConcurrencyChart } from './charts.js';
+import { summarizeProfile, timeUnder, type ProfileSummary } from './gateway/cpuProfile.js';
 import { cpuSeconds } from './gateway/wrk.js';
-import { formatMachine, formatRatio, machineInfo, markdownTable, printTable, writeResults } from './lib/report.js';
+import { formatInteger, formatMachine, formatRatio, machineInfo, markdownTable, printTable, RESULTS_DIR, writeResults, type Cell } from './lib/report.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const runDir = mkdtempSync(join(tmpdir(), 'webtier-concurrency-'));
@@ -25,6 +30,9 @@ const USERS = Number(process.env.USERS ?? 40);
 const ROUNDS = Number(process.env.ROUNDS ?? 10);
 const DELAY_MS = Number(process.env.DELAY_MS ?? 30);
 const THROUGHPUT_ROUNDS = Number(process.env.THROUGHPUT_ROUNDS ?? 40);
+const { values: flags } = parseArgs({ options: { profile: { type: 'boolean' } } });
+const PROFILE = flags.profile ?? false;
+const profileDir = (name: string) => join(runDir, `profile-${name}`);
 
 interface WebNode {
   base: string;
@@ -40,6 +48,8 @@ async function webNode(name: string, store: string, servers: readonly string[]):
     args: ['--port', String(port), '--store', store, '--servers', servers.join(','), '--prefix', `cc-${store}:`],
     healthUrl: `http://127.0.0.1:${port}/healthz`,
     logFile: join(runDir, `${name}.log`),
+    // Only the webtier nodes: the profile is for the cost of merging.
+    nodeArgs: PROFILE && (store === 'merge' || store === 'last-write-wins') ? ['--cpu-prof', '--cpu-prof-dir', profileDir(name)] : [],
   });
   await child.start();
   return { base: `http://127.0.0.1:${port}`, process: child };
@@ -86,11 +96,14 @@ interface RunResult {
   lost: number;
   errors: number;
   requestsPerSec: number;
+  requests: number;
   /** Per request, over the measured rounds: */
   memcachedOps: number;
   casConflicts: number;
   webCpuUs: number;
   memcachedCpuUs: number;
+  /** CPU of this process (the load generator), per request. */
+  loadCpuUs: number;
 }
 
 /** 'overlap': B starts while A runs (the loss scenario; with no work, both start at once). 'serial': B starts after A has answered, so no save conflicts. */
@@ -107,6 +120,7 @@ async function run(sys: System, delayMs: number, rounds: number, pattern: Patter
   const mc0 = await memcachedCounters(cluster);
   const cpu0 = webCpuSeconds(sys);
   const started = performance.now();
+  const loadCpu0 = process.cpuUsage();
   let requests = 0;
   await Promise.all(
     cookies.map(async (cookie) => {
@@ -123,6 +137,7 @@ async function run(sys: System, delayMs: number, rounds: number, pattern: Patter
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
+  const loadCpu = process.cpuUsage(loadCpu0);
   const cpu = webCpuSeconds(sys) - cpu0;
   const mc = await memcachedCounters(cluster);
   let lost = 0;
@@ -136,10 +151,12 @@ async function run(sys: System, delayMs: number, rounds: number, pattern: Patter
     lost,
     errors,
     requestsPerSec: requests / elapsed,
+    requests,
     memcachedOps: (mc.ops - mc0.ops) / requests,
     casConflicts: (mc.casConflicts - mc0.casConflicts) / requests,
     webCpuUs: (cpu * 1e6) / requests,
     memcachedCpuUs: (mc.cpuUs - mc0.cpuUs) / requests,
+    loadCpuUs: (loadCpu.user + loadCpu.system) / requests,
   };
 }
 
@@ -166,19 +183,31 @@ console.log(`${USERS} users x ${ROUNDS} rounds of two overlapping requests (A wo
 const cluster = await MemcachedCluster.start(4);
 const lossRows: Array<RunResult & { note: string }> = [];
 const speedRows: RunResult[] = [];
+// mergeCode: CPU in SessionMerge (the diff, the merged session); mergedSave: in MergeWriter (a merge-mode save, its socket I/O excepted).
+const profiles: Array<{ name: string; summary: ProfileSummary; requests: number; mergeCode: { ms: number; percent: number }; mergedSave: { ms: number; percent: number } }> = [];
 try {
   const all = await systems(cluster.servers);
+  const served = new Map<WebNode, number>(); // requests per web node, warm-up included (--profile)
+  // Per run and web node: half the measured requests, and a log-in or warm-up request plus a warm-up or final /show per user.
+  const count = (s: System, r: RunResult) => {
+    for (const n of s.nodes) served.set(n, (served.get(n) ?? 0) + r.requests / 2 + 2 * USERS);
+  };
   try {
-    for (const s of all) await run(s, 0, 3); // warm-up: JIT, connections; not recorded
-    for (const s of all) lossRows.push({ ...(await run(s, DELAY_MS, ROUNDS)), note: s.note });
+    for (const s of all) count(s, await run(s, 0, 3)); // warm-up: JIT, connections; not recorded
+    if (!PROFILE) for (const s of all) lossRows.push({ ...(await run(s, DELAY_MS, ROUNDS)), note: s.note });
     // Throughput: no artificial work, both webtier modes, both patterns, interleaved 5 times; medians.
     const webtier = all.filter((s) => s.name.startsWith('webtier'));
     const samples = new Map<string, RunResult[]>();
+    const patterns = PROFILE ? (['overlap'] as const) : (['overlap', 'serial'] as const);
+    // One unrecorded run of each first: after the 3-round warm-up the first throughput run of each
+    // mode still went at about half the rate of the later ones (930-1,692 vs 2,300-3,700 requests/s).
+    for (const pattern of patterns) for (const s of webtier) count(s, await run(s, 0, THROUGHPUT_ROUNDS, pattern));
     for (let i = 0; i < 5; i++) {
-      for (const pattern of ['overlap', 'serial'] as const) {
+      for (const pattern of patterns) {
         // Each round in the other order, so that neither mode always follows the other.
         for (const s of i % 2 === 0 ? webtier : [...webtier].reverse()) {
           const r = { ...(await run(s, 0, THROUGHPUT_ROUNDS, pattern)), pattern };
+          count(s, r);
           console.log(`  round ${i + 1}/5 ${pattern} ${s.name}: ${Math.round(r.requestsPerSec)} requests/s`);
           samples.set(`${pattern} ${s.name}`, [...(samples.get(`${pattern} ${s.name}`) ?? []), r]);
         }
@@ -187,6 +216,20 @@ try {
     for (const [, runs] of samples) speedRows.push(runs.sort((x, y) => x.requestsPerSec - y.requestsPerSec)[2]!);
   } finally {
     for (const s of all) for (const n of new Set(s.nodes)) await n.process.stop();
+  }
+  if (PROFILE) {
+    for (const s of all.filter((x) => x.name.startsWith('webtier'))) {
+      for (const [i, n] of s.nodes.entries()) {
+        const name = `${s.name}, web node ${i + 1} (request ${i === 0 ? 'A' : 'B'})`;
+        const dir = profileDir(n.process.name);
+        // The largest: tsx's loader thread writes a profile of its own next to the main thread's.
+        const file = readdirSync(dir)
+          .filter((f) => f.endsWith('.cpuprofile'))
+          .sort((x, y) => statSync(join(dir, y)).size - statSync(join(dir, x)).size)[0];
+        if (file) profiles.push({ name, summary: summarizeProfile(join(dir, file), 25), requests: served.get(n) ?? 0, mergeCode: timeUnder(join(dir, file), (url) => url.endsWith('/SessionMerge.js')), mergedSave: timeUnder(join(dir, file), (url) => url.endsWith('/MergeWriter.js')) });
+        else console.error(`no .cpuprofile from ${name}: it did not exit cleanly on SIGTERM`);
+      }
+    }
   }
 } catch (err) {
   console.error(`bench:concurrency failed; the web nodes' logs are in ${runDir}`);
@@ -197,36 +240,63 @@ try {
 }
 rmSync(runDir, { recursive: true, force: true });
 
-const lossHeaders = ['system', 'web nodes / copies', 'updates', 'lost', 'lost %', 'errors', 'requests/s'];
-const lossTable = lossRows.map((r) => [r.system, r.note, r.updates, r.lost, `${((100 * r.lost) / r.updates).toFixed(1)} %`, r.errors, Math.round(r.requestsPerSec)]);
-printTable(lossHeaders, lossTable, 'Lost updates');
-const PATTERN_NAMES: Record<Pattern, string> = { overlap: 'A and B at once (every round conflicts)', serial: 'B after A (no round conflicts)' };
-const speedHeaders = ['requests', 'system', 'requests/s', 'vs last-write-wins', 'memcached ops / request', 'failed CAS writes / request', 'web nodes CPU µs / request', 'memcached CPU µs / request', 'lost', 'errors'];
-const speedTable = speedRows.map((r) => {
-  const lww = speedRows.find((x) => x.pattern === r.pattern && x.system.includes('last-write-wins'))!;
-  return [PATTERN_NAMES[r.pattern!], r.system, Math.round(r.requestsPerSec), formatRatio(r.requestsPerSec / lww.requestsPerSec), r.memcachedOps.toFixed(2), r.casConflicts.toFixed(2), Math.round(r.webCpuUs), Math.round(r.memcachedCpuUs), r.lost, r.errors];
-});
-printTable(speedHeaders, speedTable, 'Throughput cost of merging (no artificial work, median of 5 interleaved runs)');
+if (PROFILE) {
+  const lines = (l: ProfileSummary['selfTop']) => l.map((x) => [x.name, x.where, x.ms, `${x.percent}%`] as Cell[]);
+  const md: string[] = [
+    '# Where the web nodes spend their time when every round conflicts',
+    '',
+    `\`npm run bench:concurrency -- --profile\` on ${formatMachine(machine)}, ${new Date().toISOString()}: the throughput rounds of the overlap pattern only (both requests of a round at once, ${USERS} users × ${THROUGHPUT_ROUNDS} rounds, 5 runs per mode), each webtier web node under \`node --cpu-prof\` from start to SIGTERM. Shares are of the CPU time the node used (idle samples left out); "CPU per request" divides it by the requests the node served (log-in and warm-up included). The profiler adds its own cost; compare the modes with each other, not with the unprofiled numbers.`,
+    '',
+  ];
+  for (const { name, summary: p, requests, mergeCode, mergedSave } of profiles) {
+    const title = `${name}: ${formatInteger(p.activeMs)} ms of CPU, ${Math.round((p.activeMs * 1000) / requests)} µs per request (${formatInteger(requests)} requests)`;
+    const merge = `In and below SessionMerge (the diff against what the request read, the merged session): ${formatInteger(mergeCode.ms)} ms, ${mergeCode.percent} % of the node's CPU; in and below MergeWriter (every save of a merge-mode store but its socket writes and replies, which run later; the fast path included): ${formatInteger(mergedSave.ms)} ms, ${mergedSave.percent} %.`;
+    const merging = mergedSave.ms > 0 ? [merge, ''] : []; // a last-write-wins node runs neither
+    console.log(`\n${title}${merging.length > 0 ? `\n${merge}` : ''}`);
+    md.push(`## ${title}`, '', ...merging, '### Self time by package', '', markdownTable(['package', '', 'ms', 'share'], lines(p.byPackage)), '');
+    md.push('### Self time by function', '', markdownTable(['function', 'where', 'ms', 'share'], lines(p.selfTop)), '');
+    md.push('### Inclusive time by function', '', markdownTable(['function', 'where', 'ms', 'share'], lines(p.inclusiveTop)), '');
+    printTable(['package', '', 'ms', 'share'], lines(p.byPackage), `${name}: self time by package`);
+    printTable(['function', 'where', 'ms', 'share'], lines(p.inclusiveTop), `${name}: inclusive time by function`);
+  }
+  writeFileSync(join(RESULTS_DIR, 'concurrency-profile.md'), md.join('\n'));
+  console.log('wrote benchmarks/results/concurrency-profile.md');
+}
 
-const totalSec = Math.round((Date.now() - t0) / 1000);
-const md = [
-  '# Concurrent requests of one user: lost updates',
-  '',
-  `Produced by \`npm run bench:concurrency\` (benchmarks/concurrency.ts) on ${formatMachine(machine)}, ${new Date().toISOString()}, in ${totalSec} s.`,
-  '',
-  `${USERS} users, each ${ROUNDS} rounds of two overlapping requests through real express + express-session apps on 4 local memcached nodes: request A (web node 1) reads the session, works ${DELAY_MS} ms and increments \`a\`; request B (web node 2) starts ${Math.round(DELAY_MS / 3)} ms into A, increments \`b\` and saves first. An update is lost when a counter ends below ${ROUNDS}.`,
-  '',
-  markdownTable(lossHeaders, lossTable),
-  '',
-  '![updates lost per store](concurrency.svg)',
-  '',
-  `## Throughput cost of merging`,
-  '',
-  `The same two requests per round without artificial work, ${THROUGHPUT_ROUNDS} rounds per user, median of 5 interleaved runs per mode, in two patterns: both requests sent at once, so that nearly every round conflicts (the worst case), and B sent after A has answered, so that none does. A conflicting save in merge mode pays a failed conditional write on both replicas, a read of both and a second conditional write: four memcached operations more than last-write-wins. Each web node is its own process; "web nodes CPU" is theirs together (from /proc, 10 ms ticks), per request: on a web tier whose memcached runs on other hosts, as the Kolab guide lays it out, this is what bounds a web node's requests/s. memcached's CPU is from its own \`stats\` (rusage), summed over the 4 nodes. On this 2-core machine the web nodes, the load generator (undici, in the benchmark's process) and memcached share the cores, so requests/s here follows the sum of all three.`,
-  '',
-  markdownTable(speedHeaders, speedTable),
-  '',
-].join('\n');
-const files = writeResults('concurrency', { settings: { USERS, ROUNDS, DELAY_MS, THROUGHPUT_ROUNDS }, lostUpdates: lossRows, throughput: speedRows }, md);
-const charts = renderConcurrencyChart();
-console.log(`\nwrote ${files.json}, ${files.markdown} and ${charts.join(', ')} (${totalSec} s)`);
+if (!PROFILE) writeReport();
+
+function writeReport(): void {
+  const lossHeaders = ['system', 'web nodes / copies', 'updates', 'lost', 'lost %', 'errors', 'requests/s'];
+  const lossTable = lossRows.map((r) => [r.system, r.note, r.updates, r.lost, `${((100 * r.lost) / r.updates).toFixed(1)} %`, r.errors, Math.round(r.requestsPerSec)]);
+  printTable(lossHeaders, lossTable, 'Lost updates');
+  const PATTERN_NAMES: Record<Pattern, string> = { overlap: 'A and B at once (every round conflicts)', serial: 'B after A (no round conflicts)' };
+  const speedHeaders = ['requests', 'system', 'requests/s', 'vs last-write-wins', 'memcached ops / request', 'failed CAS writes / request', 'web nodes CPU µs / request', 'memcached CPU µs / request', 'load generator CPU µs / request', 'lost', 'errors'];
+  const speedTable = speedRows.map((r) => {
+    const lww = speedRows.find((x) => x.pattern === r.pattern && x.system.includes('last-write-wins'))!;
+    return [PATTERN_NAMES[r.pattern!], r.system, Math.round(r.requestsPerSec), formatRatio(r.requestsPerSec / lww.requestsPerSec), r.memcachedOps.toFixed(2), r.casConflicts.toFixed(2), Math.round(r.webCpuUs), Math.round(r.memcachedCpuUs), Math.round(r.loadCpuUs), r.lost, r.errors];
+  });
+  printTable(speedHeaders, speedTable, 'Throughput cost of merging (no artificial work, median of 5 interleaved runs)');
+
+  const totalSec = Math.round((Date.now() - t0) / 1000);
+  const md = [
+    '# Concurrent requests of one user: lost updates',
+    '',
+    `Produced by \`npm run bench:concurrency\` (benchmarks/concurrency.ts) on ${formatMachine(machine)}, ${new Date().toISOString()}, in ${totalSec} s.`,
+    '',
+    `${USERS} users, each ${ROUNDS} rounds of two overlapping requests through real express + express-session apps on 4 local memcached nodes: request A (web node 1) reads the session, works ${DELAY_MS} ms and increments \`a\`; request B (web node 2) starts ${Math.round(DELAY_MS / 3)} ms into A, increments \`b\` and saves first. An update is lost when a counter ends below ${ROUNDS}.`,
+    '',
+    markdownTable(lossHeaders, lossTable),
+    '',
+    '![updates lost per store](concurrency.svg)',
+    '',
+    `## Throughput cost of merging`,
+    '',
+    `The same two requests per round without artificial work, ${THROUGHPUT_ROUNDS} rounds per user, median of 5 interleaved runs per mode, in two patterns: both requests sent at once, so that nearly every round conflicts (the worst case), and B sent after A has answered, so that none does. A conflicting save in merge mode pays a failed conditional write on both replicas, a read of both and a second conditional write: four memcached operations more than last-write-wins. Each web node is its own process; "web nodes CPU" is theirs together (from /proc, 10 ms ticks), per request: on a web tier whose memcached runs on other hosts, as the Kolab guide lays it out, this is what bounds a web node's requests/s. memcached's CPU is from its own \`stats\` (rusage), summed over the 4 nodes; the load generator's (undici, in the benchmark's process) from \`process.cpuUsage()\`. On this 2-core machine the three share the cores, so requests/s here follows the sum of all three.`,
+    '',
+    markdownTable(speedHeaders, speedTable),
+    '',
+  ].join('\n');
+  const files = writeResults('concurrency', { settings: { USERS, ROUNDS, DELAY_MS, THROUGHPUT_ROUNDS }, lostUpdates: lossRows, throughput: speedRows }, md);
+  const charts = renderConcurrencyChart();
+  console.log(`\nwrote ${files.json}, ${files.markdown} and ${charts.join(', ')} (${totalSec} s)`);
+}

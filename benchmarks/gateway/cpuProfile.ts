@@ -120,3 +120,33 @@ export function summarizeProfile(file: string, top = 20): ProfileSummary {
   incl.delete(key(root));
   return { totalMs: Math.round(totalMs), activeMs: Math.round(activeMs), selfTop: lines(selfBy, top), inclusiveTop: lines(incl, top), byPackage: lines(pkgBy, 15), byFile: lines(fileBy, Infinity).map((l) => ({ ...l, where: '' })) };
 }
+
+/**
+ * CPU time (ms) spent in, or below, functions whose script URL passes `test` (each sample counted
+ * once however many such frames its stack holds), and its share of the CPU time used.
+ */
+export function timeUnder(file: string, test: (url: string) => boolean): { ms: number; percent: number } {
+  const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const under = new Map<number, boolean>();
+  const isUnder = (id: number): boolean => {
+    let v = under.get(id);
+    if (v === undefined) {
+      const up = parent.get(id);
+      v = test(byId.get(id)!.callFrame.url) || (up !== undefined && isUnder(up));
+      under.set(id, v);
+    }
+    return v;
+  };
+  let ms = 0;
+  let activeMs = 0;
+  p.samples.forEach((id, i) => {
+    if (byId.get(id)!.callFrame.functionName === '(idle)') return;
+    const dt = (p.timeDeltas[i] ?? 0) / 1000;
+    activeMs += dt;
+    if (isUnder(id)) ms += dt;
+  });
+  return { ms: Math.round(ms), percent: activeMs > 0 ? Math.round((ms / activeMs) * 1000) / 10 : 0 };
+}

@@ -19,8 +19,8 @@ export interface MergeWriterDeps {
   readonly codec: ValueCodec;
   readonly clock: HybridClock;
   readonly options: ResolvedOptions;
-  /** Where the session's writes go now. */
-  targets(sid: string): string[];
+  /** Where the writes of a stored key go now (the first live nodes of its preference list). */
+  targets(key: string): string[];
   onConflict(e: ConflictEvent): void;
 }
 
@@ -53,7 +53,7 @@ export class MergeWriter {
     let value = first;
     let version = decodeVersion(first);
     let written = json;
-    const targets = this.#d.targets(sid);
+    const targets = this.#d.targets(key);
     let fast = targets.every((n) => cas.has(n));
     for (let attempt = 0; attempt < this.#d.options.mergeMaxAttempts; attempt++) {
       if (!fast) {

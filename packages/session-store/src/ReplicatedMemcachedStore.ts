@@ -120,7 +120,8 @@ export class ReplicatedMemcachedStore extends session.Store {
       codec: this.#codec,
       clock: this.#clock,
       options: o,
-      targets: (sid) => this.placement(sid).targets,
+      // From the key #set built: placement(sid) would build it again and hash it twice (owners, targets).
+      targets: (key) => this.#replicator.placement.targets(key, this.#replicator.isUp),
       onConflict: (e) => this.emit('conflict', e),
     });
     this.#timer = setInterval(() => this.#checkNodes(), o.healthCheckIntervalMs);
