@@ -17,7 +17,7 @@
 // --profile runs the Node targets under `node --cpu-prof` and writes where their time went to
 // benchmarks/results/gateway-profile.md. Results: benchmarks/results/gateway.{json,md,svg}.
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -30,7 +30,7 @@ import { summarizeProfile, type ProfileSummary } from './gateway/cpuProfile.js';
 import { NGINX_BINARY, startNginx } from './gateway/nginx.js';
 import { benchCertificate, H2LOAD_BINARY, h2load, nginxTlsServer } from './gateway/tls.js';
 import { benchWorkers } from './gateway/workers.js';
-import { cpuSeconds, median, WRK_BINARY, wrkLoad, type LoadResult } from './gateway/wrk.js';
+import { canPin, cpuSeconds, median, pin, WRK_BINARY, wrkLoad, type LoadResult } from './gateway/wrk.js';
 import { describeRevision, revision } from './failover/revision.js';
 import { formatInteger, formatMachine, machineInfo, markdownTable, printTable, RESULTS_DIR, writeResults, type Cell } from './lib/report.js';
 
@@ -232,6 +232,76 @@ try {
     targets.push({ id: 'nginx', name: 'nginx (1 worker)', url: `http://127.0.0.1:${nginxPort}`, note: `${NGINX_BINARY}, keep-alive upstream, access log to a file`, pid: () => master.pid });
   } else targets.push({ id: 'nginx', name: 'nginx (1 worker)', url: undefined, note: 'nginx not installed', pid: () => undefined });
 
+  // Head to head, before anything else has served load (a Node process that served millions of
+  // requests was measured up to 15 % slower than a fresh copy of itself): two proxies under load at
+  // the same time, each from its own wrk. When the machine has two cores, both proxies are pinned to
+  // core 1 (every thread: CFS then splits that core between them, so req/s follow CPU per request)
+  // and wrk and the upstream to core 0 (which has room to spare at these rates). Unpinned, the
+  // scheduler's placement favours one process for seconds at a time: the same comparison gave 0.86×
+  // and 0.98× in two runs, while two fresh copies of one proxy, pinned, agree within 2 %. The control
+  // pair is the Node limit against an identical copy of itself.
+  const headToHead: HeadToHeadResult[] = [];
+  const gatewayTarget = targets.find((t) => t.id === 'gateway' && t.url);
+  const limitTarget = targets.find((t) => t.id === 'nodelimit' && t.url);
+  const pinned = canPin();
+  if (headToHeadWanted && gatewayTarget && limitTarget) {
+    const controlTarget = { url: `http://127.0.0.1:${controlPort}`, pid: () => control.pid };
+    const h2hLoad = pinned ? wrkLoad(connections, 1, '0') : load;
+    const everyCore = `0-${availableParallelism() - 1}`;
+    const h2hProcesses = [limitTarget.pid(), gatewayTarget.pid(), controlTarget.pid()];
+    try {
+      if (pinned) {
+        for (const pid of h2hProcesses) pin(pid, '1');
+        pin(upstream.pid, '0');
+      }
+      for (const t of [limitTarget, gatewayTarget, controlTarget]) await h2hLoad(t.url!, warmupSec);
+      const pairs = [
+        { id: 'gateway', label: "webtier's gateway / Node limit", a: limitTarget, b: gatewayTarget },
+        { id: 'control', label: 'control: a second copy of the Node limit / Node limit', a: limitTarget, b: controlTarget },
+      ];
+      const acc = new Map<string, { ratios: number[]; a: LoadResult[]; b: LoadResult[]; aCpu: number[]; bCpu: number[] }>();
+      for (let round = 0; round < h2hRounds; round++) {
+        for (const pair of pairs) {
+          const a0 = cpuSeconds(pair.a.pid());
+          const b0 = cpuSeconds(pair.b.pid());
+          // Which wrk is spawned first alternates from round to round.
+          const [ra, rb] = round % 2 === 0 ? await Promise.all([h2hLoad(pair.a.url!, durationSec), h2hLoad(pair.b.url!, durationSec)]) : ((await Promise.all([h2hLoad(pair.b.url!, durationSec), h2hLoad(pair.a.url!, durationSec)])).reverse() as [LoadResult, LoadResult]);
+          const aCpu = cpuSeconds(pair.a.pid()) - a0;
+          const bCpu = cpuSeconds(pair.b.pid()) - b0;
+          const x = acc.get(pair.id) ?? { ratios: [], a: [], b: [], aCpu: [], bCpu: [] };
+          x.a.push(ra);
+          x.b.push(rb);
+          if (ra.reqPerSec > 0) x.ratios.push(rb.reqPerSec / ra.reqPerSec);
+          if (ra.requests > 0) x.aCpu.push((aCpu * 1e6) / ra.requests);
+          if (rb.requests > 0) x.bCpu.push((bCpu * 1e6) / rb.requests);
+          acc.set(pair.id, x);
+        }
+        console.log(`  head to head ${round + 1}/${h2hRounds}${pinned ? ' (pinned)' : ''}: ${pairs.map((p) => `${p.id} ${acc.get(p.id)!.ratios.at(-1)?.toFixed(3) ?? 'n/a'}×`).join(', ')}`);
+      }
+      for (const pair of pairs) {
+        const x = acc.get(pair.id)!;
+        const m = median(x.ratios);
+        const cpuA = median(x.aCpu);
+        const cpuB = median(x.bCpu);
+        headToHead.push({
+          id: pair.id,
+          label: pair.label,
+          ratio: m === null ? null : Math.round(m * 1000) / 1000,
+          ratios: x.ratios.map((r) => Math.round(r * 1000) / 1000),
+          aReqPerSec: Math.round(median(x.a.map((r) => r.reqPerSec)) ?? 0),
+          bReqPerSec: Math.round(median(x.b.map((r) => r.reqPerSec)) ?? 0),
+          aCpuUsPerRequest: cpuA === null ? null : Math.round(cpuA * 10) / 10,
+          bCpuUsPerRequest: cpuB === null ? null : Math.round(cpuB * 10) / 10,
+          failed: [...x.a, ...x.b].reduce((n, r) => n + r.errors + r.non2xx, 0),
+        });
+      }
+    } finally {
+      // The rest of the benchmark runs unpinned, as before; the copy is not needed any more.
+      if (pinned) for (const pid of [...h2hProcesses, upstream.pid]) if (pid !== undefined) pin(pid, everyCore);
+      await control.stop();
+    }
+  }
+
   const results: TargetResult[] = [];
   // Rounds interleave the targets (A B C D A B C D): a neighbour's burst of work on this shared
   // machine then slows every target alike instead of the one that happened to be running.
@@ -277,59 +347,6 @@ try {
     };
     results.push(r);
     console.log(`  ${t.name.padEnd(30)} ${formatInteger(r.reqPerSec!).padStart(7)} req/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  CPU ${r.cpuUsPerRequest ?? '-'} µs/req  non-2xx ${r.non2xx}  errors ${r.errors}`);
-  }
-
-  // Head to head: two proxies under load at the same time, each from its own wrk. Interleaved rounds
-  // compare runs seconds apart, and on this VM a process's speed drifts by ±10 % from one run to the
-  // next; under simultaneous load a drift hits both alike, so the per-round ratio is much steadier.
-  // The control pair is the Node limit against an identical copy of itself: how far from 1.00× the
-  // method itself lands.
-  const headToHead: HeadToHeadResult[] = [];
-  const gatewayTarget = targets.find((t) => t.id === 'gateway' && t.url);
-  const limitTarget = targets.find((t) => t.id === 'nodelimit' && t.url);
-  if (headToHeadWanted && gatewayTarget && limitTarget) {
-    const controlTarget = { url: `http://127.0.0.1:${controlPort}`, pid: () => control.pid };
-    await load(controlTarget.url, warmupSec);
-    const pairs = [
-      { id: 'gateway', label: "webtier's gateway / Node limit", a: limitTarget, b: gatewayTarget },
-      { id: 'control', label: 'control: a second copy of the Node limit / Node limit', a: limitTarget, b: controlTarget },
-    ];
-    const acc = new Map<string, { ratios: number[]; a: LoadResult[]; b: LoadResult[]; aCpu: number[]; bCpu: number[] }>();
-    for (let round = 0; round < h2hRounds; round++) {
-      for (const pair of pairs) {
-        const a0 = cpuSeconds(pair.a.pid());
-        const b0 = cpuSeconds(pair.b.pid());
-        // Which wrk is spawned first alternates from round to round.
-        const [ra, rb] = round % 2 === 0 ? await Promise.all([load(pair.a.url!, durationSec), load(pair.b.url!, durationSec)]) : (await Promise.all([load(pair.b.url!, durationSec), load(pair.a.url!, durationSec)])).reverse() as [LoadResult, LoadResult];
-        const aCpu = cpuSeconds(pair.a.pid()) - a0;
-        const bCpu = cpuSeconds(pair.b.pid()) - b0;
-        const x = acc.get(pair.id) ?? { ratios: [], a: [], b: [], aCpu: [], bCpu: [] };
-        x.a.push(ra);
-        x.b.push(rb);
-        if (ra.reqPerSec > 0) x.ratios.push(rb.reqPerSec / ra.reqPerSec);
-        if (ra.requests > 0) x.aCpu.push((aCpu * 1e6) / ra.requests);
-        if (rb.requests > 0) x.bCpu.push((bCpu * 1e6) / rb.requests);
-        acc.set(pair.id, x);
-      }
-      console.log(`  head to head ${round + 1}/${h2hRounds}: ${pairs.map((p) => `${p.id} ${acc.get(p.id)!.ratios.at(-1)?.toFixed(3) ?? 'n/a'}×`).join(', ')}`);
-    }
-    for (const pair of pairs) {
-      const x = acc.get(pair.id)!;
-      const m = median(x.ratios);
-      const cpuA = median(x.aCpu);
-      const cpuB = median(x.bCpu);
-      headToHead.push({
-        id: pair.id,
-        label: pair.label,
-        ratio: m === null ? null : Math.round(m * 1000) / 1000,
-        ratios: x.ratios.map((r) => Math.round(r * 1000) / 1000),
-        aReqPerSec: Math.round(median(x.a.map((r) => r.reqPerSec)) ?? 0),
-        bReqPerSec: Math.round(median(x.b.map((r) => r.reqPerSec)) ?? 0),
-        aCpuUsPerRequest: cpuA === null ? null : Math.round(cpuA * 10) / 10,
-        bCpuUsPerRequest: cpuB === null ? null : Math.round(cpuB * 10) / 10,
-        failed: [...x.a, ...x.b].reduce((n, r) => n + r.errors + r.non2xx, 0),
-      });
-    }
   }
 
   // HTTPS: the gateway's TLS listener (h2 + http/1.1) vs nginx's ssl http2 server, same certificate.
@@ -462,7 +479,7 @@ try {
       ? [
           '## Head to head',
           '',
-          `Two proxies under load at the same time, each from its own wrk (-t1 -c${connections}), ${h2hRounds} rounds of ${durationSec} s (which wrk starts first alternates), both pairs in every round; the ratio is B's req/s over A's in each round, and its median. In the interleaved rounds above, runs seconds apart are compared, and on this VM one process's speed drifts by about ±10 % from one run to the next; under simultaneous load a drift hits both proxies alike. Both share the cores, so the req/s here are lower than above and only the ratio means something. The control pair is the Node limit against a second, identical copy of itself: how far from 1.00× the method itself lands.`,
+          `Before the interleaved rounds (while every proxy is fresh: a Node process that had served millions of requests was measured up to 15 % slower than a new copy of itself), two proxies under load at the same time, each from its own wrk (-t1 -c${connections}), ${h2hRounds} rounds of ${durationSec} s (which wrk starts first alternates), both pairs in every round; the ratio is B's req/s over A's in each round, and its median. ${pinned ? 'Both proxies ran on core 1 (every thread, so CFS split that core between them and req/s follow CPU per request), wrk and the upstream on core 0.' : 'Not pinned (taskset or a second core missing): read the control row for how far the method is off.'} In the interleaved rounds, runs seconds apart are compared, and unpinned the scheduler's placement favours one process for seconds at a time (the same comparison gave 0.86× and 0.98× in two scratch runs); pinned, two fresh copies of one proxy agree within about 2 %. The req/s here are those of a shared core, so only the ratios mean something. The control pair is the Node limit against a second, identical copy of itself: how far from 1.00× the method itself lands.`,
           '',
           markdownTable(
             ['pair (B / A)', 'median ratio', 'ratio per round', 'A req/s', 'B req/s', 'A CPU µs/request', 'B CPU µs/request', 'failed'],
@@ -486,7 +503,7 @@ try {
   ].join('\n');
   const partial = TARGET_IDS.some((id) => !selected.has(id));
   if (partial) console.log('\n--targets selects a subset: results/gateway.* left as they were');
-  const files = partial ? undefined : writeResults('gateway', { settings: { connections, durationSec, warmupSec, rounds, headToHeadRounds: h2hRounds, responseBytes: 1024, loadGenerator: 'wrk -t1', loadAverageAtEnd: loadAfter }, revision: measured, targets: results, headToHead, verdict, https: { rows: httpsRows, verdict: httpsVerdict } }, md);
+  const files = partial ? undefined : writeResults('gateway', { settings: { connections, durationSec, warmupSec, rounds, headToHeadRounds: h2hRounds, headToHeadPinned: pinned, responseBytes: 1024, loadGenerator: 'wrk -t1', loadAverageAtEnd: loadAfter }, revision: measured, targets: results, headToHead, verdict, https: { rows: httpsRows, verdict: httpsVerdict } }, md);
   if (files) {
     console.log(`\nwrote ${files.json} and ${files.markdown}`);
     for (const f of renderGatewayChart()) console.log(`wrote ${f}`);

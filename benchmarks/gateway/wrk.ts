@@ -4,10 +4,27 @@
 // load generator, is what runs out of CPU (autocannon in the benchmark's own process needed about as
 // much CPU per request as the proxies it measured, which capped every fast target alike).
 // Also: the CPU time one process (or nginx's master and worker) used, from /proc, for "µs of CPU per request".
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 
 export const WRK_BINARY = ['/usr/bin/wrk', '/usr/local/bin/wrk'].find((p) => existsSync(p));
+/** util-linux's taskset, for pinning processes to cores (head-to-head rounds); undefined when missing. */
+export const TASKSET_BINARY = ['/usr/bin/taskset', '/bin/taskset'].find((p) => existsSync(p));
+
+/** Whether processes can be pinned: taskset is there and there are at least two cores to split. */
+export function canPin(): boolean {
+  return TASKSET_BINARY !== undefined && availableParallelism() >= 2;
+}
+
+/**
+ * Sets the CPU affinity of every thread of `pid` (`taskset -a -p -c <cpus> <pid>`), e.g. '1' or
+ * '0-1'. Only for processes the benchmark started.
+ */
+export function pin(pid: number | undefined, cpus: string): void {
+  if (pid === undefined || !TASKSET_BINARY) return;
+  execFileSync(TASKSET_BINARY, ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+}
 
 /** One wrk run. */
 export interface LoadResult {
@@ -44,15 +61,16 @@ export function parseWrk(out: string): LoadResult {
   return { requests, seconds, reqPerSec: Math.round(requests / seconds), p50Ms: ms(pctLine('50')), p99Ms: ms(pctLine('99')), non2xx, errors };
 }
 
-/** A Load running `wrk -t<threads> -c<connections> -d<seconds>s --latency` (a 10 s request timeout). */
-export function wrkLoad(connections: number, threads = 1): Load {
+/** A Load running `wrk -t<threads> -c<connections> -d<seconds>s --latency` (a 10 s request timeout); on the cores `cpus` when given (taskset). */
+export function wrkLoad(connections: number, threads = 1, cpus?: string): Load {
   return (url, seconds, headers) => {
     if (!WRK_BINARY) return Promise.reject(new Error('wrk is not installed: apt-get install wrk (the proxy benchmarks use it as their load generator)'));
     const args = [`-t${threads}`, `-c${connections}`, `-d${Math.max(1, Math.round(seconds))}s`, '--timeout', '10s', '--latency'];
     for (const [k, v] of Object.entries(headers ?? {})) args.push('-H', `${k}: ${v}`);
     args.push(url);
     return new Promise((resolve, reject) => {
-      execFile(WRK_BINARY, args, { timeout: (seconds + 30) * 1000 }, (err, stdout, stderr) => {
+      const [file, argv] = cpus !== undefined && TASKSET_BINARY ? [TASKSET_BINARY, ['-c', cpus, WRK_BINARY, ...args]] : [WRK_BINARY, args];
+      execFile(file, argv, { timeout: (seconds + 30) * 1000 }, (err, stdout, stderr) => {
         if (err) return reject(new Error(`wrk ${args.join(' ')} failed: ${err.message}\n${stderr}`));
         try {
           resolve(parseWrk(stdout));
