@@ -23,6 +23,9 @@ class PassThrough {
     this.res = res;
     this.controller = undefined;
     this.resume = () => this.controller?.resume();
+    this.gone = () => {
+      if (!this.res.writableFinished) this.controller?.abort(new Error('the client went away'));
+    };
   }
   onRequestStart(controller) {
     this.controller = controller;
@@ -36,8 +39,13 @@ class PassThrough {
   }
   onResponseData(controller, chunk) {
     if (!this.res.write(chunk)) {
+      // A client that left must not leave its upstream connection paused for good: wrk closes its
+      // connections mid-response at the end of every run, and after a few runs every connection of
+      // the Pool was stuck and this proxy answered nothing (seen in a head-to-head run).
+      if (this.res.destroyed) return controller.abort(new Error('the client went away'));
       controller.pause();
       this.res.once('drain', this.resume);
+      this.res.once('close', this.gone);
     }
   }
   onResponseEnd() {
