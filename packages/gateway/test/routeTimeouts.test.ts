@@ -57,10 +57,13 @@ describe('route timeouts through the gateway', () => {
     const url = `http://127.0.0.1:${(upstream.address() as { port: number }).port}`;
     gw = await gatewayFor({
       routes: [
-        // Above and below a second. undici keeps these limits on its fast timers, which tick every
-        // half second: a limit fires up to about a second late (300 ms took 1000 ms here).
+        // Above and below a second: undici keeps the longer limits on its fast timers (a tick every
+        // half second, so up to about a second late); the gateway keeps the shorter ones on timers of
+        // its own (with undici's, 300 ms took 1000 ms).
         { match: { prefix: '/long/' }, cluster: 'up', timeoutMs: 1200 },
         { match: { prefix: '/short/' }, cluster: 'up', timeoutMs: 300 },
+        // A per-try timeout under a second with a long route timeout: one endpoint, so no retry is possible.
+        { match: { prefix: '/pertry/' }, cluster: 'up', timeoutMs: 5000, retry: { perTryTimeoutMs: 250 } },
       ],
       clusters: { up: { endpoints: [{ url }] } },
     });
@@ -95,9 +98,10 @@ describe('route timeouts through the gateway', () => {
 
   it.each([
     { what: 'no headers within a long timeout: 504 at the timeout', path: '/long/stall-headers', status: 504, complete: true, bytes: undefined, min: 1200, max: 2800, code: 'GW_ERR_UPSTREAM_TIMEOUT' },
-    { what: 'no headers within a short timeout: 504 at the timeout', path: '/short/stall-headers', status: 504, complete: true, bytes: undefined, min: 300, max: 1800, code: 'GW_ERR_UPSTREAM_TIMEOUT' },
+    { what: 'no headers within a short timeout: 504 at the timeout', path: '/short/stall-headers', status: 504, complete: true, bytes: undefined, min: 300, max: 800, code: 'GW_ERR_UPSTREAM_TIMEOUT' },
+    { what: 'no headers within a per-try timeout of 250 ms (route 5 s), no other endpoint: 504 at the per-try timeout', path: '/pertry/stall-headers', status: 504, complete: true, bytes: undefined, min: 250, max: 800, code: 'GW_ERR_UPSTREAM_TIMEOUT' },
     { what: 'a body idle for a long timeout: the client connection is cut after the bytes that came', path: '/long/stall-body', status: 200, complete: false, bytes: 100, min: 1200, max: 2800, code: undefined },
-    { what: 'a body idle for a short timeout: cut after the bytes that came', path: '/short/stall-body', status: 200, complete: false, bytes: 100, min: 300, max: 1800, code: undefined },
+    { what: 'a body idle for a short timeout: cut after the bytes that came', path: '/short/stall-body', status: 200, complete: false, bytes: 100, min: 300, max: 800, code: undefined },
     { what: 'a body slower in total than a long timeout, never idle that long: complete', path: '/long/trickle/400/6', status: 200, complete: true, bytes: 60, min: 2400, max: 4500, code: undefined },
     { what: 'a body slower in total than a short timeout, never idle that long: complete', path: '/short/trickle/100/6', status: 200, complete: true, bytes: 60, min: 600, max: 2000, code: undefined },
   ])('$what', async ({ path, status, complete, bytes, min, max, code }) => {

@@ -1,4 +1,4 @@
-import type { Dispatcher } from 'undici';
+import { errors, type Dispatcher } from 'undici';
 import type { Endpoint, Lane } from '../cluster/Endpoint.js';
 import type { AttemptOutcome, OutlierDetector } from '../health/OutlierDetector.js';
 
@@ -42,6 +42,27 @@ export interface AttemptOwner {
   settled(outcome: Outcome): void;
 }
 
+/** An attempt's time limits (the route's timeout; for the headers the per-try timeout when set); 0 = none. */
+export interface AttemptTimeouts {
+  /** From when undici starts writing the request to the response headers (undici's headersTimeout). */
+  readonly headersTimeout: number;
+  /** Longest pause between response body chunks (undici's bodyTimeout). */
+  readonly bodyTimeout: number;
+}
+
+/**
+ * Limits below this are kept by the attempt's own timer, not by undici: undici keeps headersTimeout
+ * and bodyTimeout on its fast timers, which tick every half second, so a 300 ms limit fired after
+ * about a second (a per-try timeout of 200 ms, meant to move a GET off a dead endpoint quickly, took
+ * five times as long). Longer limits stay with undici (most routes: no timer of ours per request).
+ */
+export const PRECISE_LIMIT_BELOW_MS = 1000;
+
+/** The value to hand undici for a limit: the limit itself, or 0 when the attempt keeps it (below PRECISE_LIMIT_BELOW_MS). */
+export function undiciLimit(ms: number): number {
+  return ms >= PRECISE_LIMIT_BELOW_MS ? ms : 0;
+}
+
 /**
  * One upstream attempt: the undici 7 dispatch handler (onRequestStart, onResponseStart, ...) of
  * one try on one endpoint. It owns that endpoint's bookkeeping: `inFlight` goes up when the
@@ -57,6 +78,8 @@ export class Attempt implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
   private released = false;
   private recorded = false;
+  /** The timer of a limit under PRECISE_LIMIT_BELOW_MS (undefined for most attempts). */
+  private shortTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -64,6 +87,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
     private readonly owner: AttemptOwner,
     /** The pool the attempt goes through; its budget slot is already taken and given back on release. */
     private readonly lane: Lane,
+    private readonly timeouts: AttemptTimeouts,
   ) {
     endpoint.inFlight++;
     endpoint.requests++;
@@ -96,15 +120,41 @@ export class Attempt implements Dispatcher.DispatchHandler {
 
   /** Resumes the upstream body after the client's socket drained. */
   resume(): void {
+    // As undici's body timer: a client slow to read is not the upstream's idleness.
+    this.shortTimer?.refresh();
     this.controller?.resume();
+  }
+
+  /** Arms the attempt's own timer for a short limit (see PRECISE_LIMIT_BELOW_MS); a longer one is undici's. */
+  private armShort(ms: number): void {
+    this.clearShort();
+    if (ms > 0 && ms < PRECISE_LIMIT_BELOW_MS) this.shortTimer = setTimeout(() => this.expire(), ms);
+  }
+
+  private clearShort(): void {
+    if (this.shortTimer === undefined) return;
+    clearTimeout(this.shortTimer);
+    this.shortTimer = undefined;
+  }
+
+  /** A short limit passed: aborted with undici's own error, as its timers would. */
+  private expire(): void {
+    this.shortTimer = undefined;
+    if (this.phase === Phase.Done) return;
+    this.controller?.abort(this.phase === Phase.Headers ? new errors.HeadersTimeoutError() : new errors.BodyTimeoutError());
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    if (this.owner.clientGone) controller.abort(new ClientGone('the client went away'));
+    if (this.owner.clientGone) return controller.abort(new ClientGone('the client went away'));
+    // undici calls this when it starts writing the request: where its own headers timer starts too.
+    const headers = this.timeouts.headersTimeout;
+    if (headers > 0 && headers < PRECISE_LIMIT_BELOW_MS) this.armShort(headers);
   }
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    // From the headers on, the body's idle limit (also while a retried 5xx's body is read and dropped).
+    if (this.shortTimer !== undefined || this.timeouts.bodyTimeout < PRECISE_LIMIT_BELOW_MS) this.armShort(this.timeouts.bodyTimeout);
     if (this.owner.retryStatus(statusCode)) {
       this.record('5xx');
       this.release();
@@ -119,6 +169,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.shortTimer?.refresh();
     if (this.phase !== Phase.Streaming) return;
     if (!this.owner.write(chunk, this)) controller.pause();
   }
@@ -126,6 +177,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     const phase = this.phase;
     this.phase = Phase.Done;
+    this.clearShort();
     if (phase === Phase.Dropping) return this.owner.settled(Outcome.RetryStatus);
     this.release();
     this.owner.end();
@@ -133,6 +185,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     const phase = this.phase;
+    this.clearShort();
     if (phase === Phase.Done) return;
     this.phase = Phase.Done;
     this.release();

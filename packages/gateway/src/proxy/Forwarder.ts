@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici';
 import type { Endpoint, Lane } from '../cluster/Endpoint.js';
 import type { ResolvedRoute } from '../config/resolve.js';
 import { GatewayErrorCodes, type GatewayErrorCode } from '../errors.js';
-import { Attempt, ClientGone, Outcome, type AttemptOwner } from './Attempt.js';
+import { Attempt, ClientGone, Outcome, undiciLimit, type AttemptOwner, type AttemptTimeouts } from './Attempt.js';
 import type { ClientReply, RequestInfo } from './ClientReply.js';
 import { sendError } from './errorResponse.js';
 import { downstreamHeaders, upstreamRequestHeaders } from './headers.js';
@@ -21,8 +21,8 @@ declare module 'fastify' {
   }
 }
 
-/** The undici per-request timeouts a route uses: both the route's timeoutMs; 0 disables them (no 300 s default). */
-export function dispatchTimeouts(route: ResolvedRoute, perTryTimeoutMs = 0): { headersTimeout: number; bodyTimeout: number } {
+/** The time limits of a route's upstream attempts: both the route's timeoutMs (the headers' the per-try timeout when set); 0 disables them (no 300 s default). */
+export function dispatchTimeouts(route: ResolvedRoute, perTryTimeoutMs = 0): AttemptTimeouts {
   return { headersTimeout: perTryTimeoutMs > 0 ? perTryTimeoutMs : route.timeoutMs, bodyTimeout: route.timeoutMs };
 }
 
@@ -154,6 +154,7 @@ class Exchange implements AttemptOwner {
     private readonly cs: ClusterState,
     readonly retry: RetryPolicy,
     private readonly options: Dispatcher.DispatchOptions,
+    private readonly timeouts: AttemptTimeouts,
     private readonly hashKey: string | undefined,
     private readonly longPoll: boolean,
     private readonly done: Settled,
@@ -238,7 +239,7 @@ class Exchange implements AttemptOwner {
     if (this.triedCount++ === 0) this.firstTried = endpoint;
     else this.tried()!.add(endpoint);
     this.info.endpoint = endpoint.address;
-    this.current = new Attempt(endpoint, this.cs.outlier, this, lane);
+    this.current = new Attempt(endpoint, this.cs.outlier, this, lane, this.timeouts);
     this.current.start(this.options);
   }
 
@@ -488,9 +489,10 @@ export class Forwarder {
   private exchange(reply: ClientReply, info: RequestInfo, route: ResolvedRoute, cs: ClusterState, method: string, url: string, headers: string[], body: Buffer | Readable | null, replayable: boolean, done: Settled): void {
     const retry = new RetryPolicy(route.retry, cs.budget, method, replayable, route.timeoutMs);
     const timeouts = dispatchTimeouts(route, retry.perTryTimeoutMs);
-    const options: Dispatcher.DispatchOptions = { path: url, method: method as Dispatcher.HttpMethod, headers, body, headersTimeout: timeouts.headersTimeout, bodyTimeout: timeouts.bodyTimeout };
+    // Limits under a second are the Attempt's own timers (undici's fast timers would fire them up to a second late).
+    const options: Dispatcher.DispatchOptions = { path: url, method: method as Dispatcher.HttpMethod, headers, body, headersTimeout: undiciLimit(timeouts.headersTimeout), bodyTimeout: undiciLimit(timeouts.bodyTimeout) };
     const hashKey = cs.cluster.hashKey(url, reply.request.raw.headers);
-    new Exchange(this, reply, info, route, cs, retry, options, hashKey, isLongPoll(route, url), done).next();
+    new Exchange(this, reply, info, route, cs, retry, options, timeouts, hashKey, isLongPoll(route, url), done).next();
   }
 }
 
