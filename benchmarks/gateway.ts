@@ -5,9 +5,9 @@
 //   the response: what a Node proxy cannot go below); vanilla @fastify/http-proxy; webtier's gateway
 //   (its CLI, full features: active health checks, metrics, access log at info level to a file);
 //   nginx with 1 worker.
-// Then head to head: the gateway and the Node limit under load at the same time (and, as the
-// control, the Node limit against a copy of itself), the ratio per round and its median: the
-// steadier estimate of issue 15's target on a VM whose speed drifts between runs.
+// Before those, head to head: the gateway and the Node limit under load at the same time, pinned to
+// one core (and, as the control, the Node limit against a copy of itself), the ratio per round and
+// its median: the steadier estimate of issue 15's target on a VM whose speed drifts between runs.
 // Every server is its own child process, and so is the load generator (wrk, see gateway/wrk.ts for
 // why not autocannon). Each proxy's CPU time per request is read from /proc around every round.
 //
@@ -436,7 +436,9 @@ try {
         ],
   );
   printTable(headers, rows, 'Proxy throughput');
-  if (headToHead.length > 0) printTable(['pair (B / A)', 'median ratio', 'ratio per round'], headToHead.map((h) => [h.label, h.ratio === null ? 'n/a' : `${h.ratio.toFixed(3)}×`, h.ratios.map((r) => r.toFixed(3)).join(' / ')]), 'Head to head (both under load at once)');
+  const h2hHeaders = ['pair (B / A)', 'median ratio', 'ratio per round', 'A req/s', 'B req/s', 'A CPU µs/request', 'B CPU µs/request', 'failed'];
+  const h2hRows: Cell[][] = headToHead.map((h) => [h.label, h.ratio === null ? 'n/a' : `${h.ratio.toFixed(3)}×`, h.ratios.map((r) => r.toFixed(3)).join(' / '), formatInteger(h.aReqPerSec), formatInteger(h.bReqPerSec), h.aCpuUsPerRequest ?? '', h.bCpuUsPerRequest ?? '', h.failed]);
+  if (headToHead.length > 0) printTable(h2hHeaders, h2hRows, 'Head to head (both under load at once)');
   const verdicts: string[] = [];
   if (gatewayResult?.reqPerSec && limitResult?.reqPerSec && vanillaResult?.p99Ms != null && gatewayResult.p99Ms != null) {
     const ratio = gatewayResult.reqPerSec / limitResult.reqPerSec;
@@ -481,10 +483,7 @@ try {
           '',
           `Before the interleaved rounds (while every proxy is fresh: a Node process that had served millions of requests was measured up to 15 % slower than a new copy of itself), two proxies under load at the same time, each from its own wrk (-t1 -c${connections}), ${h2hRounds} rounds of ${durationSec} s (which wrk starts first alternates), both pairs in every round; the ratio is B's req/s over A's in each round, and its median. ${pinned ? 'Both proxies ran on core 1 (every thread, so CFS split that core between them and req/s follow CPU per request), wrk and the upstream on core 0.' : 'Not pinned (taskset or a second core missing): read the control row for how far the method is off.'} In the interleaved rounds, runs seconds apart are compared, and unpinned the scheduler's placement favours one process for seconds at a time (the same comparison gave 0.86× and 0.98× in two scratch runs); pinned, two fresh copies of one proxy agree within about 2 %. The req/s here are those of a shared core, so only the ratios mean something. The control pair is the Node limit against a second, identical copy of itself: how far from 1.00× the method itself lands.`,
           '',
-          markdownTable(
-            ['pair (B / A)', 'median ratio', 'ratio per round', 'A req/s', 'B req/s', 'A CPU µs/request', 'B CPU µs/request', 'failed'],
-            headToHead.map((h) => [h.label, h.ratio === null ? 'n/a' : `${h.ratio.toFixed(3)}×`, h.ratios.map((r) => r.toFixed(3)).join(' / '), formatInteger(h.aReqPerSec), formatInteger(h.bReqPerSec), h.aCpuUsPerRequest ?? '', h.bCpuUsPerRequest ?? '', h.failed]),
-          ),
+          markdownTable(h2hHeaders, h2hRows),
           '',
         ]
       : []),
@@ -539,8 +538,9 @@ try {
       const diff = [...files].map((f) => ({ file: f, limit: a.get(f) ?? 0, gateway: b.get(f) ?? 0 })).sort((x, y) => y.gateway - y.limit - (x.gateway - x.limit));
       const sum = (f: (d: (typeof diff)[number]) => number) => diff.reduce((n, d) => n + f(d), 0);
       const fmt = (n: number) => n.toFixed(2);
-      const rowsDiff: Cell[][] = diff.slice(0, 25).map((d) => [d.file, fmt(d.limit), fmt(d.gateway), `${d.gateway - d.limit >= 0 ? '+' : ''}${fmt(d.gateway - d.limit)}`]);
-      rowsDiff.push(['all files', fmt(sum((d) => d.limit)), fmt(sum((d) => d.gateway)), `+${fmt(sum((d) => d.gateway - d.limit))}`]);
+      const signed = (n: number) => `${n >= 0 ? '+' : ''}${fmt(n)}`;
+      const rowsDiff: Cell[][] = diff.slice(0, 25).map((d) => [d.file, fmt(d.limit), fmt(d.gateway), signed(d.gateway - d.limit)]);
+      rowsDiff.push(['all files', fmt(sum((d) => d.limit)), fmt(sum((d) => d.gateway)), signed(sum((d) => d.gateway - d.limit))]);
       const head = ['file (self time)', 'Node limit µs/request', 'gateway µs/request', 'gateway − Node limit'];
       md.splice(4, 0, '## Where the gateway spends more than the Node limit', '', 'Self time per source file (node internals per module, native code such as the writev syscall by name), per request each proxy served, the 25 files where the gateway spends the most more. Native rows move with how the cores were shared from one run to the next: read a difference of a few tenths there as noise.', '', markdownTable(head, rowsDiff), '');
       printTable(head, rowsDiff, 'gateway minus Node limit, self time per request');

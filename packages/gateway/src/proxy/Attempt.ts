@@ -125,7 +125,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
     this.controller?.resume();
   }
 
-  /** Arms the attempt's own timer for a short limit (see PRECISE_LIMIT_BELOW_MS); a longer one is undici's. */
+  /** Replaces the attempt's timer with one for `ms` when that is a short limit (see PRECISE_LIMIT_BELOW_MS); a longer one is undici's, 0 is none. */
   private armShort(ms: number): void {
     this.clearShort();
     if (ms > 0 && ms < PRECISE_LIMIT_BELOW_MS) this.shortTimer = setTimeout(() => this.expire(), ms);
@@ -148,13 +148,12 @@ export class Attempt implements Dispatcher.DispatchHandler {
     this.controller = controller;
     if (this.owner.clientGone) return controller.abort(new ClientGone('the client went away'));
     // undici calls this when it starts writing the request: where its own headers timer starts too.
-    const headers = this.timeouts.headersTimeout;
-    if (headers > 0 && headers < PRECISE_LIMIT_BELOW_MS) this.armShort(headers);
+    this.armShort(this.timeouts.headersTimeout);
   }
 
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     // From the headers on, the body's idle limit (also while a retried 5xx's body is read and dropped).
-    if (this.shortTimer !== undefined || this.timeouts.bodyTimeout < PRECISE_LIMIT_BELOW_MS) this.armShort(this.timeouts.bodyTimeout);
+    this.armShort(this.timeouts.bodyTimeout);
     if (this.owner.retryStatus(statusCode)) {
       this.record('5xx');
       this.release();

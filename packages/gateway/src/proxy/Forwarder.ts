@@ -21,7 +21,7 @@ declare module 'fastify' {
   }
 }
 
-/** The time limits of a route's upstream attempts: both the route's timeoutMs (the headers' the per-try timeout when set); 0 disables them (no 300 s default). */
+/** The time limits of a route's upstream attempts: the route's timeoutMs for both (for the headers, the per-try timeout when set); 0 disables them (no 300 s default). */
 export function dispatchTimeouts(route: ResolvedRoute, perTryTimeoutMs = 0): AttemptTimeouts {
   return { headersTimeout: perTryTimeoutMs > 0 ? perTryTimeoutMs : route.timeoutMs, bodyTimeout: route.timeoutMs };
 }
