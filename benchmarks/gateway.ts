@@ -124,11 +124,11 @@ interface HeadToHeadResult {
 }
 
 /** The gateway's config: one cluster, the production feature set on (its stdout, pino, goes to a file). */
-function gatewayConfig(port: number, adminPort: number, upstream: string, tls?: { port: number; certFile: string; keyFile: string }): Record<string, unknown> {
+function gatewayConfig(port: number, adminPort: number, upstream: string, tls?: { port: number; certFile: string; keyFile: string }, accessLog = true): Record<string, unknown> {
   return {
     listeners: [{ host: '127.0.0.1', port }, ...(tls ? [{ host: '127.0.0.1', port: tls.port, tls: { certFile: tls.certFile, keyFile: tls.keyFile }, http2: true }] : [])],
     admin: { host: '127.0.0.1', port: adminPort },
-    accessLog: true,
+    accessLog,
     logLevel: 'info',
     routes: [{ match: { prefix: '/' }, cluster: 'upstream' }],
     clusters: {
@@ -225,6 +225,17 @@ try {
     targets.push({ id: 'gateway', name: "webtier's gateway", url: undefined, note: 'did not start (see the run output)', pid: () => undefined });
   }
 
+  // The same gateway with its access log off, head to head only: what the log costs, for operators
+  // who weigh it (and for issue 15's note: the log alone is most of the distance to the Node limit).
+  const noLogPort = await freePort();
+  const noLogConfig = join(dir, 'gateway-nolog.yaml');
+  writeFileSync(noLogConfig, stringify(gatewayConfig(noLogPort, await freePort(), upstreamUrl, undefined, false)));
+  const noLog = new ChildNode({ name: 'gateway-nolog', script: gatewayCli(), args: ['--config', noLogConfig], healthUrl: `http://127.0.0.1:${noLogPort}/healthz`, logFile: join(dir, 'gateway-nolog.log') });
+  if (headToHeadWanted && targets.some((t) => t.id === 'gateway' && t.url)) {
+    children.push(noLog);
+    await noLog.start();
+  }
+
   if (NGINX_BINARY) {
     const nginxPort = await freePort();
     nginx = await startNginx(join(dir, 'nginx'), nginxPort, `127.0.0.1:${upstreamPort}`, cert ? nginxTlsServer(nginxTlsPort, cert) : '');
@@ -246,17 +257,19 @@ try {
   const pinned = canPin();
   if (headToHeadWanted && gatewayTarget && limitTarget) {
     const controlTarget = { url: `http://127.0.0.1:${controlPort}`, pid: () => control.pid };
+    const noLogTarget = { url: `http://127.0.0.1:${noLogPort}`, pid: () => noLog.pid };
     const h2hLoad = pinned ? wrkLoad(connections, 1, '0') : load;
     const everyCore = `0-${availableParallelism() - 1}`;
-    const h2hProcesses = [limitTarget.pid(), gatewayTarget.pid(), controlTarget.pid()];
+    const h2hProcesses = [limitTarget.pid(), gatewayTarget.pid(), controlTarget.pid(), noLogTarget.pid()];
     try {
       if (pinned) {
         for (const pid of h2hProcesses) pin(pid, '1');
         pin(upstream.pid, '0');
       }
-      for (const t of [limitTarget, gatewayTarget, controlTarget]) await h2hLoad(t.url!, warmupSec);
+      for (const t of [limitTarget, gatewayTarget, controlTarget, noLogTarget]) await h2hLoad(t.url!, warmupSec);
       const pairs = [
         { id: 'gateway', label: "webtier's gateway / Node limit", a: limitTarget, b: gatewayTarget },
+        { id: 'gateway-nolog', label: "webtier's gateway, access log off / Node limit", a: limitTarget, b: noLogTarget },
         { id: 'control', label: 'control: a second copy of the Node limit / Node limit', a: limitTarget, b: controlTarget },
       ];
       const acc = new Map<string, { ratios: number[]; a: LoadResult[]; b: LoadResult[]; aCpu: number[]; bCpu: number[] }>();
@@ -299,6 +312,7 @@ try {
       // The rest of the benchmark runs unpinned, as before; the copy is not needed any more.
       if (pinned) for (const pid of [...h2hProcesses, upstream.pid]) if (pid !== undefined) pin(pid, everyCore);
       await control.stop();
+      await noLog.stop();
     }
   }
 
@@ -445,11 +459,12 @@ try {
     const cpuRatio = gatewayResult.cpuUsPerRequest && limitResult.cpuUsPerRequest ? limitResult.cpuUsPerRequest / gatewayResult.cpuUsPerRequest : undefined;
     const h2h = headToHead.find((h) => h.id === 'gateway');
     const h2hControl = headToHead.find((h) => h.id === 'control');
+    const h2hNoLog = headToHead.find((h) => h.id === 'gateway-nolog');
     // Head to head is the steadier estimate when it ran; the interleaved ratio is given beside it.
     const decisive = h2h?.ratio ?? ratio;
     verdicts.push(
       `Target (issue 15): the gateway at ≥ 0.95× the Node limit's req/s, its p99 no worse than the vanilla proxy's. Measured: ` +
-        (h2h?.ratio != null ? `${h2h.ratio.toFixed(2)}× head to head (control ${h2hControl?.ratio?.toFixed(2) ?? 'n/a'}×), ${ratio.toFixed(2)}× in the interleaved rounds` : `${ratio.toFixed(2)}×`) +
+        (h2h?.ratio != null ? `${h2h.ratio.toFixed(2)}× head to head (control ${h2hControl?.ratio?.toFixed(2) ?? 'n/a'}×; the same gateway with its access log off ${h2hNoLog?.ratio?.toFixed(2) ?? 'n/a'}×), ${ratio.toFixed(2)}× in the interleaved rounds` : `${ratio.toFixed(2)}×`) +
         ` (${decisive >= 0.95 ? 'met' : 'not met'}), p99 ${gatewayResult.p99Ms} ms vs ${vanillaResult.p99Ms} ms (${gatewayResult.p99Ms <= vanillaResult.p99Ms ? 'met' : 'not met'})` +
         (cpuRatio ? `; by CPU per request in the interleaved rounds the gateway does ${cpuRatio.toFixed(2)}× the Node limit's work rate (${gatewayResult.cpuUsPerRequest} vs ${limitResult.cpuUsPerRequest} µs).` : '.'),
     );
@@ -481,7 +496,7 @@ try {
       ? [
           '## Head to head',
           '',
-          `Before the interleaved rounds (while every proxy is fresh: a Node process that had served millions of requests was measured up to 15 % slower than a new copy of itself), two proxies under load at the same time, each from its own wrk (-t1 -c${connections}), ${h2hRounds} rounds of ${durationSec} s (which wrk starts first alternates), both pairs in every round; the ratio is B's req/s over A's in each round, and its median. ${pinned ? 'Both proxies ran on core 1 (every thread, so CFS split that core between them and req/s follow CPU per request), wrk and the upstream on core 0.' : 'Not pinned (taskset or a second core missing): read the control row for how far the method is off.'} In the interleaved rounds, runs seconds apart are compared, and unpinned the scheduler's placement favours one process for seconds at a time (the same comparison gave 0.86× and 0.98× in two scratch runs); pinned, two fresh copies of one proxy agree within about 2 %. The req/s here are those of a shared core, so only the ratios mean something. The control pair is the Node limit against a second, identical copy of itself: how far from 1.00× the method itself lands.`,
+          `Before the interleaved rounds (while every proxy is fresh: a Node process that had served millions of requests was measured up to 15 % slower than a new copy of itself), two proxies under load at the same time, each from its own wrk (-t1 -c${connections}), ${h2hRounds} rounds of ${durationSec} s (which wrk starts first alternates), both pairs in every round; the ratio is B's req/s over A's in each round, and its median. ${pinned ? 'Both proxies ran on core 1 (every thread, so CFS split that core between them and req/s follow CPU per request), wrk and the upstream on core 0.' : 'Not pinned (taskset or a second core missing): read the control row for how far the method is off.'} In the interleaved rounds, runs seconds apart are compared, and unpinned the scheduler's placement favours one process for seconds at a time (the same comparison gave 0.86× and 0.98× in two scratch runs); pinned, two fresh copies of one proxy agree within about 2 %. The req/s here are those of a shared core, so only the ratios mean something. The control pair is the Node limit against a second, identical copy of itself: how far from 1.00× the method itself lands. The access-log-off pair is a second gateway with the same config but \`accessLog: false\`: what the access line costs.`,
           '',
           markdownTable(h2hHeaders, h2hRows),
           '',
