@@ -193,10 +193,14 @@ try {
   // A second, identical copy of the Node limit: the head-to-head control (see headToHead below).
   const controlPort = await freePort();
   const control = new ChildNode({ name: 'nodelimit-copy', script: join(here, 'gateway', 'nodeLimit.mjs'), args: ['--port', String(controlPort), '--upstream', upstreamUrl], healthUrl: `http://127.0.0.1:${controlPort}/healthz`, logFile: join(dir, 'nodelimit-copy.log') });
+  // The Node limit plus the headers the gateway adds for every request (X-Forwarded-*, X-Request-Id).
+  const forwardingPort = await freePort();
+  const forwarding = new ChildNode({ name: 'nodelimit-forwarding', script: join(here, 'gateway', 'nodeLimit.mjs'), args: ['--port', String(forwardingPort), '--upstream', upstreamUrl, '--forwarding-headers'], healthUrl: `http://127.0.0.1:${forwardingPort}/healthz`, logFile: join(dir, 'nodelimit-forwarding.log') });
   const headToHeadWanted = selected.has('nodelimit') && selected.has('gateway') && !profile;
   if (headToHeadWanted) {
-    children.push(control);
+    children.push(control, forwarding);
     await control.start();
+    await forwarding.start();
   }
   const vanilla = await nodeProxy('vanilla', 'vanilla @fastify/http-proxy', join(here, 'failover', 'vanillaProxy.mjs'), 'fastify 5 + @fastify/http-proxy 11, logger off');
 
@@ -258,18 +262,20 @@ try {
   if (headToHeadWanted && gatewayTarget && limitTarget) {
     const controlTarget = { url: `http://127.0.0.1:${controlPort}`, pid: () => control.pid };
     const noLogTarget = { url: `http://127.0.0.1:${noLogPort}`, pid: () => noLog.pid };
+    const forwardingTarget = { url: `http://127.0.0.1:${forwardingPort}`, pid: () => forwarding.pid };
     const h2hLoad = pinned ? wrkLoad(connections, 1, '0') : load;
     const everyCore = `0-${availableParallelism() - 1}`;
-    const h2hProcesses = [limitTarget.pid(), gatewayTarget.pid(), controlTarget.pid(), noLogTarget.pid()];
+    const h2hProcesses = [limitTarget.pid(), gatewayTarget.pid(), controlTarget.pid(), noLogTarget.pid(), forwardingTarget.pid()];
     try {
       if (pinned) {
         for (const pid of h2hProcesses) pin(pid, '1');
         pin(upstream.pid, '0');
       }
-      for (const t of [limitTarget, gatewayTarget, controlTarget, noLogTarget]) await h2hLoad(t.url!, warmupSec);
+      for (const t of [limitTarget, gatewayTarget, controlTarget, noLogTarget, forwardingTarget]) await h2hLoad(t.url!, warmupSec);
       const pairs = [
         { id: 'gateway', label: "webtier's gateway / Node limit", a: limitTarget, b: gatewayTarget },
         { id: 'gateway-nolog', label: "webtier's gateway, access log off / Node limit", a: limitTarget, b: noLogTarget },
+        { id: 'forwarding', label: 'the Node limit adding the forwarding headers / Node limit', a: limitTarget, b: forwardingTarget },
         { id: 'control', label: 'control: a second copy of the Node limit / Node limit', a: limitTarget, b: controlTarget },
       ];
       const acc = new Map<string, { ratios: number[]; a: LoadResult[]; b: LoadResult[]; aCpu: number[]; bCpu: number[] }>();
@@ -313,6 +319,7 @@ try {
       if (pinned) for (const pid of [...h2hProcesses, upstream.pid]) if (pid !== undefined) pin(pid, everyCore);
       await control.stop();
       await noLog.stop();
+      await forwarding.stop();
     }
   }
 
@@ -460,11 +467,12 @@ try {
     const h2h = headToHead.find((h) => h.id === 'gateway');
     const h2hControl = headToHead.find((h) => h.id === 'control');
     const h2hNoLog = headToHead.find((h) => h.id === 'gateway-nolog');
+    const h2hForwarding = headToHead.find((h) => h.id === 'forwarding');
     // Head to head is the steadier estimate when it ran; the interleaved ratio is given beside it.
     const decisive = h2h?.ratio ?? ratio;
     verdicts.push(
       `Target (issue 15): the gateway at ≥ 0.95× the Node limit's req/s, its p99 no worse than the vanilla proxy's. Measured: ` +
-        (h2h?.ratio != null ? `${h2h.ratio.toFixed(2)}× head to head (control ${h2hControl?.ratio?.toFixed(2) ?? 'n/a'}×; the same gateway with its access log off ${h2hNoLog?.ratio?.toFixed(2) ?? 'n/a'}×), ${ratio.toFixed(2)}× in the interleaved rounds` : `${ratio.toFixed(2)}×`) +
+        (h2h?.ratio != null ? `${h2h.ratio.toFixed(2)}× head to head (control ${h2hControl?.ratio?.toFixed(2) ?? 'n/a'}×; the same gateway with its access log off ${h2hNoLog?.ratio?.toFixed(2) ?? 'n/a'}×; the Node limit itself, adding the forwarding headers the gateway adds, ${h2hForwarding?.ratio?.toFixed(2) ?? 'n/a'}×), ${ratio.toFixed(2)}× in the interleaved rounds` : `${ratio.toFixed(2)}×`) +
         ` (${decisive >= 0.95 ? 'met' : 'not met'}), p99 ${gatewayResult.p99Ms} ms vs ${vanillaResult.p99Ms} ms (${gatewayResult.p99Ms <= vanillaResult.p99Ms ? 'met' : 'not met'})` +
         (cpuRatio ? `; by CPU per request in the interleaved rounds the gateway does ${cpuRatio.toFixed(2)}× the Node limit's work rate (${gatewayResult.cpuUsPerRequest} vs ${limitResult.cpuUsPerRequest} µs).` : '.'),
     );
@@ -496,7 +504,7 @@ try {
       ? [
           '## Head to head',
           '',
-          `Before the interleaved rounds (while every proxy is fresh: a Node process that had served millions of requests was measured up to 15 % slower than a new copy of itself), two proxies under load at the same time, each from its own wrk (-t1 -c${connections}), ${h2hRounds} rounds of ${durationSec} s (which wrk starts first alternates), both pairs in every round; the ratio is B's req/s over A's in each round, and its median. ${pinned ? 'Both proxies ran on core 1 (every thread, so CFS split that core between them and req/s follow CPU per request), wrk and the upstream on core 0.' : 'Not pinned (taskset or a second core missing): read the control row for how far the method is off.'} In the interleaved rounds, runs seconds apart are compared, and unpinned the scheduler's placement favours one process for seconds at a time (the same comparison gave 0.86× and 0.98× in two scratch runs); pinned, two fresh copies of one proxy agree within about 2 %. The req/s here are those of a shared core, so only the ratios mean something. The control pair is the Node limit against a second, identical copy of itself: how far from 1.00× the method itself lands. The access-log-off pair is a second gateway with the same config but \`accessLog: false\`: what the access line costs.`,
+          `Before the interleaved rounds (while every proxy is fresh: a Node process that had served millions of requests was measured up to 15 % slower than a new copy of itself), two proxies under load at the same time, each from its own wrk (-t1 -c${connections}), ${h2hRounds} rounds of ${durationSec} s (which wrk starts first alternates), both pairs in every round; the ratio is B's req/s over A's in each round, and its median. ${pinned ? 'Both proxies ran on core 1 (every thread, so CFS split that core between them and req/s follow CPU per request), wrk and the upstream on core 0.' : 'Not pinned (taskset or a second core missing): read the control row for how far the method is off.'} In the interleaved rounds, runs seconds apart are compared, and unpinned the scheduler's placement favours one process for seconds at a time (the same comparison gave 0.86× and 0.98× in two scratch runs); pinned, two fresh copies of one proxy agree within about 2 %. The req/s here are those of a shared core, so only the ratios mean something. The control pair is the Node limit against a second, identical copy of itself: how far from 1.00× the method itself lands. The access-log-off pair is a second gateway with the same config but \`accessLog: false\`: what the access line costs. The forwarding-headers pair is the Node limit adding, as the gateway does for a client it does not trust, X-Forwarded-For, -Proto, -Host, -Port and a new X-Request-Id to each upstream request (\`nodeLimit.mjs --forwarding-headers\`): what those headers alone cost the least a Node proxy can do. Two proxies sharing a core also share its caches and wake-ups, so a difference in CPU per request can show a little larger here than it would alone.`,
           '',
           markdownTable(h2hHeaders, h2hRows),
           '',

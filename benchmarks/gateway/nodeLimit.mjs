@@ -4,12 +4,17 @@
 // ServerResponse (backpressure pauses the upstream). No routing, no logging, no retries, no
 // metrics: what is left is the cost of Node's HTTP server, undici's client and the sockets, which a
 // gateway built on them cannot go below. Plain JavaScript, no loader.
-//   node benchmarks/gateway/nodeLimit.mjs --port 8080 --upstream http://127.0.0.1:9000
+// --forwarding-headers adds what every reverse proxy in front of a webmail must tell it, as the
+// gateway does for an untrusted client: X-Forwarded-For/-Proto/-Host/-Port and a new X-Request-Id
+// (bench:gateway's head to head: what those headers alone cost the Node limit).
+//   node benchmarks/gateway/nodeLimit.mjs --port 8080 --upstream http://127.0.0.1:9000 [--forwarding-headers]
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 
-const { values } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string' }, upstream: { type: 'string' } } });
+const { values } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string' }, upstream: { type: 'string' }, 'forwarding-headers': { type: 'boolean' } } });
+const forwarding = values['forwarding-headers'] ?? false;
 if (values.port === undefined || values.upstream === undefined) {
   process.stderr.write('nodeLimit: give --port <n> and --upstream http://host:port\n');
   process.exit(2);
@@ -61,6 +66,15 @@ const server = createServer((req, res) => {
   const headers = { ...req.headers };
   delete headers.connection;
   delete headers['keep-alive'];
+  if (forwarding) {
+    const socket = req.socket;
+    const peer = socket.remoteAddress ?? 'unknown';
+    headers['x-forwarded-for'] = peer.startsWith('::ffff:') ? peer.slice(7) : peer;
+    headers['x-forwarded-proto'] = 'http';
+    if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
+    headers['x-forwarded-port'] = String(socket.localPort ?? '');
+    headers['x-request-id'] = randomUUID();
+  }
   const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
   pool.dispatch({ method: req.method, path: req.url, headers, body: hasBody ? req : null }, new PassThrough(res));
 });
