@@ -10,6 +10,11 @@
 // `npm run bench:concurrency -- --profile` runs only the throughput rounds of the overlap pattern
 // (both requests at once), with the webtier web nodes under `node --cpu-prof`, and writes where their
 // time went to benchmarks/results/concurrency-profile.md instead of the results above.
+// `npm run bench:concurrency -- --throughput-only [--pattern overlap|serial]` runs only the webtier
+// throughput rounds (for A/B work on the store: no connect-memjs or MemoryStore nodes, no loss table)
+// and prints them without writing results; THROUGHPUT_RUNS (default 5) sets the interleaved runs per
+// mode, THROUGHPUT_ROUNDS (default 40) the rounds per user in each. It prints the web nodes' pids
+// first and waits WAIT_MS (default 0) before measuring, time enough to attach `strace -c -f -p`.
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -30,8 +35,13 @@ const USERS = Number(process.env.USERS ?? 40);
 const ROUNDS = Number(process.env.ROUNDS ?? 10);
 const DELAY_MS = Number(process.env.DELAY_MS ?? 30);
 const THROUGHPUT_ROUNDS = Number(process.env.THROUGHPUT_ROUNDS ?? 40);
-const { values: flags } = parseArgs({ options: { profile: { type: 'boolean' } } });
+const THROUGHPUT_RUNS = Number(process.env.THROUGHPUT_RUNS ?? 5);
+const WAIT_MS = Number(process.env.WAIT_MS ?? 0);
+const { values: flags } = parseArgs({ options: { profile: { type: 'boolean' }, 'throughput-only': { type: 'boolean' }, pattern: { type: 'string' } } });
 const PROFILE = flags.profile ?? false;
+const THROUGHPUT_ONLY = PROFILE || (flags['throughput-only'] ?? false);
+if (flags.pattern !== undefined && flags.pattern !== 'overlap' && flags.pattern !== 'serial') throw new Error(`--pattern ${flags.pattern}: give overlap or serial`);
+if (!Number.isInteger(THROUGHPUT_RUNS) || THROUGHPUT_RUNS < 1) throw new Error(`THROUGHPUT_RUNS=${process.env.THROUGHPUT_RUNS}: give a whole number of runs, 1 or more`);
 const profileDir = (name: string) => join(runDir, `profile-${name}`);
 
 interface WebNode {
@@ -162,10 +172,14 @@ async function run(sys: System, delayMs: number, rounds: number, pattern: Patter
 
 async function systems(servers: string[]): Promise<System[]> {
   const two = async (store: string): Promise<[WebNode, WebNode]> => [await webNode(`${store}-1`, store, servers), await webNode(`${store}-2`, store, servers)];
-  const memory = await webNode('memory', 'memory', servers);
-  return [
+  const webtier: System[] = [
     { name: "webtier (concurrentWrites 'merge')", note: '2 web nodes, 2 copies', nodes: await two('merge') },
     { name: "webtier (concurrentWrites 'last-write-wins')", note: '2 web nodes, 2 copies', nodes: await two('last-write-wins') },
+  ];
+  if (THROUGHPUT_ONLY) return webtier;
+  const memory = await webNode('memory', 'memory', servers);
+  return [
+    ...webtier,
     { name: 'connect-memjs', note: '2 web nodes, 1 copy', nodes: await two('connect-memjs') },
     { name: 'express-session MemoryStore', note: '1 web node (cannot be shared)', nodes: [memory, memory] },
   ];
@@ -176,11 +190,15 @@ function webCpuSeconds(sys: System): number {
   return [...new Set(sys.nodes)].reduce((sum, n) => sum + cpuSeconds(n.process.pid), 0);
 }
 
+const PATTERN_NAMES: Record<Pattern, string> = { overlap: 'A and B at once (every round conflicts)', serial: 'B after A (no round conflicts)' };
+const SPEED_HEADERS = ['requests', 'system', 'requests/s', 'vs last-write-wins', 'memcached ops / request', 'failed CAS writes / request', 'web nodes CPU µs / request', 'memcached CPU µs / request', 'load generator CPU µs / request', 'lost', 'errors'];
+
 const t0 = Date.now();
 const machine = machineInfo();
 console.log(`Concurrent requests of one user: ${formatMachine(machine)}`);
 console.log(`${USERS} users x ${ROUNDS} rounds of two overlapping requests (A works ${DELAY_MS} ms, B starts ${Math.round(DELAY_MS / 3)} ms into A)`);
 const cluster = await MemcachedCluster.start(4);
+const samples = new Map<string, RunResult[]>();
 const lossRows: Array<RunResult & { note: string }> = [];
 const speedRows: RunResult[] = [];
 // mergeCode: CPU in SessionMerge (the diff, the merged session); mergedSave: in MergeWriter (a merge-mode save, its socket I/O excepted).
@@ -193,27 +211,31 @@ try {
     for (const n of s.nodes) served.set(n, (served.get(n) ?? 0) + r.requests / 2 + 2 * USERS);
   };
   try {
+    if (THROUGHPUT_ONLY) for (const s of all) console.log(`  ${s.name}: web node pids ${s.nodes.map((n) => n.process.pid).join(', ')}`);
     for (const s of all) count(s, await run(s, 0, 3)); // warm-up: JIT, connections; not recorded
-    if (!PROFILE) for (const s of all) lossRows.push({ ...(await run(s, DELAY_MS, ROUNDS)), note: s.note });
+    if (!THROUGHPUT_ONLY) for (const s of all) lossRows.push({ ...(await run(s, DELAY_MS, ROUNDS)), note: s.note });
     // Throughput: no artificial work, both webtier modes, both patterns, interleaved 5 times; medians.
     const webtier = all.filter((s) => s.name.startsWith('webtier'));
-    const samples = new Map<string, RunResult[]>();
-    const patterns = PROFILE ? (['overlap'] as const) : (['overlap', 'serial'] as const);
+    const patterns: readonly Pattern[] = PROFILE ? ['overlap'] : flags.pattern ? [flags.pattern as Pattern] : ['overlap', 'serial'];
     // One unrecorded run of each first: after the 3-round warm-up the first throughput run of each
     // mode still went at about half the rate of the later ones (930-1,692 vs 2,300-3,700 requests/s).
     for (const pattern of patterns) for (const s of webtier) count(s, await run(s, 0, THROUGHPUT_ROUNDS, pattern));
-    for (let i = 0; i < 5; i++) {
+    if (WAIT_MS > 0) {
+      console.log(`  warm; measuring in ${WAIT_MS} ms`);
+      await new Promise((res) => setTimeout(res, WAIT_MS));
+    }
+    for (let i = 0; i < THROUGHPUT_RUNS; i++) {
       for (const pattern of patterns) {
         // Each round in the other order, so that neither mode always follows the other.
         for (const s of i % 2 === 0 ? webtier : [...webtier].reverse()) {
           const r = { ...(await run(s, 0, THROUGHPUT_ROUNDS, pattern)), pattern };
           count(s, r);
-          console.log(`  round ${i + 1}/5 ${pattern} ${s.name}: ${Math.round(r.requestsPerSec)} requests/s`);
+          console.log(`  round ${i + 1}/${THROUGHPUT_RUNS} ${pattern} ${s.name}: ${Math.round(r.requestsPerSec)} requests/s, web nodes ${Math.round(r.webCpuUs)} µs, memcached ${Math.round(r.memcachedCpuUs)} µs, load generator ${Math.round(r.loadCpuUs)} µs CPU per request, ${r.memcachedOps.toFixed(2)} memcached ops per request`);
           samples.set(`${pattern} ${s.name}`, [...(samples.get(`${pattern} ${s.name}`) ?? []), r]);
         }
       }
     }
-    for (const [, runs] of samples) speedRows.push(runs.sort((x, y) => x.requestsPerSec - y.requestsPerSec)[2]!);
+    for (const [, runs] of samples) speedRows.push([...runs].sort((x, y) => x.requestsPerSec - y.requestsPerSec)[Math.floor(runs.length / 2)]!);
   } finally {
     for (const s of all) for (const n of new Set(s.nodes)) await n.process.stop();
   }
@@ -263,19 +285,35 @@ if (PROFILE) {
   console.log('wrote benchmarks/results/concurrency-profile.md');
 }
 
-if (!PROFILE) writeReport();
+if (PROFILE) {
+  // written above
+} else if (THROUGHPUT_ONLY) {
+  printTable(SPEED_HEADERS, speedTable(), `Throughput cost of merging (no artificial work, median of ${THROUGHPUT_RUNS} interleaved runs; not written to results)`);
+  // Each run's merge rate over the last-write-wins run next to it: steadier than the ratio of the medians on a shared machine.
+  for (const [key, runs] of samples) {
+    if (!key.includes("'merge'")) continue;
+    const lww = samples.get(key.replace("'merge'", "'last-write-wins'"))!;
+    const ratios = runs.map((r, i) => r.requestsPerSec / lww[i]!.requestsPerSec).sort((x, y) => x - y);
+    console.log(`${PATTERN_NAMES[runs[0]!.pattern!]}: merge / last-write-wins per run ${ratios.map((x) => x.toFixed(2)).join(' ')}, median ${formatRatio(ratios[Math.floor(ratios.length / 2)]!)}`);
+  }
+} else {
+  writeReport();
+}
+
+function speedTable(): Cell[][] {
+  return speedRows.map((r) => {
+    const lww = speedRows.find((x) => x.pattern === r.pattern && x.system.includes('last-write-wins'))!;
+    return [PATTERN_NAMES[r.pattern!], r.system, Math.round(r.requestsPerSec), formatRatio(r.requestsPerSec / lww.requestsPerSec), r.memcachedOps.toFixed(2), r.casConflicts.toFixed(2), Math.round(r.webCpuUs), Math.round(r.memcachedCpuUs), Math.round(r.loadCpuUs), r.lost, r.errors];
+  });
+}
 
 function writeReport(): void {
   const lossHeaders = ['system', 'web nodes / copies', 'updates', 'lost', 'lost %', 'errors', 'requests/s'];
   const lossTable = lossRows.map((r) => [r.system, r.note, r.updates, r.lost, `${((100 * r.lost) / r.updates).toFixed(1)} %`, r.errors, Math.round(r.requestsPerSec)]);
   printTable(lossHeaders, lossTable, 'Lost updates');
-  const PATTERN_NAMES: Record<Pattern, string> = { overlap: 'A and B at once (every round conflicts)', serial: 'B after A (no round conflicts)' };
-  const speedHeaders = ['requests', 'system', 'requests/s', 'vs last-write-wins', 'memcached ops / request', 'failed CAS writes / request', 'web nodes CPU µs / request', 'memcached CPU µs / request', 'load generator CPU µs / request', 'lost', 'errors'];
-  const speedTable = speedRows.map((r) => {
-    const lww = speedRows.find((x) => x.pattern === r.pattern && x.system.includes('last-write-wins'))!;
-    return [PATTERN_NAMES[r.pattern!], r.system, Math.round(r.requestsPerSec), formatRatio(r.requestsPerSec / lww.requestsPerSec), r.memcachedOps.toFixed(2), r.casConflicts.toFixed(2), Math.round(r.webCpuUs), Math.round(r.memcachedCpuUs), Math.round(r.loadCpuUs), r.lost, r.errors];
-  });
-  printTable(speedHeaders, speedTable, 'Throughput cost of merging (no artificial work, median of 5 interleaved runs)');
+  const speedHeaders = SPEED_HEADERS;
+  const speedRowsTable = speedTable();
+  printTable(speedHeaders, speedRowsTable, `Throughput cost of merging (no artificial work, median of ${THROUGHPUT_RUNS} interleaved runs)`);
 
   const totalSec = Math.round((Date.now() - t0) / 1000);
   const md = [
@@ -291,9 +329,9 @@ function writeReport(): void {
     '',
     `## Throughput cost of merging`,
     '',
-    `The same two requests per round without artificial work, ${THROUGHPUT_ROUNDS} rounds per user, median of 5 interleaved runs per mode, in two patterns: both requests sent at once, so that nearly every round conflicts (the worst case), and B sent after A has answered, so that none does. A conflicting save in merge mode pays a failed conditional write on both replicas, a read of both and a second conditional write: four memcached operations more than last-write-wins. Each web node is its own process; "web nodes CPU" is theirs together (from /proc, 10 ms ticks), per request: on a web tier whose memcached runs on other hosts, as the Kolab guide lays it out, this is what bounds a web node's requests/s. memcached's CPU is from its own \`stats\` (rusage), summed over the 4 nodes; the load generator's (undici, in the benchmark's process) from \`process.cpuUsage()\`. On this 2-core machine the three share the cores, so requests/s here follows the sum of all three.`,
+    `The same two requests per round without artificial work, ${THROUGHPUT_ROUNDS} rounds per user, median of ${THROUGHPUT_RUNS} interleaved runs per mode, in two patterns: both requests sent at once, so that nearly every round conflicts (the worst case), and B sent after A has answered, so that none does. A conflicting save in merge mode pays a failed conditional write on both replicas, a read of both and a second conditional write: four memcached operations more than last-write-wins. Each web node is its own process; "web nodes CPU" is theirs together (from /proc, 10 ms ticks), per request: on a web tier whose memcached runs on other hosts, as the Kolab guide lays it out, this is what bounds a web node's requests/s. memcached's CPU is from its own \`stats\` (rusage), summed over the 4 nodes; the load generator's (undici, in the benchmark's process) from \`process.cpuUsage()\`. On this 2-core machine the three share the cores, so requests/s here follows the sum of all three.`,
     '',
-    markdownTable(speedHeaders, speedTable),
+    markdownTable(speedHeaders, speedRowsTable),
     '',
   ].join('\n');
   const files = writeResults('concurrency', { settings: { USERS, ROUNDS, DELAY_MS, THROUGHPUT_ROUNDS }, lostUpdates: lossRows, throughput: speedRows }, md);
