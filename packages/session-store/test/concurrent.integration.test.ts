@@ -199,6 +199,75 @@ describe('two stores saving one session at the same instant', () => {
   });
 });
 
+describe('a contended session: the read a merge needs rides behind the conditional write', () => {
+  // After a write of a session lost a CAS, the store's next save of it sends a get right behind each
+  // conditional write, in the same socket write: when the write loses again the merge has the copy
+  // that beat it (and its CAS) without a read round trip of its own. Ids that never lost a CAS (the
+  // common case) send nothing extra. Counted with memcached's own `stats` (cmd_get, cas_badval).
+  interface Case {
+    name: string;
+    /** A conflict of this session in the writing store before the measured save. */
+    contended: boolean;
+    /** Another store writes between the measured save's read and its write. */
+    raced: boolean;
+    gets: number;
+    failedCas: number;
+  }
+  const cases: Case[] = [
+    { name: 'uncontended, unraced: a plain conditional write, no get', contended: false, raced: false, gets: 0, failedCas: 0 },
+    { name: 'uncontended, raced: the merge reads both replicas', contended: false, raced: true, gets: 2, failedCas: 2 },
+    { name: 'contended, unraced: a get rides behind each write (unused)', contended: true, raced: false, gets: 2, failedCas: 0 },
+    { name: 'contended, raced: the merge uses those gets, no read of its own', contended: true, raced: true, gets: 2, failedCas: 2 },
+  ];
+  const counters = async () => {
+    let gets = 0;
+    let failedCas = 0;
+    for (const st of await Promise.all(cluster.servers.map((a) => cluster.byAddress(a).stats()))) {
+      gets += Number(st['cmd_get']);
+      failedCas += Number(st['cas_badval']);
+    }
+    return { gets, failedCas };
+  };
+
+  it.each(cases)('$name', async ({ contended, raced, gets, failedCas }) => {
+    const prefix = `pk${Math.random().toString(36).slice(2, 8)}:`;
+    const [mine, other] = [0, 1].map(() => new ReplicatedMemcachedStore({ servers: cluster.servers, prefix, ...FAST }));
+    const cookie = { originalMaxAge: 600_000, expires: new Date(Date.now() + 600_000).toISOString(), httpOnly: true, path: '/' };
+    const conflicts: ConflictEvent[] = [];
+    mine!.on('conflict', (e: ConflictEvent) => conflicts.push(e));
+    // A read of both stores, the other one's change saved first, then this one's.
+    const race = async (k: string, v: number) => {
+      const a = (await mine!.get('p')) as unknown as Record<string, unknown>;
+      const b = (await other!.get('p')) as unknown as Record<string, unknown>;
+      b[`other${k}`] = v;
+      await other!.set('p', b as never);
+      a[k] = v;
+      return a;
+    };
+    try {
+      await other!.set('p', { cookie, n: 0 } as never);
+      if (contended) await mine!.set('p', (await race('warm', 1)) as never);
+      let changed: Record<string, unknown>;
+      if (raced) {
+        changed = await race('k', 2);
+      } else {
+        changed = (await mine!.get('p')) as unknown as Record<string, unknown>;
+        changed['k'] = 2;
+      }
+      const before = await counters();
+      await mine!.set('p', changed as never);
+      const after = await counters();
+      expect({ gets: after.gets - before.gets, failedCas: after.failedCas - before.failedCas }).toEqual({ gets, failedCas });
+      const stored = JSON.parse(JSON.stringify(await other!.get('p'))) as Record<string, unknown>;
+      expect(stored).toMatchObject({ n: 0, k: 2, ...(contended ? { warm: 1, otherwarm: 1 } : {}), ...(raced ? { otherk: 2 } : {}) });
+      expect(conflicts).toEqual([]);
+    } finally {
+      await mine!.close();
+      await other!.close();
+    }
+  });
+});
+
 describe('fastify + @fastify/session', () => {
   it('request A reads, sleeps 100 ms and sets a; B sets b and finishes first: both kept', async () => {
     const store = new ReplicatedMemcachedStore({ servers: cluster.servers, prefix: 'mgf:', ...FAST });
