@@ -15,7 +15,7 @@
 // and prints them without writing results; THROUGHPUT_RUNS (default 5) sets the interleaved runs per
 // mode, THROUGHPUT_ROUNDS (default 40) the rounds per user in each. It prints the web nodes' pids
 // first and waits WAIT_MS (default 0) before measuring, time enough to attach `strace -c -f -p`.
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +37,9 @@ const DELAY_MS = Number(process.env.DELAY_MS ?? 30);
 const THROUGHPUT_ROUNDS = Number(process.env.THROUGHPUT_ROUNDS ?? 40);
 const THROUGHPUT_RUNS = Number(process.env.THROUGHPUT_RUNS ?? 5);
 const WAIT_MS = Number(process.env.WAIT_MS ?? 0);
+// NAME=value: with --throughput-only, a third system, merge mode with NAME=value in its web nodes' environment (A/B of a change behind a switch).
+const VARIANT_ENV = process.env.VARIANT_ENV;
+if (VARIANT_ENV !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*=/.test(VARIANT_ENV)) throw new Error(`VARIANT_ENV=${VARIANT_ENV}: give NAME=value`);
 const { values: flags } = parseArgs({ options: { profile: { type: 'boolean' }, 'throughput-only': { type: 'boolean' }, pattern: { type: 'string' } } });
 const PROFILE = flags.profile ?? false;
 const THROUGHPUT_ONLY = PROFILE || (flags['throughput-only'] ?? false);
@@ -50,12 +53,13 @@ interface WebNode {
 }
 
 /** A web node process (benchmarks/concurrency/webNode.ts) with the given store. */
-async function webNode(name: string, store: string, servers: readonly string[]): Promise<WebNode> {
+async function webNode(name: string, store: string, servers: readonly string[], env?: NodeJS.ProcessEnv): Promise<WebNode> {
   const port = await freePort();
   const child = new ChildNode({
     name,
     script: join(here, 'concurrency', 'webNode.ts'),
-    args: ['--port', String(port), '--store', store, '--servers', servers.join(','), '--prefix', `cc-${store}:`],
+    args: ['--port', String(port), '--store', store, '--servers', servers.join(','), '--prefix', `cc-${name.replace(/-\d$/, '')}:`],
+    ...(env ? { env } : {}),
     healthUrl: `http://127.0.0.1:${port}/healthz`,
     logFile: join(runDir, `${name}.log`),
     // Only the webtier nodes: the profile is for the cost of merging.
@@ -114,6 +118,10 @@ interface RunResult {
   memcachedCpuUs: number;
   /** CPU of this process (the load generator), per request. */
   loadCpuUs: number;
+  /** The web nodes' read and write syscalls, main-thread waits for I/O and main-thread CPU, per request. */
+  webSyscalls: number;
+  webTurns: number;
+  webMainThreadCpuUs: number;
 }
 
 /** 'overlap': B starts while A runs (the loss scenario; with no work, both start at once). 'serial': B starts after A has answered, so no save conflicts. */
@@ -129,6 +137,7 @@ async function run(sys: System, delayMs: number, rounds: number, pattern: Patter
   await Promise.all(cookies.map((cookie) => Promise.all([request(`${n1.base}/show`, cookie), request(`${n2.base}/show`, cookie)])));
   const mc0 = await memcachedCounters(cluster);
   const cpu0 = webCpuSeconds(sys);
+  const proc0 = webProcCounters(sys);
   const started = performance.now();
   const loadCpu0 = process.cpuUsage();
   let requests = 0;
@@ -149,6 +158,7 @@ async function run(sys: System, delayMs: number, rounds: number, pattern: Patter
   const elapsed = (performance.now() - started) / 1000;
   const loadCpu = process.cpuUsage(loadCpu0);
   const cpu = webCpuSeconds(sys) - cpu0;
+  const proc1 = webProcCounters(sys);
   const mc = await memcachedCounters(cluster);
   let lost = 0;
   for (const cookie of cookies) {
@@ -167,6 +177,9 @@ async function run(sys: System, delayMs: number, rounds: number, pattern: Patter
     webCpuUs: (cpu * 1e6) / requests,
     memcachedCpuUs: (mc.cpuUs - mc0.cpuUs) / requests,
     loadCpuUs: (loadCpu.user + loadCpu.system) / requests,
+    webSyscalls: (proc1.syscalls - proc0.syscalls) / requests,
+    webTurns: (proc1.turns - proc0.turns) / requests,
+    webMainThreadCpuUs: ((proc1.mainTicks - proc0.mainTicks) * 1e4) / requests,
   };
 }
 
@@ -176,6 +189,11 @@ async function systems(servers: string[]): Promise<System[]> {
     { name: "webtier (concurrentWrites 'merge')", note: '2 web nodes, 2 copies', nodes: await two('merge') },
     { name: "webtier (concurrentWrites 'last-write-wins')", note: '2 web nodes, 2 copies', nodes: await two('last-write-wins') },
   ];
+  if (THROUGHPUT_ONLY && VARIANT_ENV) {
+    const [k, v] = VARIANT_ENV.split('=') as [string, string];
+    const env = { ...process.env, [k]: v };
+    webtier.push({ name: `webtier (concurrentWrites 'merge', ${VARIANT_ENV})`, note: '2 web nodes, 2 copies', nodes: [await webNode('variant-1', 'merge', servers, env), await webNode('variant-2', 'merge', servers, env)] });
+  }
   if (THROUGHPUT_ONLY) return webtier;
   const memory = await webNode('memory', 'memory', servers);
   return [
@@ -183,6 +201,28 @@ async function systems(servers: string[]): Promise<System[]> {
     { name: 'connect-memjs', note: '2 web nodes, 1 copy', nodes: await two('connect-memjs') },
     { name: 'express-session MemoryStore', note: '1 web node (cannot be shared)', nodes: [memory, memory] },
   ];
+}
+
+/**
+ * What the system's web nodes did so far, from /proc (no tracer: it would change the timing): read
+ * and write syscalls, the main thread's voluntary context switches (about one per event-loop turn
+ * that waited for I/O) and its CPU (the rest of a node's CPU is its GC and libuv threads), in ticks.
+ */
+function webProcCounters(sys: System): { syscalls: number; turns: number; mainTicks: number } {
+  const out = { syscalls: 0, turns: 0, mainTicks: 0 };
+  for (const n of new Set(sys.nodes)) {
+    const pid = n.process.pid;
+    try {
+      const io = readFileSync(`/proc/${pid}/io`, 'latin1');
+      out.syscalls += Number(/syscr: (\d+)/.exec(io)?.[1] ?? 0) + Number(/syscw: (\d+)/.exec(io)?.[1] ?? 0);
+      out.turns += Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/task/${pid}/status`, 'latin1'))?.[1] ?? 0);
+      const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'latin1').split(') ').pop()!.split(' ');
+      out.mainTicks += Number(stat[11]) + Number(stat[12]);
+    } catch {
+      // the node exited: its counters are gone
+    }
+  }
+  return out;
 }
 
 /** CPU seconds the system's web node processes have used so far. */
@@ -230,7 +270,7 @@ try {
         for (const s of i % 2 === 0 ? webtier : [...webtier].reverse()) {
           const r = { ...(await run(s, 0, THROUGHPUT_ROUNDS, pattern)), pattern };
           count(s, r);
-          console.log(`  round ${i + 1}/${THROUGHPUT_RUNS} ${pattern} ${s.name}: ${Math.round(r.requestsPerSec)} requests/s, web nodes ${Math.round(r.webCpuUs)} µs, memcached ${Math.round(r.memcachedCpuUs)} µs, load generator ${Math.round(r.loadCpuUs)} µs CPU per request, ${r.memcachedOps.toFixed(2)} memcached ops per request`);
+          console.log(`  round ${i + 1}/${THROUGHPUT_RUNS} ${pattern} ${s.name}: ${Math.round(r.requestsPerSec)} requests/s, web nodes ${Math.round(r.webCpuUs)} µs, memcached ${Math.round(r.memcachedCpuUs)} µs, load generator ${Math.round(r.loadCpuUs)} µs CPU per request (web nodes' main threads ${Math.round(r.webMainThreadCpuUs)} µs), ${r.memcachedOps.toFixed(2)} memcached ops, web nodes ${r.webSyscalls.toFixed(2)} read/write syscalls and ${r.webTurns.toFixed(2)} waits for I/O per request`);
           samples.set(`${pattern} ${s.name}`, [...(samples.get(`${pattern} ${s.name}`) ?? []), r]);
         }
       }
@@ -260,7 +300,8 @@ try {
   await cluster.stop();
   await dispatcher.close();
 }
-rmSync(runDir, { recursive: true, force: true });
+if (process.env.KEEP_RUN_DIR) console.log(`kept ${runDir} (web node logs, profiles)`);
+else rmSync(runDir, { recursive: true, force: true });
 
 if (PROFILE) {
   const lines = (l: ProfileSummary['selfTop']) => l.map((x) => [x.name, x.where, x.ms, `${x.percent}%`] as Cell[]);
@@ -291,10 +332,10 @@ if (PROFILE) {
   printTable(SPEED_HEADERS, speedTable(), `Throughput cost of merging (no artificial work, median of ${THROUGHPUT_RUNS} interleaved runs; not written to results)`);
   // Each run's merge rate over the last-write-wins run next to it: steadier than the ratio of the medians on a shared machine.
   for (const [key, runs] of samples) {
-    if (!key.includes("'merge'")) continue;
-    const lww = samples.get(key.replace("'merge'", "'last-write-wins'"))!;
+    if (key.includes("'last-write-wins'")) continue;
+    const lww = samples.get(`${runs[0]!.pattern} webtier (concurrentWrites 'last-write-wins')`)!;
     const ratios = runs.map((r, i) => r.requestsPerSec / lww[i]!.requestsPerSec).sort((x, y) => x - y);
-    console.log(`${PATTERN_NAMES[runs[0]!.pattern!]}: merge / last-write-wins per run ${ratios.map((x) => x.toFixed(2)).join(' ')}, median ${formatRatio(ratios[Math.floor(ratios.length / 2)]!)}`);
+    console.log(`${PATTERN_NAMES[runs[0]!.pattern!]}: ${runs[0]!.system} / last-write-wins per run ${ratios.map((x) => x.toFixed(2)).join(' ')}, median ${formatRatio(ratios[Math.floor(ratios.length / 2)]!)}`);
   }
 } else {
   writeReport();
