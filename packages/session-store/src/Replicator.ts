@@ -9,7 +9,7 @@ import { newer, newestFirst, repairPlan, repairReason, type RepairReason } from 
 import { CorruptValueError, type CorruptCode, type HybridClock, type StoredValue, type ValueHeader } from './Versioned.js';
 
 /** What one replica said for a key. */
-export interface ReplicaRead {
+interface ReplicaRead {
   readonly node: string;
   readonly hit: NodeHit | null;
   readonly header?: ValueHeader;
@@ -38,20 +38,6 @@ export interface CorruptEvent {
   readonly code: CorruptCode;
   /** What is wrong, in words. */
   readonly reason: string;
-}
-
-/** Every replica's copy for a read-modify-write: CAS per node, and the copies that open, newest first. */
-export interface ForUpdate {
-  readonly cas: Map<string, Buffer | null>;
-  readonly copies: StoredValue[];
-}
-
-/** What a conditional write did on each node; `peeked`: each node's copy read right behind the write (writeCas with `peek`). */
-export interface CasOutcome {
-  readonly stored: string[];
-  readonly conflicted: string[];
-  readonly failed: Array<{ node: string; error: Error }>;
-  readonly peeked?: ReplicaRead[];
 }
 
 export interface ReplicatorEvents {
@@ -143,26 +129,17 @@ export class Replicator {
             return settle(i, { node, hit: null, error: err });
           }
           health.recordSuccess();
+          if (!hit) return settle(i, { node, hit });
           try {
-            settle(i, this.#replicaRead(node, hit));
+            settle(i, { node, hit, header: this.#codec.header(hit.value) });
           } catch (e) {
+            if (e instanceof CorruptValueError) return settle(i, { node, hit, corrupt: e });
             failed = true;
             reject(e);
           }
         });
       }
     });
-  }
-
-  // A replica's answer with its header checked (a rejected header marks the copy corrupt).
-  #replicaRead(node: string, hit: NodeHit | null): ReplicaRead {
-    if (!hit) return { node, hit };
-    try {
-      return { node, hit, header: this.#codec.header(hit.value) };
-    } catch (e) {
-      if (e instanceof CorruptValueError) return { node, hit, corrupt: e };
-      throw e;
-    }
   }
 
   /**
@@ -211,11 +188,6 @@ export class Replicator {
         });
       }
     }
-    return this.#pick(reads, id);
-  }
-
-  // The newest copy of `reads` that opens, and corrupt copies reported.
-  #pick(reads: ReplicaRead[], id: string): { reads: ReplicaRead[]; newest?: ReplicaRead; value?: StoredValue } {
     for (const r of reads) if (r.corrupt) this.#reportCorrupt(id, r);
     // Newest first (see newestFirst); only the newest copy that opens is decrypted and parsed.
     const ordered = newestFirst(reads);
@@ -340,22 +312,8 @@ export class Replicator {
    * Every replica's copy for a read-modify-write (issue 12): CAS per node and the copies that open,
    * newest first. Corrupt copies count as absent (their CAS is kept, so a write replaces them).
    */
-  async readForUpdate(key: string, id: string): Promise<ForUpdate> {
-    return this.#forUpdate(await this.#collect(key, id, 'all', 'set'), id);
-  }
-
-  /**
-   * readForUpdate from the reads a `writeCas` with `peek` made right behind its writes, or undefined
-   * when they do not stand for one: a read failed, or the key's live replicas are not the nodes read.
-   */
-  forUpdateFrom(key: string, id: string, peeked: readonly ReplicaRead[]): ForUpdate | undefined {
-    const targets = this.#placement.targets(key, this.isUp);
-    if (targets.length !== peeked.length) return undefined;
-    for (const r of peeked) if (r.error || !targets.includes(r.node)) return undefined;
-    return this.#forUpdate(this.#pick([...peeked], id), id);
-  }
-
-  #forUpdate(c: { reads?: ReplicaRead[]; newest?: ReplicaRead; value?: StoredValue }, id: string): ForUpdate {
+  async readForUpdate(key: string, id: string): Promise<{ cas: Map<string, Buffer | null>; copies: StoredValue[] }> {
+    const c = await this.#collect(key, id, 'all', 'set');
     const reads = c.reads ?? [];
     const cas = new Map(reads.filter((r) => !r.error).map((r) => [r.node, r.hit ? r.hit.cas : null]));
     const copies: StoredValue[] = [];
@@ -372,24 +330,19 @@ export class Replicator {
    * Writes `value` to each node of `cas` conditionally: CAS where the node had a copy, `add` where it
    * had none. `conflicted` lists nodes where someone else wrote in between (retry with a fresh read).
    */
-  //
-  // With `peek`, a get of the key follows each write on its connection, in the same socket write:
-  // memcached answers it after the write, so a write that lost its CAS comes back with the copy that
-  // beat it and that copy's CAS (forUpdateFrom), and the merge needs no read round trip of its own.
-  writeCas(key: string, id: string, value: Buffer, expiration: number, cas: ReadonlyMap<string, Buffer | null>, peek = false): Promise<CasOutcome> {
+  writeCas(key: string, id: string, value: Buffer, expiration: number, cas: ReadonlyMap<string, Buffer | null>): Promise<{ stored: string[]; conflicted: string[]; failed: Array<{ node: string; error: Error }> }> {
     // Callbacks and one promise, as #readAll and #writeOne: a merged save runs this once or twice.
     return new Promise((resolve, reject) => {
       const stored: string[] = [];
       const conflicted: string[] = [];
       const failed: Array<{ node: string; error: Error }> = [];
-      const peeked: ReplicaRead[] | undefined = peek ? [] : undefined;
       let left = 1; // released after the loop, so that no answer settles before every write is out
       const settle = (): void => {
         if (--left > 0) return;
         if (stored.length === 0 && conflicted.length === 0) {
           reject(new SessionStoreError(SessionStoreErrorCodes.NO_REPLICA, `could not set session "${id}" on any replica: ${describe(failed)}`, { cause: failed[0]?.error, details: { id, nodes: failed.map((f) => f.node) } }));
         } else {
-          resolve(peeked ? { stored, conflicted, failed, peeked } : { stored, conflicted, failed });
+          resolve({ stored, conflicted, failed });
         }
       };
       for (const [node, token] of cas) {
@@ -410,19 +363,6 @@ export class Replicator {
         const conn = this.#conns.get(node)!;
         if (token) conn.setCb(key, value, expiration, token, (err, outcome) => answered(err, outcome === 'stored'));
         else conn.add(key, value, expiration).then((ok) => answered(null, ok), (err: unknown) => answered(err instanceof Error ? err : new Error(String(err)), false));
-        if (peeked) {
-          left++;
-          const at = peeked.push({ node, hit: null }) - 1; // in the order of `cas`, as #readAll's
-          // Its failure is the write's (same connection, same batch), already counted by `answered`.
-          conn.getCb(key, (err, hit) => {
-            try {
-              peeked[at] = err ? { node, hit: null, error: err } : this.#replicaRead(node, hit);
-            } catch (e) {
-              peeked[at] = { node, hit: null, error: e instanceof Error ? e : new Error(String(e)) };
-            }
-            settle();
-          });
-        }
       }
       settle();
     });
