@@ -330,15 +330,22 @@ if (PROFILE) {
   // written above
 } else if (THROUGHPUT_ONLY) {
   printTable(SPEED_HEADERS, speedTable(), `Throughput cost of merging (no artificial work, median of ${THROUGHPUT_RUNS} interleaved runs; not written to results)`);
-  // Each run's merge rate over the last-write-wins run next to it: steadier than the ratio of the medians on a shared machine.
+  for (const line of perRunRatios()) console.log(line);
+} else {
+  writeReport();
+}
+
+// Each run's merge rate over the last-write-wins run next to it (the same minute of a shared
+// machine): steadier than the ratio of the medians when the machine's load changes between runs.
+function perRunRatios(): string[] {
+  const out: string[] = [];
   for (const [key, runs] of samples) {
     if (key.includes("'last-write-wins'")) continue;
     const lww = samples.get(`${runs[0]!.pattern} webtier (concurrentWrites 'last-write-wins')`)!;
     const ratios = runs.map((r, i) => r.requestsPerSec / lww[i]!.requestsPerSec).sort((x, y) => x - y);
-    console.log(`${PATTERN_NAMES[runs[0]!.pattern!]}: ${runs[0]!.system} / last-write-wins per run ${ratios.map((x) => x.toFixed(2)).join(' ')}, median ${formatRatio(ratios[Math.floor(ratios.length / 2)]!)}`);
+    out.push(`${PATTERN_NAMES[runs[0]!.pattern!]}: ${runs[0]!.system} / last-write-wins, run by run: ${ratios.map((x) => x.toFixed(2)).join(', ')} (median ${formatRatio(ratios[Math.floor(ratios.length / 2)]!)})`);
   }
-} else {
-  writeReport();
+  return out;
 }
 
 function speedTable(): Cell[][] {
@@ -373,6 +380,10 @@ function writeReport(): void {
     `The same two requests per round without artificial work, ${THROUGHPUT_ROUNDS} rounds per user, median of ${THROUGHPUT_RUNS} interleaved runs per mode, in two patterns: both requests sent at once, so that nearly every round conflicts (the worst case), and B sent after A has answered, so that none does. A conflicting save in merge mode pays a failed conditional write on both replicas, a read of both and a second conditional write: four memcached operations more than last-write-wins. Each web node is its own process; "web nodes CPU" is theirs together (from /proc, 10 ms ticks), per request: on a web tier whose memcached runs on other hosts, as the Kolab guide lays it out, this is what bounds a web node's requests/s. memcached's CPU is from its own \`stats\` (rusage), summed over the 4 nodes; the load generator's (undici, in the benchmark's process) from \`process.cpuUsage()\`. On this 2-core machine the three share the cores, so requests/s here follows the sum of all three.`,
     '',
     markdownTable(speedHeaders, speedRowsTable),
+    '',
+    'The same runs as ratios of neighbours (each merge run over the last-write-wins run next to it, sorted), which the machine\'s changing load moves less than the medians above:',
+    '',
+    ...perRunRatios().map((l) => `- ${l}`),
     '',
   ].join('\n');
   const files = writeResults('concurrency', { settings: { USERS, ROUNDS, DELAY_MS, THROUGHPUT_ROUNDS }, lostUpdates: lossRows, throughput: speedRows }, md);
