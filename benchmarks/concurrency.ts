@@ -10,7 +10,13 @@
 // `npm run bench:concurrency -- --profile` runs only the throughput rounds of the overlap pattern
 // (both requests at once), with the webtier web nodes under `node --cpu-prof`, and writes where their
 // time went to benchmarks/results/concurrency-profile.md instead of the results above.
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// `npm run bench:concurrency -- --throughput-only [--pattern overlap|serial]` runs only the webtier
+// throughput rounds (for A/B work on the store: no connect-memjs or MemoryStore nodes, no loss table)
+// and prints them without writing results. THROUGHPUT_RUNS (default 9; it was 5, and with 5 the
+// serial pattern, the same work in both modes, read 0.90-1.01x on this shared 2-core machine) sets
+// the interleaved runs per mode, THROUGHPUT_ROUNDS (default 40) the rounds per user in each. It prints the web nodes' pids
+// first and waits WAIT_MS (default 0) before measuring, time enough to attach `strace -c -f -p`.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,8 +36,16 @@ const USERS = Number(process.env.USERS ?? 40);
 const ROUNDS = Number(process.env.ROUNDS ?? 10);
 const DELAY_MS = Number(process.env.DELAY_MS ?? 30);
 const THROUGHPUT_ROUNDS = Number(process.env.THROUGHPUT_ROUNDS ?? 40);
-const { values: flags } = parseArgs({ options: { profile: { type: 'boolean' } } });
+const THROUGHPUT_RUNS = Number(process.env.THROUGHPUT_RUNS ?? 9);
+const WAIT_MS = Number(process.env.WAIT_MS ?? 0);
+// NAME=value: with --throughput-only, a third system, merge mode with NAME=value in its web nodes' environment (A/B of a change behind a switch).
+const VARIANT_ENV = process.env.VARIANT_ENV;
+if (VARIANT_ENV !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*=/.test(VARIANT_ENV)) throw new Error(`VARIANT_ENV=${VARIANT_ENV}: give NAME=value`);
+const { values: flags } = parseArgs({ options: { profile: { type: 'boolean' }, 'throughput-only': { type: 'boolean' }, pattern: { type: 'string' } } });
 const PROFILE = flags.profile ?? false;
+const THROUGHPUT_ONLY = PROFILE || (flags['throughput-only'] ?? false);
+if (flags.pattern !== undefined && flags.pattern !== 'overlap' && flags.pattern !== 'serial') throw new Error(`--pattern ${flags.pattern}: give overlap or serial`);
+if (!Number.isInteger(THROUGHPUT_RUNS) || THROUGHPUT_RUNS < 1) throw new Error(`THROUGHPUT_RUNS=${process.env.THROUGHPUT_RUNS}: give a whole number of runs, 1 or more`);
 const profileDir = (name: string) => join(runDir, `profile-${name}`);
 
 interface WebNode {
@@ -40,12 +54,13 @@ interface WebNode {
 }
 
 /** A web node process (benchmarks/concurrency/webNode.ts) with the given store. */
-async function webNode(name: string, store: string, servers: readonly string[]): Promise<WebNode> {
+async function webNode(name: string, store: string, servers: readonly string[], env?: NodeJS.ProcessEnv): Promise<WebNode> {
   const port = await freePort();
   const child = new ChildNode({
     name,
     script: join(here, 'concurrency', 'webNode.ts'),
-    args: ['--port', String(port), '--store', store, '--servers', servers.join(','), '--prefix', `cc-${store}:`],
+    args: ['--port', String(port), '--store', store, '--servers', servers.join(','), '--prefix', `cc-${name.replace(/-\d$/, '')}:`],
+    ...(env ? { env } : {}),
     healthUrl: `http://127.0.0.1:${port}/healthz`,
     logFile: join(runDir, `${name}.log`),
     // Only the webtier nodes: the profile is for the cost of merging.
@@ -104,6 +119,10 @@ interface RunResult {
   memcachedCpuUs: number;
   /** CPU of this process (the load generator), per request. */
   loadCpuUs: number;
+  /** The web nodes' read and write syscalls, main-thread waits for I/O and main-thread CPU, per request. */
+  webSyscalls: number;
+  webTurns: number;
+  webMainThreadCpuUs: number;
 }
 
 /** 'overlap': B starts while A runs (the loss scenario; with no work, both start at once). 'serial': B starts after A has answered, so no save conflicts. */
@@ -119,6 +138,7 @@ async function run(sys: System, delayMs: number, rounds: number, pattern: Patter
   await Promise.all(cookies.map((cookie) => Promise.all([request(`${n1.base}/show`, cookie), request(`${n2.base}/show`, cookie)])));
   const mc0 = await memcachedCounters(cluster);
   const cpu0 = webCpuSeconds(sys);
+  const proc0 = webProcCounters(sys);
   const started = performance.now();
   const loadCpu0 = process.cpuUsage();
   let requests = 0;
@@ -139,6 +159,7 @@ async function run(sys: System, delayMs: number, rounds: number, pattern: Patter
   const elapsed = (performance.now() - started) / 1000;
   const loadCpu = process.cpuUsage(loadCpu0);
   const cpu = webCpuSeconds(sys) - cpu0;
+  const proc1 = webProcCounters(sys);
   const mc = await memcachedCounters(cluster);
   let lost = 0;
   for (const cookie of cookies) {
@@ -157,18 +178,52 @@ async function run(sys: System, delayMs: number, rounds: number, pattern: Patter
     webCpuUs: (cpu * 1e6) / requests,
     memcachedCpuUs: (mc.cpuUs - mc0.cpuUs) / requests,
     loadCpuUs: (loadCpu.user + loadCpu.system) / requests,
+    webSyscalls: (proc1.syscalls - proc0.syscalls) / requests,
+    webTurns: (proc1.turns - proc0.turns) / requests,
+    webMainThreadCpuUs: ((proc1.mainTicks - proc0.mainTicks) * 1e4) / requests,
   };
 }
 
 async function systems(servers: string[]): Promise<System[]> {
   const two = async (store: string): Promise<[WebNode, WebNode]> => [await webNode(`${store}-1`, store, servers), await webNode(`${store}-2`, store, servers)];
-  const memory = await webNode('memory', 'memory', servers);
-  return [
+  const webtier: System[] = [
     { name: "webtier (concurrentWrites 'merge')", note: '2 web nodes, 2 copies', nodes: await two('merge') },
     { name: "webtier (concurrentWrites 'last-write-wins')", note: '2 web nodes, 2 copies', nodes: await two('last-write-wins') },
+  ];
+  if (THROUGHPUT_ONLY && VARIANT_ENV) {
+    const [k, v] = VARIANT_ENV.split('=') as [string, string];
+    const env = { ...process.env, [k]: v };
+    webtier.push({ name: `webtier (concurrentWrites 'merge', ${VARIANT_ENV})`, note: '2 web nodes, 2 copies', nodes: [await webNode('variant-1', 'merge', servers, env), await webNode('variant-2', 'merge', servers, env)] });
+  }
+  if (THROUGHPUT_ONLY) return webtier;
+  const memory = await webNode('memory', 'memory', servers);
+  return [
+    ...webtier,
     { name: 'connect-memjs', note: '2 web nodes, 1 copy', nodes: await two('connect-memjs') },
     { name: 'express-session MemoryStore', note: '1 web node (cannot be shared)', nodes: [memory, memory] },
   ];
+}
+
+/**
+ * What the system's web nodes did so far, from /proc (no tracer: it would change the timing): read
+ * and write syscalls, the main thread's voluntary context switches (about one per event-loop turn
+ * that waited for I/O) and its CPU (the rest of a node's CPU is its GC and libuv threads), in ticks.
+ */
+function webProcCounters(sys: System): { syscalls: number; turns: number; mainTicks: number } {
+  const out = { syscalls: 0, turns: 0, mainTicks: 0 };
+  for (const n of new Set(sys.nodes)) {
+    const pid = n.process.pid;
+    try {
+      const io = readFileSync(`/proc/${pid}/io`, 'latin1');
+      out.syscalls += Number(/syscr: (\d+)/.exec(io)?.[1] ?? 0) + Number(/syscw: (\d+)/.exec(io)?.[1] ?? 0);
+      out.turns += Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/task/${pid}/status`, 'latin1'))?.[1] ?? 0);
+      const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'latin1').split(') ').pop()!.split(' ');
+      out.mainTicks += Number(stat[11]) + Number(stat[12]);
+    } catch {
+      // the node exited: its counters are gone
+    }
+  }
+  return out;
 }
 
 /** CPU seconds the system's web node processes have used so far. */
@@ -176,11 +231,15 @@ function webCpuSeconds(sys: System): number {
   return [...new Set(sys.nodes)].reduce((sum, n) => sum + cpuSeconds(n.process.pid), 0);
 }
 
+const PATTERN_NAMES: Record<Pattern, string> = { overlap: 'A and B at once (every round conflicts)', serial: 'B after A (no round conflicts)' };
+const SPEED_HEADERS = ['requests', 'system', 'requests/s', 'vs last-write-wins', 'memcached ops / request', 'failed CAS writes / request', 'web nodes CPU µs / request', 'memcached CPU µs / request', 'load generator CPU µs / request', 'lost', 'errors'];
+
 const t0 = Date.now();
 const machine = machineInfo();
 console.log(`Concurrent requests of one user: ${formatMachine(machine)}`);
 console.log(`${USERS} users x ${ROUNDS} rounds of two overlapping requests (A works ${DELAY_MS} ms, B starts ${Math.round(DELAY_MS / 3)} ms into A)`);
 const cluster = await MemcachedCluster.start(4);
+const samples = new Map<string, RunResult[]>();
 const lossRows: Array<RunResult & { note: string }> = [];
 const speedRows: RunResult[] = [];
 // mergeCode: CPU in SessionMerge (the diff, the merged session); mergedSave: in MergeWriter (a merge-mode save, its socket I/O excepted).
@@ -193,27 +252,31 @@ try {
     for (const n of s.nodes) served.set(n, (served.get(n) ?? 0) + r.requests / 2 + 2 * USERS);
   };
   try {
+    if (THROUGHPUT_ONLY) for (const s of all) console.log(`  ${s.name}: web node pids ${s.nodes.map((n) => n.process.pid).join(', ')}`);
     for (const s of all) count(s, await run(s, 0, 3)); // warm-up: JIT, connections; not recorded
-    if (!PROFILE) for (const s of all) lossRows.push({ ...(await run(s, DELAY_MS, ROUNDS)), note: s.note });
-    // Throughput: no artificial work, both webtier modes, both patterns, interleaved 5 times; medians.
+    if (!THROUGHPUT_ONLY) for (const s of all) lossRows.push({ ...(await run(s, DELAY_MS, ROUNDS)), note: s.note });
+    // Throughput: no artificial work, both webtier modes, both patterns, interleaved THROUGHPUT_RUNS times; medians.
     const webtier = all.filter((s) => s.name.startsWith('webtier'));
-    const samples = new Map<string, RunResult[]>();
-    const patterns = PROFILE ? (['overlap'] as const) : (['overlap', 'serial'] as const);
+    const patterns: readonly Pattern[] = PROFILE ? ['overlap'] : flags.pattern ? [flags.pattern as Pattern] : ['overlap', 'serial'];
     // One unrecorded run of each first: after the 3-round warm-up the first throughput run of each
     // mode still went at about half the rate of the later ones (930-1,692 vs 2,300-3,700 requests/s).
     for (const pattern of patterns) for (const s of webtier) count(s, await run(s, 0, THROUGHPUT_ROUNDS, pattern));
-    for (let i = 0; i < 5; i++) {
+    if (WAIT_MS > 0) {
+      console.log(`  warm; measuring in ${WAIT_MS} ms`);
+      await new Promise((res) => setTimeout(res, WAIT_MS));
+    }
+    for (let i = 0; i < THROUGHPUT_RUNS; i++) {
       for (const pattern of patterns) {
         // Each round in the other order, so that neither mode always follows the other.
         for (const s of i % 2 === 0 ? webtier : [...webtier].reverse()) {
           const r = { ...(await run(s, 0, THROUGHPUT_ROUNDS, pattern)), pattern };
           count(s, r);
-          console.log(`  round ${i + 1}/5 ${pattern} ${s.name}: ${Math.round(r.requestsPerSec)} requests/s`);
+          console.log(`  round ${i + 1}/${THROUGHPUT_RUNS} ${pattern} ${s.name}: ${Math.round(r.requestsPerSec)} requests/s, web nodes ${Math.round(r.webCpuUs)} µs, memcached ${Math.round(r.memcachedCpuUs)} µs, load generator ${Math.round(r.loadCpuUs)} µs CPU per request (web nodes' main threads ${Math.round(r.webMainThreadCpuUs)} µs), ${r.memcachedOps.toFixed(2)} memcached ops, web nodes ${r.webSyscalls.toFixed(2)} read/write syscalls and ${r.webTurns.toFixed(2)} waits for I/O per request`);
           samples.set(`${pattern} ${s.name}`, [...(samples.get(`${pattern} ${s.name}`) ?? []), r]);
         }
       }
     }
-    for (const [, runs] of samples) speedRows.push(runs.sort((x, y) => x.requestsPerSec - y.requestsPerSec)[2]!);
+    for (const [, runs] of samples) speedRows.push([...runs].sort((x, y) => x.requestsPerSec - y.requestsPerSec)[Math.floor(runs.length / 2)]!);
   } finally {
     for (const s of all) for (const n of new Set(s.nodes)) await n.process.stop();
   }
@@ -238,7 +301,8 @@ try {
   await cluster.stop();
   await dispatcher.close();
 }
-rmSync(runDir, { recursive: true, force: true });
+if (process.env.KEEP_RUN_DIR) console.log(`kept ${runDir} (web node logs, profiles)`);
+else rmSync(runDir, { recursive: true, force: true });
 
 if (PROFILE) {
   const lines = (l: ProfileSummary['selfTop']) => l.map((x) => [x.name, x.where, x.ms, `${x.percent}%`] as Cell[]);
@@ -263,19 +327,42 @@ if (PROFILE) {
   console.log('wrote benchmarks/results/concurrency-profile.md');
 }
 
-if (!PROFILE) writeReport();
+if (PROFILE) {
+  // written above
+} else if (THROUGHPUT_ONLY) {
+  printTable(SPEED_HEADERS, speedTable(), `Throughput cost of merging (no artificial work, median of ${THROUGHPUT_RUNS} interleaved runs; not written to results)`);
+  for (const line of perRunRatios()) console.log(line);
+} else {
+  writeReport();
+}
+
+// Each run's merge rate over the last-write-wins run next to it (the same minute of a shared
+// machine): steadier than the ratio of the medians when the machine's load changes between runs.
+function perRunRatios(): string[] {
+  const out: string[] = [];
+  for (const [key, runs] of samples) {
+    if (key.includes("'last-write-wins'")) continue;
+    const lww = samples.get(`${runs[0]!.pattern} webtier (concurrentWrites 'last-write-wins')`)!;
+    const ratios = runs.map((r, i) => r.requestsPerSec / lww[i]!.requestsPerSec).sort((x, y) => x - y);
+    out.push(`${PATTERN_NAMES[runs[0]!.pattern!]}: ${runs[0]!.system} / last-write-wins, run by run: ${ratios.map((x) => x.toFixed(2)).join(', ')} (median ${formatRatio(ratios[Math.floor(ratios.length / 2)]!)})`);
+  }
+  return out;
+}
+
+function speedTable(): Cell[][] {
+  return speedRows.map((r) => {
+    const lww = speedRows.find((x) => x.pattern === r.pattern && x.system.includes('last-write-wins'))!;
+    return [PATTERN_NAMES[r.pattern!], r.system, Math.round(r.requestsPerSec), formatRatio(r.requestsPerSec / lww.requestsPerSec), r.memcachedOps.toFixed(2), r.casConflicts.toFixed(2), Math.round(r.webCpuUs), Math.round(r.memcachedCpuUs), Math.round(r.loadCpuUs), r.lost, r.errors];
+  });
+}
 
 function writeReport(): void {
   const lossHeaders = ['system', 'web nodes / copies', 'updates', 'lost', 'lost %', 'errors', 'requests/s'];
   const lossTable = lossRows.map((r) => [r.system, r.note, r.updates, r.lost, `${((100 * r.lost) / r.updates).toFixed(1)} %`, r.errors, Math.round(r.requestsPerSec)]);
   printTable(lossHeaders, lossTable, 'Lost updates');
-  const PATTERN_NAMES: Record<Pattern, string> = { overlap: 'A and B at once (every round conflicts)', serial: 'B after A (no round conflicts)' };
-  const speedHeaders = ['requests', 'system', 'requests/s', 'vs last-write-wins', 'memcached ops / request', 'failed CAS writes / request', 'web nodes CPU µs / request', 'memcached CPU µs / request', 'load generator CPU µs / request', 'lost', 'errors'];
-  const speedTable = speedRows.map((r) => {
-    const lww = speedRows.find((x) => x.pattern === r.pattern && x.system.includes('last-write-wins'))!;
-    return [PATTERN_NAMES[r.pattern!], r.system, Math.round(r.requestsPerSec), formatRatio(r.requestsPerSec / lww.requestsPerSec), r.memcachedOps.toFixed(2), r.casConflicts.toFixed(2), Math.round(r.webCpuUs), Math.round(r.memcachedCpuUs), Math.round(r.loadCpuUs), r.lost, r.errors];
-  });
-  printTable(speedHeaders, speedTable, 'Throughput cost of merging (no artificial work, median of 5 interleaved runs)');
+  const speedHeaders = SPEED_HEADERS;
+  const speedRowsTable = speedTable();
+  printTable(speedHeaders, speedRowsTable, `Throughput cost of merging (no artificial work, median of ${THROUGHPUT_RUNS} interleaved runs)`);
 
   const totalSec = Math.round((Date.now() - t0) / 1000);
   const md = [
@@ -291,12 +378,16 @@ function writeReport(): void {
     '',
     `## Throughput cost of merging`,
     '',
-    `The same two requests per round without artificial work, ${THROUGHPUT_ROUNDS} rounds per user, median of 5 interleaved runs per mode, in two patterns: both requests sent at once, so that nearly every round conflicts (the worst case), and B sent after A has answered, so that none does. A conflicting save in merge mode pays a failed conditional write on both replicas, a read of both and a second conditional write: four memcached operations more than last-write-wins. Each web node is its own process; "web nodes CPU" is theirs together (from /proc, 10 ms ticks), per request: on a web tier whose memcached runs on other hosts, as the Kolab guide lays it out, this is what bounds a web node's requests/s. memcached's CPU is from its own \`stats\` (rusage), summed over the 4 nodes; the load generator's (undici, in the benchmark's process) from \`process.cpuUsage()\`. On this 2-core machine the three share the cores, so requests/s here follows the sum of all three.`,
+    `The same two requests per round without artificial work, ${THROUGHPUT_ROUNDS} rounds per user, median of ${THROUGHPUT_RUNS} interleaved runs per mode, in two patterns: both requests sent at once, so that nearly every round conflicts (the worst case), and B sent after A has answered, so that none does. A conflicting save in merge mode pays a failed conditional write on both replicas, a read of both and a second conditional write: four memcached operations more than last-write-wins. Each web node is its own process; "web nodes CPU" is theirs together (from /proc, 10 ms ticks), per request: on a web tier whose memcached runs on other hosts, as the Kolab guide lays it out, this is what bounds a web node's requests/s. memcached's CPU is from its own \`stats\` (rusage), summed over the 4 nodes; the load generator's (undici, in the benchmark's process) from \`process.cpuUsage()\`. On this 2-core machine the three share the cores, so requests/s here follows the sum of all three.`,
     '',
-    markdownTable(speedHeaders, speedTable),
+    markdownTable(speedHeaders, speedRowsTable),
+    '',
+    'The same runs as ratios of neighbours (each merge run over the last-write-wins run next to it, sorted), which the machine\'s changing load moves less than the medians above:',
+    '',
+    ...perRunRatios().map((l) => `- ${l}`),
     '',
   ].join('\n');
-  const files = writeResults('concurrency', { settings: { USERS, ROUNDS, DELAY_MS, THROUGHPUT_ROUNDS }, lostUpdates: lossRows, throughput: speedRows }, md);
+  const files = writeResults('concurrency', { settings: { USERS, ROUNDS, DELAY_MS, THROUGHPUT_ROUNDS, THROUGHPUT_RUNS }, lostUpdates: lossRows, throughput: speedRows }, md);
   const charts = renderConcurrencyChart();
   console.log(`\nwrote ${files.json}, ${files.markdown} and ${charts.join(', ')} (${totalSec} s)`);
 }
