@@ -63,19 +63,25 @@ class PassThrough {
 }
 
 const server = createServer((req, res) => {
-  const headers = { ...req.headers };
-  delete headers.connection;
-  delete headers['keep-alive'];
+  // A flat [name, value, ...] list, as the gateway hands undici (scratch A/B: as fast as a copy of
+  // req.headers without forwarding headers; with them, adding five properties to that copy cost
+  // the Node limit about three times what pushing them onto the list does).
+  const src = req.headers;
+  const headers = [];
+  for (const name in src) {
+    if (name === 'connection' || name === 'keep-alive') continue;
+    const v = src[name];
+    if (typeof v === 'string') headers.push(name, v);
+    else for (const x of v) headers.push(name, x);
+  }
   if (forwarding) {
     const socket = req.socket;
     const peer = socket.remoteAddress ?? 'unknown';
-    headers['x-forwarded-for'] = peer.startsWith('::ffff:') ? peer.slice(7) : peer;
-    headers['x-forwarded-proto'] = 'http';
-    if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
-    headers['x-forwarded-port'] = String(socket.localPort ?? '');
-    headers['x-request-id'] = randomUUID();
+    headers.push('x-forwarded-for', peer.startsWith('::ffff:') ? peer.slice(7) : peer, 'x-forwarded-proto', 'http');
+    if (src.host) headers.push('x-forwarded-host', src.host);
+    headers.push('x-forwarded-port', String(socket.localPort ?? ''), 'x-request-id', randomUUID());
   }
-  const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+  const hasBody = src['content-length'] !== undefined || src['transfer-encoding'] !== undefined;
   pool.dispatch({ method: req.method, path: req.url, headers, body: hasBody ? req : null }, new PassThrough(res));
 });
 server.keepAliveTimeout = 65_000;
