@@ -25,6 +25,8 @@ interface Slot {
   consecutiveCrashes: number;
   listening: boolean;
   timer: NodeJS.Timeout | undefined;
+  /** The reload generation of the files the worker's config was last read from (see `generation`). */
+  generation: number;
 }
 
 /**
@@ -42,7 +44,7 @@ export async function runPrimary(file: string, config: GatewayConfig, n: number,
 
   const supervisor = new Registry();
   const restarts = new Counter({ name: 'gateway_worker_restarts_total', help: 'Workers restarted after they exited unexpectedly', labelNames: ['reason'], registers: [supervisor] });
-  const slots: Slot[] = Array.from({ length: n }, () => ({ worker: undefined, startedAt: 0, restarts: 0, consecutiveCrashes: 0, listening: false, timer: undefined }));
+  const slots: Slot[] = Array.from({ length: n }, () => ({ worker: undefined, startedAt: 0, restarts: 0, consecutiveCrashes: 0, listening: false, timer: undefined, generation: 0 }));
   new Gauge({
     name: 'gateway_workers',
     help: 'Worker processes currently listening',
@@ -86,9 +88,22 @@ export async function runPrimary(file: string, config: GatewayConfig, n: number,
   let exitCode: number = EXIT.OK;
 
   cluster.setupPrimary({ exec: process.argv[1]!, args: process.argv.slice(2) });
+  // Bumped by every accepted reload. A reload goes to the workers that are listening; one still
+  // starting then may have read the files before they changed, so it is sent the reload when it
+  // reports listening (a SIGHUP certificate swap once left the second of two workers on the old
+  // certificate for good).
+  let generation = 0;
+  const reloadWorker = async (slot: Slot): Promise<boolean> => {
+    const w = slot.worker;
+    if (!w) return false;
+    slot.generation = generation;
+    const r = await request(w, (id) => ({ webtier: 'reload', id }));
+    return r?.ok === true;
+  };
   const fork = (slot: Slot) => {
     slot.timer = undefined;
     slot.listening = false;
+    slot.generation = generation;
     slot.startedAt = Date.now();
     const w = cluster.fork({ [WORKER_ENV]: '1', [HEALTH_ENV]: JSON.stringify(snapshot()) });
     slot.worker = w;
@@ -97,6 +112,11 @@ export async function runPrimary(file: string, config: GatewayConfig, n: number,
       if (!isFromWorker(m)) return;
       if (m.webtier === 'listening') {
         slot.listening = true;
+        if (slot.generation !== generation) {
+          void reloadWorker(slot).then((ok) => {
+            if (!ok) log.error({ worker: w.process.pid }, 'a worker that started during a reload could not reload; it keeps the config it started with (send SIGHUP again)');
+          });
+        }
         if (!everListened && slots.every((s) => s.listening)) {
           everListened = true;
           log.info({ listeners: m.urls, admin: adminUrl, config: file, workers: n, pid: process.pid }, 'gateway listening');
@@ -171,8 +191,9 @@ export async function runPrimary(file: string, config: GatewayConfig, n: number,
       log.error({ code: (err as { code?: string }).code, problems }, `config reload rejected, the previous config stays: ${describe(err)}`);
       return;
     }
-    const replies = await Promise.all(live().map((w) => request(w, (id) => ({ webtier: 'reload', id }))));
-    const ok = replies.filter((r) => r?.ok).length;
+    generation++;
+    const replies = await Promise.all(slots.filter((sl) => sl.worker && sl.listening).map(reloadWorker));
+    const ok = replies.filter(Boolean).length;
     log[ok === replies.length ? 'info' : 'error']({ workers: replies.length, reloaded: ok, routes: next.routes.length, clusters: Object.keys(next.clusters) }, 'config reloaded');
   };
 
