@@ -45,6 +45,12 @@ describe.each([1, 2])('SIGHUP certificate swap, --workers %i', (workers) => {
     const file = join(dir, `tls-reload-${workers}.yaml`);
     writeFileSync(file, stringify({ ...configFor(port, adminPort, [a]), listeners: [{ host: '127.0.0.1', port, tls: live }] }));
     const gw = await start(file, port, adminPort, ['--workers', String(workers)]);
+    // /readyz answers once one worker listens; the swap below is for every worker, so wait for all
+    // of them (a second worker that read the files after the test had put a mismatched pair in
+    // place could not start, and the gateway stopped).
+    const up = Date.now() + 15_000;
+    while (!gw.output().includes('"msg":"gateway listening"') && Date.now() < up) await sleep(50);
+    expect(gw.output()).toContain('"msg":"gateway listening"');
     const fingerprint = () =>
       new Promise<string>((resolve, reject) => {
         const s = connect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false }, () => {
@@ -58,9 +64,15 @@ describe.each([1, 2])('SIGHUP certificate swap, --workers %i', (workers) => {
     expect(await all()).toEqual(new Set([one.fingerprint256]));
     use(two);
     gw.child.kill('SIGHUP');
+    // Each worker reloads on its own IPC message: wait (bounded) until every connection of a batch
+    // gets the new certificate, not just the first one.
     const deadline = Date.now() + 5000;
-    while ((await fingerprint()) !== two.fingerprint256 && Date.now() < deadline) await sleep(50);
-    await sleep(200);
+    let seen = await all();
+    while (!(seen.size === 1 && seen.has(two.fingerprint256)) && Date.now() < deadline) {
+      await sleep(50);
+      seen = await all();
+    }
+    expect(seen).toEqual(new Set([two.fingerprint256]));
     expect(await all()).toEqual(new Set([two.fingerprint256]));
     copyFileSync(one.keyFile, live.keyFile);
     gw.child.kill('SIGHUP');
