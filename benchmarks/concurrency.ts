@@ -360,9 +360,8 @@ function writeReport(): void {
   const lossHeaders = ['system', 'web nodes / copies', 'updates', 'lost', 'lost %', 'errors', 'requests/s'];
   const lossTable = lossRows.map((r) => [r.system, r.note, r.updates, r.lost, `${((100 * r.lost) / r.updates).toFixed(1)} %`, r.errors, Math.round(r.requestsPerSec)]);
   printTable(lossHeaders, lossTable, 'Lost updates');
-  const speedHeaders = SPEED_HEADERS;
   const speedRowsTable = speedTable();
-  printTable(speedHeaders, speedRowsTable, `Throughput cost of merging (no artificial work, median of ${THROUGHPUT_RUNS} interleaved runs)`);
+  printTable(SPEED_HEADERS, speedRowsTable, `Throughput cost of merging (no artificial work, median of ${THROUGHPUT_RUNS} interleaved runs)`);
 
   const totalSec = Math.round((Date.now() - t0) / 1000);
   const md = [
@@ -380,7 +379,7 @@ function writeReport(): void {
     '',
     `The same two requests per round without artificial work, ${THROUGHPUT_ROUNDS} rounds per user, median of ${THROUGHPUT_RUNS} interleaved runs per mode, in two patterns: both requests sent at once, so that nearly every round conflicts (the worst case), and B sent after A has answered, so that none does. A conflicting save in merge mode pays a failed conditional write on both replicas, a read of both and a second conditional write: four memcached operations more than last-write-wins. Each web node is its own process; "web nodes CPU" is theirs together (from /proc, 10 ms ticks), per request: on a web tier whose memcached runs on other hosts, as the Kolab guide lays it out, this is what bounds a web node's requests/s. memcached's CPU is from its own \`stats\` (rusage), summed over the 4 nodes; the load generator's (undici, in the benchmark's process) from \`process.cpuUsage()\`. On this 2-core machine the three share the cores, so requests/s here follows the sum of all three.`,
     '',
-    markdownTable(speedHeaders, speedRowsTable),
+    markdownTable(SPEED_HEADERS, speedRowsTable),
     '',
     'The same runs as ratios of neighbours (each merge run over the last-write-wins run next to it, sorted), which the machine\'s changing load moves less than the medians above:',
     '',

@@ -61,7 +61,8 @@ export async function runPrimary(file: string, config: GatewayConfig, n: number,
   let nextId = 1;
   type Reply = Extract<FromWorker, { webtier: 'reply' }> | undefined;
   const pending = new Map<number, { worker: Worker; done: (reply: Reply) => void }>();
-  const live = () => slots.flatMap((s) => (s.worker && s.listening ? [s.worker] : []));
+  const liveSlots = () => slots.filter((s) => s.worker !== undefined && s.listening);
+  const live = () => liveSlots().map((s) => s.worker!);
   const send = (w: Worker, m: ToWorker) => {
     if (w.isConnected()) w.send(m);
   };
@@ -192,7 +193,7 @@ export async function runPrimary(file: string, config: GatewayConfig, n: number,
       return;
     }
     generation++;
-    const replies = await Promise.all(slots.filter((sl) => sl.worker && sl.listening).map(reloadWorker));
+    const replies = await Promise.all(liveSlots().map(reloadWorker));
     const ok = replies.filter(Boolean).length;
     log[ok === replies.length ? 'info' : 'error']({ workers: replies.length, reloaded: ok, routes: next.routes.length, clusters: Object.keys(next.clusters) }, 'config reloaded');
   };
