@@ -55,6 +55,7 @@ export class MergeWriter {
     let written = json;
     const targets = this.#d.targets(key);
     let fast = targets.every((n) => cas.has(n));
+    let splits = 0;
     for (let attempt = 0; attempt < this.#d.options.mergeMaxAttempts; attempt++) {
       if (!fast) {
         const u = await this.#d.replicator.readForUpdate(key, sid);
@@ -98,7 +99,11 @@ export class MergeWriter {
         // once split again as often as not; the primary's winner sees this write on the replica it
         // lost and merges it in, so this one gives it about a round trip to do so, then reads afresh
         // (and has nothing to write when its changes are already in the newest copy everywhere).
-        await sleep(Math.min(SPLIT_YIELD_MAX_MS, 2 * (performance.now() - started)));
+        // Twice as long after each split in a row, jittered: on a loaded machine two round trips
+        // were sometimes too short for the winner's read and write, the two split again, and a
+        // save used up mergeMaxAttempts (3 of 4,800 saves in one CI run of the race test).
+        splits++;
+        await sleep(Math.min(SPLIT_YIELD_MAX_MS, (performance.now() - started) * 2 ** splits * (0.5 + Math.random())));
       }
     }
     throw new SessionStoreError(SessionStoreErrorCodes.CONFLICT, `session "${sid}" kept changing during ${this.#d.options.mergeMaxAttempts} merge attempts; this write was not applied everywhere (raise mergeMaxAttempts if writes of one session are this frequent)`, { details: { id: sid } });
